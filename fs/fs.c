@@ -1,0 +1,291 @@
+/*
+ * fs.c - the daemon's life: open the store, mount, serve with libfuse's
+ * multi-threaded loop, group changes into commits on a committer thread,
+ * and on unmount commit what is pending.
+ *
+ * Grouping: a change is committed once the working trees have been quiet
+ * for commit_delay_ms, or at the latest commit_max_ms after the first
+ * uncommitted change, so a burst (cp -r) becomes a few commits and a lone
+ * change lands within about a second.  fsync() commits at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <git2.h>
+
+#include "fs/fs_int.h"
+#include "store/commit.h"
+#include "store/worktree.h"
+
+#define COMMIT_RETRY_NS (2LL * 1000000000)
+
+int fs_parse_option(struct fs_options *o, const char *opt)
+{
+	char *end;
+	unsigned long v;
+
+	if (!strcmp(opt, "writeback")) {
+		o->writeback = 1;
+		return 1;
+	}
+	if (!strcmp(opt, "no_writeback")) {
+		o->writeback = 0;
+		return 1;
+	}
+	if (!strncmp(opt, "commit_delay=", 13) || !strncmp(opt, "commit_max=", 11)) {
+		const char *val = strchr(opt, '=') + 1;
+		errno = 0;
+		v = strtoul(val, &end, 10);
+		if (errno || *end || end == val || v > 3600000)
+			return -1;
+		if (opt[7] == 'd')
+			o->commit_delay_ms = (unsigned)v;
+		else
+			o->commit_max_ms = (unsigned)v;
+		return 1;
+	}
+	return 0;
+}
+
+void fs_changed(struct fs *fs)
+{
+	int64_t now = store_now_ns();
+
+	pthread_mutex_lock(&fs->lock);
+	fs->last_change_ns = now;
+	if (!fs->first_change_ns) {
+		fs->first_change_ns = now;
+		pthread_cond_signal(&fs->wake);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+struct wt_ref {
+	char repo[128], branch[256];
+};
+
+struct wt_list {
+	struct wt_ref *v;
+	size_t n, cap;
+};
+
+static int collect_dirty(const char *repo, const char *branch, uint64_t root, void *arg)
+{
+	struct wt_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		struct wt_ref *nv = realloc(l->v, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n].repo, sizeof(l->v[0].repo), "%s", repo);
+	snprintf(l->v[l->n].branch, sizeof(l->v[0].branch), "%s", branch);
+	l->n++;
+	return 0;
+}
+
+int fs_commit_all(struct fs *fs)
+{
+	struct wt_list l = { 0 };
+	struct store_txn *t;
+	int rc, first_err = 0;
+
+	pthread_mutex_lock(&fs->commit_lock);
+	rc = store_txn_begin(&t, fs->store, 0);
+	if (rc == 0) {
+		rc = store_wt_foreach(t, 1, collect_dirty, &l);
+		store_txn_abort(t);
+	}
+	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+		git_oid id;
+		int crc = store_wt_commit(fs->store, l.v[i].repo, l.v[i].branch, &id);
+		if (crc) {
+			fprintf(stderr, "govc: commit of '%s' (%s) failed: %s\n", l.v[i].repo,
+				l.v[i].branch, store_errmsg());
+			if (!first_err)
+				first_err = crc;
+		}
+	}
+	pthread_mutex_unlock(&fs->commit_lock);
+	free(l.v);
+	return rc ? rc : first_err;
+}
+
+static void *committer(void *arg)
+{
+	struct fs *fs = arg;
+
+	pthread_mutex_lock(&fs->lock);
+	while (!fs->stopping) {
+		int64_t now = store_now_ns(), due;
+		struct timespec ts;
+
+		if (!fs->first_change_ns) {
+			pthread_cond_wait(&fs->wake, &fs->lock);
+			continue;
+		}
+		due = fs->last_change_ns + (int64_t)fs->opt.commit_delay_ms * 1000000;
+		if (due > fs->first_change_ns + (int64_t)fs->opt.commit_max_ms * 1000000)
+			due = fs->first_change_ns + (int64_t)fs->opt.commit_max_ms * 1000000;
+		if (now < due) {
+			ts.tv_sec = (time_t)(due / 1000000000);
+			ts.tv_nsec = (long)(due % 1000000000);
+			pthread_cond_timedwait(&fs->wake, &fs->lock, &ts);
+			continue;
+		}
+		/* changes from now on belong to the next commit */
+		fs->first_change_ns = 0;
+		pthread_mutex_unlock(&fs->lock);
+		if (fs_commit_all(fs)) {
+			/* e.g. the disk is full: keep the changes, retry later */
+			pthread_mutex_lock(&fs->lock);
+			if (!fs->first_change_ns)
+				fs->first_change_ns = store_now_ns() + COMMIT_RETRY_NS;
+			fs->last_change_ns = store_now_ns() + COMMIT_RETRY_NS;
+			continue;
+		}
+		pthread_mutex_lock(&fs->lock);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
+static void report(int fd, const char *msg)
+{
+	char line[1300];
+	int n = snprintf(line, sizeof(line), "%s\n", msg);
+
+	/* one write: the parent reads one message */
+	if (fd >= 0 && write(fd, line, (size_t)n) < 0)
+		return;
+}
+
+static int startup_recovery(struct fs *fs)
+{
+	struct store_txn *t;
+	struct wt_list l = { 0 };
+	int rc = store_txn_begin(&t, fs->store, STORE_TXN_WRITE);
+
+	if (rc)
+		return rc;
+	rc = store_wt_purge_orphans(t);
+	if (rc == 0)
+		rc = store_wt_foreach(t, 1, collect_dirty, &l);
+	rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
+	if (rc == 0 && l.n)
+		fs_changed(fs);	/* changes a killed daemon had not committed */
+	free(l.v);
+	return rc;
+}
+
+static int build_args(struct fuse_args *args, const struct fs_options *o)
+{
+	char opts[4096];
+	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=govc,default_permissions%s%s",
+			 o->store_dir, o->fuse_opts && *o->fuse_opts ? "," : "",
+			 o->fuse_opts ? o->fuse_opts : "");
+
+	if (n >= (int)sizeof(opts))
+		return -E2BIG;
+	if (fuse_opt_add_arg(args, "govc") || fuse_opt_add_arg(args, "-o") ||
+	    fuse_opt_add_arg(args, opts))
+		return -ENOMEM;
+	return 0;
+}
+
+int fs_run(const struct fs_options *o)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *loop = NULL;
+	struct fs fs = { .opt = *o };
+	char msg[1200];
+	int rc, status = 1, mounted = 0, committer_started = 0;
+
+	pthread_mutex_init(&fs.lock, NULL);
+	pthread_mutex_init(&fs.commit_lock, NULL);
+	pthread_cond_init(&fs.wake, NULL);
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.started = time(NULL);
+	rc = store_open(&fs.store, o->store_dir, 0);
+	if (rc) {
+		snprintf(msg, sizeof(msg), "cannot open store: %s", store_errmsg());
+		report(o->ready_fd, msg);
+		goto out;
+	}
+	rc = fs_nodes_init(&fs);
+	if (rc == 0)
+		rc = startup_recovery(&fs);
+	if (rc) {
+		snprintf(msg, sizeof(msg), "cannot start: %s", store_errmsg());
+		report(o->ready_fd, msg);
+		goto out;
+	}
+	if (build_args(&args, o)) {
+		report(o->ready_fd, "mount options too long");
+		goto out;
+	}
+	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
+	if (!fs.se) {
+		report(o->ready_fd, "bad mount options (see the daemon log)");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(fs.se) || fuse_session_mount(fs.se, o->mountpoint)) {
+		snprintf(msg, sizeof(msg), "cannot mount at '%s' (is it an empty directory, and is /dev/fuse usable?)",
+			 o->mountpoint);
+		report(o->ready_fd, msg);
+		goto out;
+	}
+	mounted = 1;
+	if (pthread_create(&fs.committer, NULL, committer, &fs) != 0) {
+		report(o->ready_fd, "cannot start the committer thread");
+		goto out;
+	}
+	committer_started = 1;
+	report(o->ready_fd, "ok");
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		goto out;
+	fuse_loop_cfg_set_clone_fd(loop, 0);
+	fuse_loop_cfg_set_max_threads(loop, 16);
+	fuse_loop_cfg_set_idle_threads(loop, 8);
+	rc = fuse_session_loop_mt(fs.se, loop);
+	status = rc < 0 ? 1 : 0;
+out:
+	if (committer_started) {
+		pthread_mutex_lock(&fs.lock);
+		fs.stopping = 1;
+		pthread_cond_signal(&fs.wake);
+		pthread_mutex_unlock(&fs.lock);
+		pthread_join(fs.committer, NULL);
+	}
+	if (fs.store && mounted) {
+		/* commit what is pending before we go */
+		if (fs_commit_all(&fs))
+			status = 1;
+	}
+	if (fs.se) {
+		if (mounted)
+			fuse_session_unmount(fs.se);
+		fuse_remove_signal_handlers(fs.se);
+		fuse_session_destroy(fs.se);
+	}
+	if (loop)
+		fuse_loop_cfg_destroy(loop);
+	fuse_opt_free_args(&args);
+	fs_nodes_free(&fs);
+	store_free(fs.store);
+	pthread_cond_destroy(&fs.wake);
+	pthread_mutex_destroy(&fs.commit_lock);
+	pthread_mutex_destroy(&fs.lock);
+	return status;
+}

@@ -1,0 +1,148 @@
+/*
+ * fs_int.h - internals of the FUSE daemon shared by the files of fs/.
+ *
+ * Node ids (FUSE inode numbers):
+ *   1 .. FS_ID_FIXED_MAX      the fixed directories and files of the tree
+ *   FS_ID_FIXED_MAX+1 .. 2^62 working-tree inodes: the store's own numbers,
+ *                             stable across restarts
+ *   2^62 ..                   dynamic nodes (snapshots, logs, images) that
+ *                             live while the kernel holds them
+ *
+ * Shared state and locking.  libfuse calls handlers on many threads.
+ *   fs->lock protects the node table (every struct fs_node field marked
+ *   so) and the commit timing fields.  It is never held while a store
+ *   transaction is open or a reply is sent, so the lock order is simply:
+ *   LMDB writer lock, then fs->lock - never the reverse.
+ *   fs->commit_lock serialises commits (the committer thread and fsync).
+ *   Each handler opens one store transaction and ends it before replying.
+ */
+#ifndef GOVC_FS_INT_H
+#define GOVC_FS_INT_H
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <git2/oid.h>
+
+#include "fs/fs.h"
+#include "store/store.h"
+#include "store/worktree.h"
+
+enum fs_fixed_id {
+	FS_ID_ROOT = 1,
+	FS_ID_REPOS,
+	FS_ID_COMMITS,
+	FS_ID_LOG,
+	FS_ID_EVENTS,
+	FS_ID_FIXED_MAX = 1023,
+};
+
+#define FS_ID_DYNAMIC (1ULL << 62)
+
+static inline int fs_is_wt(fuse_ino_t id)
+{
+	return id > FS_ID_FIXED_MAX && id < FS_ID_DYNAMIC;
+}
+
+/* Kinds of dynamic nodes. */
+enum fs_kind {
+	FS_K_COMMITS_REPO,	/* commits/<repo>/ */
+	FS_K_TREE,		/* a directory of a commit snapshot */
+	FS_K_BLOB,		/* a file of a commit snapshot */
+	FS_K_LINK,		/* a symlink of a commit snapshot */
+	FS_K_LOG,		/* log/<repo> */
+};
+
+struct fs_node {
+	uint64_t id;
+	uint64_t nlookup;	/* protected by fs->lock */
+	uint32_t nopen;		/* protected by fs->lock */
+	int orphan;		/* protected by fs->lock: free when unused */
+	/* dynamic nodes only; immutable after creation */
+	enum fs_kind kind;
+	char repo[101];
+	git_oid oid;		/* tree or blob */
+	uint32_t mode;
+	uint64_t size;
+	int64_t time;		/* commit time, seconds */
+	struct fs_node *next;	/* hash chain, protected by fs->lock */
+};
+
+struct fs {
+	struct store *store;
+	struct fuse_session *se;
+	struct fs_options opt;
+
+	pthread_mutex_t lock;
+	struct fs_node **table;		/* protected by lock */
+	size_t table_size, nodes;	/* protected by lock */
+	uint64_t next_dynamic;		/* protected by lock */
+
+	/* commit timing, protected by lock */
+	pthread_cond_t wake;
+	int64_t first_change_ns, last_change_ns;
+	int stopping;
+	pthread_t committer;
+	pthread_mutex_t commit_lock;
+	uid_t uid;
+	gid_t gid;
+	time_t started;		/* mount time: the fixed entries' times */
+};
+
+/* node.c: the node table */
+int fs_nodes_init(struct fs *fs);
+void fs_nodes_free(struct fs *fs);
+/* fs_node_ref - find or create the node for working-tree inode ID and add
+ * NLOOKUP lookups.  Returns 0 or -ENOMEM. */
+int fs_node_ref(struct fs *fs, uint64_t id, uint64_t nlookup);
+/* fs_node_new - create a dynamic node (copied from TMPL) with one lookup;
+ * returns its id, or 0 when out of memory. */
+uint64_t fs_node_new(struct fs *fs, const struct fs_node *tmpl);
+/* fs_node_get - copy node ID into OUT; -ENOENT if unknown. */
+int fs_node_get(struct fs *fs, uint64_t id, struct fs_node *out);
+/* fs_node_forget - drop NLOOKUP lookups; returns 1 if the node was an
+ * orphan and is now unused (the caller frees it in the store). */
+int fs_node_forget(struct fs *fs, uint64_t id, uint64_t nlookup);
+/* fs_node_open / fs_node_release - count opens of a working-tree inode;
+ * release returns 1 like fs_node_forget. */
+void fs_node_open(struct fs *fs, uint64_t id);
+int fs_node_release(struct fs *fs, uint64_t id);
+/* fs_node_orphaned - inode ID was unlinked: returns 1 if nothing holds it
+ * (free it now), else marks it to be freed when the last holder lets go. */
+int fs_node_orphaned(struct fs *fs, uint64_t id);
+
+/* fs.c */
+void fs_changed(struct fs *fs);		/* a working tree changed */
+int fs_commit_all(struct fs *fs);	/* commit every dirty working tree */
+double fs_wt_timeout(void);
+void fs_reply_store_error(fuse_req_t req, int rc, const char *op);
+
+/* worktree_ops.c: operations on working-tree inodes */
+extern const struct fuse_lowlevel_ops fs_ops;
+void fs_wt_attr(const struct store_inode *n, struct stat *st);
+int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino,
+		struct fuse_entry_param *e);
+
+/* views.c: the virtual parts of the tree */
+int fs_view_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent,
+		   const char *name, struct fuse_entry_param *e);
+int fs_view_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id,
+		    struct stat *st, double *timeout);
+/* fs_view_list - the names in virtual directory ID, for readdir */
+struct fs_dirlist {
+	char **names;
+	size_t n, cap;
+};
+int fs_dirlist_add(struct fs_dirlist *l, const char *name);
+void fs_dirlist_free(struct fs_dirlist *l);
+int fs_view_list(struct fs *fs, struct store_txn *t, fuse_ino_t id,
+		 struct fs_dirlist *out);
+/* fs_view_open - content of a virtual file, generated at open (log) or
+ * NULL for files read live (events, snapshot blobs) */
+int fs_view_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len,
+		 int *direct_io);
+int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size,
+		 fuse_req_t req);
+int fs_view_readlink(struct fs *fs, fuse_ino_t id, fuse_req_t req);
+
+#endif

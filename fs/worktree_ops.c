@@ -1,0 +1,875 @@
+/*
+ * worktree_ops.c - the FUSE low-level operations.  Working-tree inodes are
+ * served here from store/worktree.h; everything else is handed to views.c.
+ *
+ * Each handler runs one store transaction and ends it before replying.  A
+ * change acknowledged to the kernel is committed to LMDB first, so it
+ * survives a killed daemon; git commits are made later by the committer
+ * (fs.c), grouped.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fs/fs_int.h"
+#include "store/repo.h"
+#include "store/worktree.h"
+
+#define FS_READ_MAX (4u << 20)
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void ts_from_ns(struct timespec *ts, int64_t ns)
+{
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
+}
+
+void fs_wt_attr(const struct store_inode *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = n->mode;
+	st->st_nlink = (n->flags & STORE_INO_ORPHAN) ? 0 : 1;
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_size = (off_t)n->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
+	ts_from_ns(&st->st_atim, n->atime_ns);
+	ts_from_ns(&st->st_mtim, n->mtime_ns);
+	ts_from_ns(&st->st_ctim, n->ctime_ns);
+}
+
+double fs_wt_timeout(void)
+{
+	return 86400.0;	/* every change passes through the kernel */
+}
+
+int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino, struct fuse_entry_param *e)
+{
+	struct store_inode n;
+	int rc = store_inode_get(t, ino, &n);
+
+	if (rc)
+		return rc;
+	memset(e, 0, sizeof(*e));
+	e->ino = ino;
+	e->attr_timeout = e->entry_timeout = fs_wt_timeout();
+	fs_wt_attr(&n, &e->attr);
+	return fs_node_ref(fs, ino, 1);
+}
+
+void fs_reply_store_error(fuse_req_t req, int rc, const char *op)
+{
+	if (rc == -EIO || rc == -ENOSPC || rc == -ENOMEM)
+		fprintf(stderr, "govc: %s: %s\n", op, store_errmsg());
+	fuse_reply_err(req, -rc);
+}
+
+/* begin - a transaction for a handler, replying the error itself. */
+static int begin(fuse_req_t req, struct store_txn **t, int write)
+{
+	int rc = store_txn_begin(t, fs_of(req)->store, write ? STORE_TXN_WRITE : 0);
+
+	if (rc)
+		fs_reply_store_error(req, rc, "transaction");
+	return rc;
+}
+
+/* finish - commit T (or abort it if RC); returns the final error. */
+static int finish(struct store_txn *t, int rc)
+{
+	if (rc) {
+		store_txn_abort(t);
+		return rc;
+	}
+	return store_txn_commit(t);
+}
+
+static void free_orphan(struct fs *fs, uint64_t ino)
+{
+	struct store_txn *t;
+
+	if (store_txn_begin(&t, fs->store, STORE_TXN_WRITE))
+		return;
+	if (finish(t, store_wt_forget(t, ino)))
+		fprintf(stderr, "govc: freeing unlinked inode %llu: %s\n",
+			(unsigned long long)ino, store_errmsg());
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct store_inode n;
+	struct store_txn *t;
+	int rc;
+
+	if (begin(req, &t, 0))
+		return;
+	if (fs_is_wt(parent)) {
+		rc = store_wt_lookup(t, parent, name, &n);
+		if (rc == 0)
+			rc = fs_wt_entry(fs, t, n.ino, &e);
+		if (rc == -ENOENT) {
+			/* cache the miss: every creation passes through us */
+			memset(&e, 0, sizeof(e));
+			e.entry_timeout = fs_wt_timeout();
+			rc = 0;
+		}
+	} else {
+		rc = fs_view_lookup(fs, t, parent, name, &e);
+	}
+	store_txn_abort(t);
+	if (rc)
+		fs_reply_store_error(req, rc, "lookup");
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void forget_one(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (fs_node_forget(fs, ino, nlookup) && fs_is_wt(ino))
+		free_orphan(fs, ino);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		forget_one(fs_of(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct store_inode n;
+	struct store_txn *t;
+	struct stat st;
+	double timeout = fs_wt_timeout();
+	int rc;
+
+	if (begin(req, &t, 0))
+		return;
+	if (fs_is_wt(ino)) {
+		rc = store_inode_get(t, ino, &n);
+		if (rc == 0)
+			fs_wt_attr(&n, &st);
+	} else {
+		rc = fs_view_getattr(fs, t, ino, &st, &timeout);
+	}
+	store_txn_abort(t);
+	if (rc)
+		fs_reply_store_error(req, rc, "getattr");
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct store_attr a = { 0 };
+	struct store_inode n;
+	struct store_txn *t;
+	struct stat st;
+	int rc;
+
+	if (!fs_is_wt(ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		a.mask |= STORE_ATTR_MODE;
+		a.mode = attr->st_mode;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		a.mask |= STORE_ATTR_UID;
+		a.uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		a.mask |= STORE_ATTR_GID;
+		a.gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		a.mask |= STORE_ATTR_SIZE;
+		a.size = (uint64_t)attr->st_size;
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
+		a.mask |= STORE_ATTR_ATIME;
+		a.atime_ns = (to_set & FUSE_SET_ATTR_ATIME_NOW)
+				     ? store_now_ns()
+				     : (int64_t)attr->st_atim.tv_sec * 1000000000 + attr->st_atim.tv_nsec;
+	}
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		a.mask |= STORE_ATTR_MTIME;
+		a.mtime_ns = (to_set & FUSE_SET_ATTR_MTIME_NOW)
+				     ? store_now_ns()
+				     : (int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_CTIME) {
+		a.mask |= STORE_ATTR_CTIME;
+		a.ctime_ns = (int64_t)attr->st_ctim.tv_sec * 1000000000 + attr->st_ctim.tv_nsec;
+	}
+	if (begin(req, &t, 1))
+		return;
+	rc = finish(t, store_wt_setattr(t, ino, &a, &n));
+	if (rc) {
+		fs_reply_store_error(req, rc, "setattr");
+		return;
+	}
+	if (a.mask & (STORE_ATTR_SIZE | STORE_ATTR_MODE))
+		fs_changed(fs_of(req));
+	fs_wt_attr(&n, &st);
+	fuse_reply_attr(req, &st, fs_wt_timeout());
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char target[STORE_SYMLINK_MAX + 1];
+	struct store_inode n;
+	struct store_txn *t;
+	int rc;
+
+	if (!fs_is_wt(ino)) {
+		rc = fs_view_readlink(fs_of(req), ino, req);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		return;
+	}
+	if (begin(req, &t, 0))
+		return;
+	rc = store_inode_get(t, ino, &n);
+	if (rc == 0 && (!S_ISLNK(n.mode) || !n.target))
+		rc = -EINVAL;
+	if (rc == 0)
+		snprintf(target, sizeof(target), "%.*s", (int)n.size, n.target);
+	store_txn_abort(t);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, target);
+}
+
+/* make_node - create NAME in PARENT and reply with its entry (or open it). */
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      const char *target, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fuse_entry_param e;
+	struct store_inode n;
+	struct store_txn *t;
+	int rc;
+
+	if (!fs_is_wt(parent)) {
+		if (parent == FS_ID_REPOS && S_ISDIR(mode)) {
+			/* mkdir repos/<name>: a new repository */
+			char branch[] = STORE_DEFAULT_BRANCH;
+			uint64_t root;
+			if (begin(req, &t, 1))
+				return;
+			rc = store_repo_create(t, name, branch);
+			if (rc == 0)
+				rc = store_wt_root(t, name, branch, &root);
+			if (rc == 0)
+				rc = fs_wt_entry(fs, t, root, &e);
+			rc = finish(t, rc);
+			if (rc) {
+				if (rc == -EINVAL)
+					fprintf(stderr, "govc: mkdir: %s\n", store_errmsg());
+				fs_reply_store_error(req, rc, "mkdir");
+				return;
+			}
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		fuse_reply_err(req, parent == FS_ID_REPOS ? EPERM : EROFS);
+		return;
+	}
+	if (begin(req, &t, 1))
+		return;
+	rc = store_wt_mknode(t, parent, name, mode, ctx->uid, ctx->gid, target, &n);
+	if (rc == 0)
+		rc = fs_wt_entry(fs, t, n.ino, &e);
+	rc = finish(t, rc);
+	if (rc) {
+		fs_reply_store_error(req, rc, "create");
+		return;
+	}
+	fs_changed(fs);
+	if (fi) {
+		fs_node_open(fs, e.ino);
+		fi->keep_cache = 1;
+		fuse_reply_create(req, &e, fi);
+	} else {
+		fuse_reply_entry(req, &e);
+	}
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	make_node(req, parent, name, mode, NULL, NULL);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	make_node(req, parent, name, S_IFDIR | (mode & 07777), NULL, NULL);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	make_node(req, parent, name, S_IFLNK | 0777, link, NULL);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	make_node(req, parent, name, S_IFREG | (mode & 07777), NULL, fi);
+}
+
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
+{
+	struct fs *fs = fs_of(req);
+	struct store_txn *t;
+	uint64_t ino = 0;
+	int rc;
+
+	if (!fs_is_wt(parent)) {
+		fuse_reply_err(req, parent == FS_ID_REPOS ? EPERM : EROFS);
+		return;
+	}
+	if (begin(req, &t, 1))
+		return;
+	rc = finish(t, store_wt_unlink(t, parent, name, dir, &ino));
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_changed(fs);
+	if (!dir && fs_node_orphaned(fs, ino))
+		free_orphan(fs, ino);
+	fuse_reply_err(req, 0);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, 0);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, 1);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct store_txn *t;
+	uint64_t replaced = 0;
+	int rc;
+
+	if (!fs_is_wt(parent) || !fs_is_wt(newparent)) {
+		fuse_reply_err(req, (fs_is_wt(parent) || fs_is_wt(newparent)) ? EXDEV : EPERM);
+		return;
+	}
+	if (begin(req, &t, 1))
+		return;
+	rc = finish(t, store_wt_rename(t, parent, name, newparent, newname, flags, &replaced));
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_changed(fs);
+	if (replaced && fs_node_orphaned(fs, replaced))
+		free_orphan(fs, replaced);
+	fuse_reply_err(req, 0);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	/* a git tree cannot hold a hard link: refuse rather than copy */
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	char *content = NULL;
+	size_t len = 0;
+	int direct = 0, rc;
+
+	if (!fs_is_wt(ino)) {
+		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+			fuse_reply_err(req, EROFS);
+			return;
+		}
+		rc = fs_view_open(fs, ino, &content, &len, &direct);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		if (content) {
+			/* generated text: the handle owns a snapshot of it */
+			char **h = malloc(sizeof(char *) + sizeof(size_t));
+			if (!h) {
+				free(content);
+				fuse_reply_err(req, ENOMEM);
+				return;
+			}
+			h[0] = content;
+			memcpy(h + 1, &len, sizeof(len));
+			fi->fh = (uint64_t)(uintptr_t)h;
+		}
+		fi->direct_io = direct;
+		fi->keep_cache = !direct;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	fs_node_open(fs, ino);
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct store_txn *t;
+	char *buf;
+	long got;
+
+	if (!fs_is_wt(ino)) {
+		if (fi->fh) {
+			char **h = (char **)(uintptr_t)fi->fh;
+			size_t len;
+			memcpy(&len, h + 1, sizeof(len));
+			if ((size_t)off >= len)
+				fuse_reply_buf(req, NULL, 0);
+			else
+				fuse_reply_buf(req, h[0] + off,
+					       size < len - (size_t)off ? size : len - (size_t)off);
+			return;
+		}
+		got = fs_view_read(fs_of(req), ino, (uint64_t)off, size, req);
+		if (got)
+			fuse_reply_err(req, (int)-got);
+		return;
+	}
+	if (size > FS_READ_MAX)
+		size = FS_READ_MAX;
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (begin(req, &t, 0)) {
+		free(buf);
+		return;
+	}
+	got = store_wt_read(t, ino, (uint64_t)off, buf, size);
+	store_txn_abort(t);
+	if (got < 0)
+		fs_reply_store_error(req, (int)got, "read");
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct store_txn *t;
+	long rc;
+
+	if (!fs_is_wt(ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (begin(req, &t, 1))
+		return;
+	if ((fi->flags & O_APPEND) && !fs->opt.writeback) {
+		/* without the writeback cache the kernel leaves appends to us */
+		struct store_inode n;
+		rc = store_inode_get(t, ino, &n);
+		if (rc) {
+			store_txn_abort(t);
+			fs_reply_store_error(req, (int)rc, "write");
+			return;
+		}
+		off = (off_t)n.size;
+	}
+	rc = store_wt_write(t, ino, (uint64_t)off, buf, size, store_now_ns());
+	if (rc >= 0) {
+		int crc = store_txn_commit(t);
+		if (crc)
+			rc = crc;
+	} else {
+		store_txn_abort(t);
+	}
+	if (rc < 0) {
+		fs_reply_store_error(req, (int)rc, "write");
+		return;
+	}
+	fs_changed(fs);
+	fuse_reply_write(req, (size_t)rc);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+
+	if (!fs_is_wt(ino)) {
+		if (fi->fh) {
+			char **h = (char **)(uintptr_t)fi->fh;
+			free(h[0]);
+			free(h);
+		}
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (fs_node_release(fs, ino))
+		free_orphan(fs, ino);
+	fuse_reply_err(req, 0);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* every write is already in the store: nothing to flush */
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int rc = 0;
+
+	if (fs_is_wt(ino)) {
+		rc = fs_commit_all(fs);
+		if (rc == 0)
+			rc = store_sync(fs->store);
+	}
+	if (rc)
+		fs_reply_store_error(req, rc, "fsync");
+	else
+		fuse_reply_err(req, 0);
+}
+
+/* Directory handles hold a snapshot of the names, taken at opendir. */
+struct dir_handle {
+	struct fs_dirlist list;
+};
+
+static int collect_name(const char *name, const struct store_inode *ino, void *arg)
+{
+	return fs_dirlist_add(arg, name);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct dir_handle *d = calloc(1, sizeof(*d));
+	struct store_inode n;
+	struct store_txn *t;
+	int rc;
+
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (begin(req, &t, 0)) {
+		free(d);
+		return;
+	}
+	if (fs_is_wt(ino)) {
+		rc = store_inode_get(t, ino, &n);
+		if (rc == 0 && !S_ISDIR(n.mode))
+			rc = -ENOTDIR;
+		if (rc == 0)
+			rc = store_wt_readdir(t, ino, NULL, collect_name, &d->list);
+	} else {
+		rc = fs_view_list(fs, t, ino, &d->list);
+	}
+	store_txn_abort(t);
+	if (rc) {
+		fs_dirlist_free(&d->list);
+		free(d);
+		fs_reply_store_error(req, rc, "opendir");
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->cache_readdir = fs_is_wt(ino);
+	fi->keep_cache = fs_is_wt(ino);
+	fuse_reply_open(req, fi);
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi, int plus)
+{
+	struct fs *fs = fs_of(req);
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct store_txn *t = NULL;
+	char *buf = malloc(size);
+	size_t used = 0;
+	int rc = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (plus && begin(req, &t, 0)) {
+		free(buf);
+		return;
+	}
+	for (size_t i = (size_t)off; i < d->list.n + 2; i++) {
+		const char *name = i == 0 ? "." : i == 1 ? ".." : d->list.names[i - 2];
+		struct fuse_entry_param e;
+		size_t need;
+
+		memset(&e, 0, sizeof(e));
+		if (i < 2) {
+			e.attr.st_ino = i == 0 ? ino : FS_ID_ROOT;
+			e.attr.st_mode = S_IFDIR;
+		} else if (plus) {
+			rc = fs_is_wt(ino) ? 0 : fs_view_lookup(fs, t, ino, name, &e);
+			if (fs_is_wt(ino)) {
+				struct store_inode n;
+				rc = store_wt_lookup(t, ino, name, &n);
+				if (rc == 0)
+					rc = fs_wt_entry(fs, t, n.ino, &e);
+			}
+			if (rc == -ENOENT) {	/* gone since opendir */
+				rc = 0;
+				continue;
+			}
+			if (rc)
+				break;
+		} else {
+			e.attr.st_ino = 0;
+			e.attr.st_mode = 0;
+		}
+		if (plus) {
+			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
+						      (off_t)(i + 1));
+		} else {
+			need = fuse_add_direntry(req, buf + used, size - used, name, &e.attr,
+						 (off_t)(i + 1));
+		}
+		if (need > size - used) {
+			/* did not fit: undo the lookup it counted */
+			if (plus && i >= 2 && e.ino)
+				fs_node_forget(fs, e.ino, 1);
+			break;
+		}
+		used += need;
+	}
+	store_txn_abort(t);
+	if (rc)
+		fs_reply_store_error(req, rc, "readdir");
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	fs_dirlist_free(&d->list);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	if (statvfs(store_dir(fs_of(req)->store), &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = STORE_NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+static int xattr_name_ok(const char *name)
+{
+	/* ACLs and other system.* attributes have meaning we do not keep */
+	return strncmp(name, "system.", 7) != 0;
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct store_txn *t;
+	int rc;
+
+	if (!fs_is_wt(ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (!xattr_name_ok(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (begin(req, &t, 1))
+		return;
+	rc = finish(t, store_wt_xattr_set(t, ino, name, value, size, flags));
+	fuse_reply_err(req, -rc);
+}
+
+static void reply_sized(fuse_req_t req, size_t size, long got, const char *buf)
+{
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)got);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct store_txn *t;
+	char *buf = NULL;
+	long got;
+
+	if (!fs_is_wt(ino) || !xattr_name_ok(name)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (begin(req, &t, 0)) {
+		free(buf);
+		return;
+	}
+	got = store_wt_xattr_get(t, ino, name, buf, size);
+	store_txn_abort(t);
+	reply_sized(req, size, got, buf);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct store_txn *t;
+	char *buf = NULL;
+	long got;
+
+	if (!fs_is_wt(ino)) {
+		reply_sized(req, size, 0, "");
+		return;
+	}
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (begin(req, &t, 0)) {
+		free(buf);
+		return;
+	}
+	got = store_wt_xattr_list(t, ino, buf, size);
+	store_txn_abort(t);
+	reply_sized(req, size, got, buf);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct store_txn *t;
+	int rc;
+
+	if (!fs_is_wt(ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (begin(req, &t, 1))
+		return;
+	rc = finish(t, store_wt_xattr_remove(t, ino, name));
+	fuse_reply_err(req, -rc);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs *fs = userdata;
+
+	if (fs->opt.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		fs->opt.writeback = 0;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+	conn->max_background = 64;
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.create = op_create,
+};

@@ -1,0 +1,60 @@
+/*
+ * commit.h - the one place where commits are made and events raised.
+ *
+ * store_wt_commit() turns a working tree's pending changes into a git
+ * commit on its branch: it visits dirty directories only, hashes files
+ * written since the last commit into blobs, builds the changed trees with
+ * libgit2's treebuilder, creates the commit with libgit2 (which moves the
+ * branch ref through the store's refdb, compare-and-swap), and appends a
+ * "commit" event - all in one write transaction.
+ *
+ * Files never committed (they live in the working tree only): editor
+ * scratch files (vim .swp/.swo/.swx and its 4913 probe, names ending in
+ * '~', emacs .#locks and #autosaves#), ".git", and paths matched by the
+ * working tree's .gitignore files.
+ *
+ * Threads: any thread; takes its own write transaction.
+ */
+#ifndef GOVC_COMMIT_H
+#define GOVC_COMMIT_H
+
+#include <git2/oid.h>
+#include "store/store.h"
+
+/*
+ * store_wt_commit - commit REPO's BRANCH working tree.
+ * @out: the new commit id, or zeroed if there was nothing to commit.
+ * Returns 0 or a negative errno (-ENOSPC when the store is full: nothing
+ * is lost, the changes stay pending).
+ */
+int store_wt_commit(struct store *s, const char *repo, const char *branch,
+		    git_oid *out);
+
+/* store_ignored - 1 if a file named NAME is an editor scratch file. */
+int store_ignored_name(const char *name);
+
+/* How store_tree_diff reports a change. */
+enum store_change { STORE_ADDED = 'A', STORE_MODIFIED = 'M', STORE_DELETED = 'D' };
+
+/*
+ * store_tree_diff - report the paths that differ between trees OLD and NEW
+ * (either may be NULL: empty), skipping identical subtrees, so the work is
+ * proportional to the change.  CB's non-zero return stops the walk.
+ */
+int store_tree_diff(struct store_txn *t, const git_oid *old_tree,
+		    const git_oid *new_tree,
+		    int (*cb)(enum store_change c, const char *path,
+			      void *arg),
+		    void *arg);
+
+/*
+ * store_log - call CB for each commit reachable from REPO's ref REF
+ * ("HEAD" for the current branch), newest first, with a line of the form
+ *   <40-hex id> \t <ISO-8601 UTC time> \t <subject> \t <changes>
+ * where changes are "A path", "M path", "D path" separated by ", "
+ * (capped at 20, then "+N more").  LINE has no newline.
+ */
+int store_log(struct store *s, const char *repo, const char *ref,
+	      int (*cb)(const char *line, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * object.h - git objects (blob, tree, commit, tag) in the store's one
+ * content table, shared by every repository, image and layer.
+ *
+ * Objects are stored uncompressed (type byte + the object's raw body) so a
+ * read is a pointer into the memory map: FUSE reads of committed files copy
+ * straight from it.  Ids are SHA-1 as git computes them ("blob 12\0...").
+ *
+ * Threads: every function takes the caller's transaction; pointers returned
+ * are borrowed until that transaction ends (or, in a write transaction,
+ * until the next write to the objects table).
+ */
+#ifndef GOVC_OBJECT_H
+#define GOVC_OBJECT_H
+
+#include <stddef.h>
+#include <git2/oid.h>
+#include <git2/types.h>
+#include "store/store.h"
+
+#define STORE_OBJECT_MAX (1ULL << 36)	/* 64 GiB: larger blobs are refused */
+
+/*
+ * store_object_read - find object ID.  *type, *data and *len describe it;
+ * data is borrowed (see above).  -ENOENT if absent (no message set).
+ */
+int store_object_read(struct store_txn *t, const git_oid *id,
+		      git_object_t *type, const void **data, size_t *len);
+
+/* store_object_exists - 1 if present, 0 if not, or a negative errno. */
+int store_object_exists(struct store_txn *t, const git_oid *id);
+
+/*
+ * store_object_hash - the id git gives an object of TYPE with DATA.
+ */
+int store_object_hash(git_oid *out, git_object_t type, const void *data,
+		      size_t len);
+
+/*
+ * store_object_write - hash and store an object; a no-op if it exists.
+ * @out: receives the id (may be NULL).  Needs a write transaction.
+ */
+int store_object_write(struct store_txn *t, git_object_t type,
+		       const void *data, size_t len, git_oid *out);
+
+/*
+ * Streaming: hash a large body piece by piece, then reserve its space and
+ * copy it in.  store_object_reserve returns -EEXIST if the object is
+ * already stored (nothing to copy), else *out is LEN bytes to fill before
+ * the next write to the store in this transaction.
+ */
+struct store_hasher;
+int store_hasher_new(struct store_hasher **out, git_object_t type,
+		     uint64_t len);
+void store_hasher_update(struct store_hasher *h, const void *p, size_t n);
+void store_hasher_final(struct store_hasher *h, git_oid *out);	/* frees */
+int store_object_reserve(struct store_txn *t, const git_oid *id,
+			 git_object_t type, size_t len, void **out);
+
+/*
+ * store_object_prefix - resolve a short hex id of HEXLEN digits (4..40).
+ * -ENOENT if nothing matches, -EINVAL if several do (message names them).
+ */
+int store_object_prefix(struct store_txn *t, const char *hex, size_t hexlen,
+			git_oid *out);
+
+/*
+ * store_object_foreach - call CB for every object id; a non-zero return
+ * from CB stops the walk and is returned.
+ */
+int store_object_foreach(struct store_txn *t,
+			 int (*cb)(const git_oid *id, void *arg), void *arg);
+
+/* store_object_delete - remove an object (gc only). */
+int store_object_delete(struct store_txn *t, const git_oid *id);
+
+/* A parsed tree entry; NAME is NUL-terminated inside the tree body. */
+struct store_tree_entry {
+	const char *name;
+	size_t namelen;
+	unsigned mode;		/* 040000, 0100644, 0100755, 0120000, 0160000 */
+	const git_oid *id;
+};
+
+/*
+ * store_tree_next - parse the entry of tree body TREE at *POS and advance.
+ * Returns 1 with *E filled, 0 at the end, -EIO if the tree is malformed.
+ */
+int store_tree_next(const void *tree, size_t len, size_t *pos,
+		    struct store_tree_entry *e);
+
+/* store_tree_find - the entry NAME of a tree body; -ENOENT if absent. */
+int store_tree_find(const void *tree, size_t len, const char *name,
+		    struct store_tree_entry *e);
+
+#endif

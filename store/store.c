@@ -1,0 +1,566 @@
+/*
+ * store.c - the LMDB environment, transactions, counters, the event log and
+ * per-thread error messages.
+ *
+ * Invariants:
+ *   - every table in enum store_table is opened once, in store_open(), and
+ *     its handle is read-only afterwards;
+ *   - a write transaction that changed anything bumps meta "gen" before it
+ *     commits, so readers in other processes can tell the store changed;
+ *   - the environment runs with MDB_NOSYNC: a committed transaction is in
+ *     the page cache (it survives a killed process) and store_sync() makes
+ *     it survive power loss.  See docs/architecture.md "Durability".
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+
+#define STORE_FORMAT_VERSION 1
+#define STORE_MAP_SIZE (1ULL << 40)	/* address space only; files grow */
+#define STORE_MAX_READERS 1024
+#define STORE_ERRMSG_MAX 1024
+
+static const char *const table_names[TBL__COUNT] = {
+	[TBL_META] = "meta",
+	[TBL_OBJECTS] = "objects",
+	[TBL_REFS] = "refs",
+	[TBL_REFLOG] = "reflog",
+	[TBL_REPOS] = "repos",
+	[TBL_WORKTREES] = "worktrees",
+	[TBL_INODES] = "inodes",
+	[TBL_DIRENTS] = "dirents",
+	[TBL_CHUNKS] = "chunks",
+	[TBL_XATTRS] = "xattrs",
+	[TBL_EVENTS] = "events",
+	[TBL_OCI_BLOBS] = "oci_blobs",
+	[TBL_OCI_TAGS] = "oci_tags",
+	[TBL_OCI_LAYERS] = "oci_layers",
+	[TBL_OCI_FILES] = "oci_files",
+	[TBL_OCI_META] = "oci_meta",
+};
+
+static __thread char errmsg[STORE_ERRMSG_MAX];
+static __thread struct store_txn *thread_wtxn;	/* this thread's write txn */
+
+int store_verror(int rc, const char *fmt, va_list ap)
+{
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	return rc;
+}
+
+int store_error(int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	store_verror(rc, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *store_errmsg(void)
+{
+	return errmsg[0] ? errmsg : "unknown error";
+}
+
+void store_error_clear(void)
+{
+	errmsg[0] = '\0';
+}
+
+int store_mdb_error(int rc, const char *what)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return store_error(-ENOENT, "%s: not found", what);
+	case MDB_MAP_FULL:
+	case ENOSPC:
+		return store_error(-ENOSPC, "%s: the store is full (no space left on device)", what);
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return store_error(-EIO, "%s: the store is corrupt (%s); restore it from a backup",
+				   what, mdb_strerror(rc));
+	case MDB_READERS_FULL:
+		return store_error(-EAGAIN, "%s: too many readers", what);
+	case MDB_MAP_RESIZED:
+		return store_error(-EAGAIN, "%s: store grown by another process, retry", what);
+	default:
+		if (rc > 0)
+			return store_error(-rc, "%s: %s", what, strerror(rc));
+		return store_error(-EIO, "%s: %s", what, mdb_strerror(rc));
+	}
+}
+
+/* dir_is_empty - 1 if DIR holds nothing, 0 if it holds something. */
+static int dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = 1;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+static int check_format(struct store *s, MDB_txn *txn, int create)
+{
+	MDB_val k = { 6, "format" }, v;
+	unsigned char buf[8];
+	int rc = mdb_get(txn, s->dbi[TBL_META], &k, &v);
+
+	if (rc == MDB_NOTFOUND && create) {
+		store_be64_put(buf, STORE_FORMAT_VERSION);
+		v.mv_size = 8;
+		v.mv_data = buf;
+		return store_mdb_error(mdb_put(txn, s->dbi[TBL_META], &k, &v, 0),
+				       "writing store format");
+	}
+	if (rc == MDB_NOTFOUND)
+		return store_error(-EIO, "'%s' is not a govc store (no format record)", s->dir);
+	if (rc)
+		return store_mdb_error(rc, "reading store format");
+	if (v.mv_size != 8 || store_be64_get(v.mv_data) != STORE_FORMAT_VERSION)
+		return store_error(-EIO, "store '%s' has an unknown format version", s->dir);
+	return 0;
+}
+
+static int open_tables(struct store *s, int create)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, (s->flags & STORE_RDONLY) ? MDB_RDONLY : 0, &txn);
+
+	if (rc)
+		return store_mdb_error(rc, s->dir);
+	for (int i = 0; i < TBL__COUNT; i++) {
+		rc = mdb_dbi_open(txn, table_names[i],
+				  (s->flags & STORE_RDONLY) ? 0 : MDB_CREATE, &s->dbi[i]);
+		if (rc == MDB_NOTFOUND && !create && i != TBL_META) {
+			/* an older store without a newer table: read-only
+			 * opens see it as empty */
+			s->dbi[i] = 0;
+			continue;
+		}
+		if (rc == MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return store_error(-ENOENT, "'%s' is not a govc store", s->dir);
+		}
+		if (rc) {
+			mdb_txn_abort(txn);
+			return store_mdb_error(rc, s->dir);
+		}
+	}
+	rc = check_format(s, txn, create);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	rc = mdb_txn_commit(txn);
+	return rc ? store_mdb_error(rc, s->dir) : 0;
+}
+
+int store_open(struct store **out, const char *dir, unsigned flags)
+{
+	struct store *s;
+	char path[4096];
+	struct stat st;
+	int rc, create = !!(flags & STORE_CREATE);
+	int dead;
+
+	*out = NULL;
+	if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path))
+		return store_error(-ENAMETOOLONG, "store path '%s' is too long", dir);
+	if (create) {
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return store_error(-errno, "cannot create store directory '%s': %s",
+					   dir, strerror(errno));
+		rc = dir_is_empty(dir);
+		if (rc < 0)
+			return store_error(rc, "cannot open store directory '%s': %s",
+					   dir, strerror(-rc));
+		if (rc == 0 && stat(path, &st) == 0)
+			return store_error(-EEXIST, "'%s' is already a govc store", dir);
+		if (rc == 0)
+			return store_error(-EEXIST, "'%s' is not empty; give govc init an empty or new directory",
+					   dir);
+	} else if (stat(path, &st) < 0) {
+		if (stat(dir, &st) < 0)
+			return store_error(-ENOENT, "no store at '%s' (create one with: govc init %s)",
+					   dir, dir);
+		return store_error(-ENOENT, "'%s' is not a govc store: no data.mdb (create one with: govc init)",
+				   dir);
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return store_error(-ENOMEM, "out of memory");
+	s->dir = strdup(dir);
+	s->flags = flags;
+	if (!s->dir) {
+		free(s);
+		return store_error(-ENOMEM, "out of memory");
+	}
+	rc = mdb_env_create(&s->env);
+	if (rc)
+		goto out_mdb;
+	mdb_env_set_maxdbs(s->env, TBL__COUNT + 4);
+	mdb_env_set_mapsize(s->env, STORE_MAP_SIZE);
+	mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
+	rc = mdb_env_open(s->env, dir,
+			  MDB_NOTLS | MDB_NOSYNC |
+				  ((flags & STORE_RDONLY) ? MDB_RDONLY : 0),
+			  0644);
+	if (rc)
+		goto out_mdb;
+	/* readers left behind by a killed process would pin old pages */
+	mdb_reader_check(s->env, &dead);
+	rc = open_tables(s, create);
+	if (rc)
+		goto out_free;
+	*out = s;
+	return 0;
+
+out_mdb:
+	rc = store_mdb_error(rc, dir);
+	if (rc == -EIO)
+		store_error(-EIO, "store '%s' is corrupt or not an LMDB store (%s)", dir,
+			    "restore data.mdb from a backup");
+out_free:
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s->dir);
+	free(s);
+	return rc;
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	if (!(s->flags & STORE_RDONLY))
+		mdb_env_sync(s->env, 1);
+	mdb_env_close(s->env);
+	free(s->dir);
+	free(s);
+}
+
+const char *store_dir(const struct store *s)
+{
+	return s->dir;
+}
+
+int store_sync(struct store *s)
+{
+	int rc = mdb_env_sync(s->env, 1);
+
+	return rc ? store_mdb_error(rc, "syncing the store") : 0;
+}
+
+int store_txn_begin(struct store_txn **out, struct store *s, unsigned flags)
+{
+	struct store_txn *t;
+	int write = !!(flags & STORE_TXN_WRITE);
+	int rc;
+
+	*out = NULL;
+	if (write && (s->flags & STORE_RDONLY))
+		return store_error(-EROFS, "store '%s' is open read-only", s->dir);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return store_error(-ENOMEM, "out of memory");
+	t->s = s;
+	if (thread_wtxn && thread_wtxn->s == s) {
+		assert(!write && "nested write transaction");
+		t->txn = thread_wtxn->txn;
+		t->borrowed = 1;
+		*out = t;
+		return 0;
+	}
+	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc) {
+		free(t);
+		return store_mdb_error(rc, "beginning a transaction");
+	}
+	t->write = write;
+	if (write)
+		thread_wtxn = t;
+	*out = t;
+	return 0;
+}
+
+static int bump_generation(struct store_txn *t)
+{
+	MDB_val k = { 3, "gen" }, v;
+	unsigned char buf[8];
+	uint64_t gen = 0;
+	int rc = mdb_get(t->txn, t->s->dbi[TBL_META], &k, &v);
+
+	if (rc == 0 && v.mv_size == 8)
+		gen = store_be64_get(v.mv_data);
+	store_be64_put(buf, gen + 1);
+	v.mv_size = 8;
+	v.mv_data = buf;
+	return mdb_put(t->txn, t->s->dbi[TBL_META], &k, &v, 0);
+}
+
+int store_txn_commit(struct store_txn *t)
+{
+	int rc = 0;
+
+	if (t->borrowed) {
+		free(t);
+		return 0;
+	}
+	if (t->write) {
+		assert(thread_wtxn == t);
+		thread_wtxn = NULL;
+		if (t->dirty)
+			rc = bump_generation(t);
+		if (rc) {
+			mdb_txn_abort(t->txn);
+			free(t);
+			return store_mdb_error(rc, "committing");
+		}
+	}
+	rc = mdb_txn_commit(t->txn);
+	free(t);
+	return rc ? store_mdb_error(rc, "committing to the store") : 0;
+}
+
+void store_txn_abort(struct store_txn *t)
+{
+	if (!t)
+		return;
+	if (!t->borrowed) {
+		if (t->write) {
+			assert(thread_wtxn == t);
+			thread_wtxn = NULL;
+		}
+		mdb_txn_abort(t->txn);
+	}
+	free(t);
+}
+
+struct store_txn *store_txn_current(struct store *s)
+{
+	return thread_wtxn && thread_wtxn->s == s ? thread_wtxn : NULL;
+}
+
+struct store *store_txn_store(struct store_txn *t)
+{
+	return t->s;
+}
+
+uint64_t store_generation(struct store *s)
+{
+	struct store_txn *t;
+	MDB_val v;
+	uint64_t gen = 0;
+
+	if (store_txn_begin(&t, s, 0))
+		return 0;
+	if (store_get(t, TBL_META, "gen", 3, &v) == 0 && v.mv_size == 8)
+		gen = store_be64_get(v.mv_data);
+	store_txn_abort(t);
+	return gen;
+}
+
+int store_get(struct store_txn *t, enum store_table tbl, const void *key,
+	      size_t klen, MDB_val *out)
+{
+	MDB_val k = { klen, (void *)key };
+	int rc = mdb_get(t->txn, t->s->dbi[tbl], &k, out);
+
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;	/* common and expected: no message */
+	return rc ? store_mdb_error(rc, table_names[tbl]) : 0;
+}
+
+int store_put(struct store_txn *t, enum store_table tbl, const void *key,
+	      size_t klen, const void *val, size_t vlen, unsigned mdb_flags)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	int rc;
+
+	assert(t->write || t->borrowed);
+	if (klen == 0 || klen > 511)
+		return store_error(-ENAMETOOLONG, "key of %zu bytes for table %s", klen,
+				   table_names[tbl]);
+	rc = mdb_put(t->txn, t->s->dbi[tbl], &k, &v, mdb_flags);
+	if (rc == MDB_KEYEXIST)
+		return -EEXIST;
+	if (rc)
+		return store_mdb_error(rc, table_names[tbl]);
+	t->dirty = 1;
+	if (t->borrowed)
+		thread_wtxn->dirty = 1;
+	return 0;
+}
+
+int store_reserve(struct store_txn *t, enum store_table tbl, const void *key,
+		  size_t klen, size_t vlen, void **out)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, NULL };
+	int rc;
+
+	assert(t->write || t->borrowed);
+	rc = mdb_put(t->txn, t->s->dbi[tbl], &k, &v, MDB_RESERVE);
+	if (rc)
+		return store_mdb_error(rc, table_names[tbl]);
+	t->dirty = 1;
+	if (t->borrowed)
+		thread_wtxn->dirty = 1;
+	*out = v.mv_data;
+	return 0;
+}
+
+int store_del(struct store_txn *t, enum store_table tbl, const void *key,
+	      size_t klen)
+{
+	MDB_val k = { klen, (void *)key };
+	int rc = mdb_del(t->txn, t->s->dbi[tbl], &k, NULL);
+
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc)
+		return store_mdb_error(rc, table_names[tbl]);
+	t->dirty = 1;
+	if (t->borrowed)
+		thread_wtxn->dirty = 1;
+	return 0;
+}
+
+int store_del_prefix(struct store_txn *t, enum store_table tbl,
+		     const void *prefix, size_t plen)
+{
+	MDB_cursor *c;
+	MDB_val k = { plen, (void *)prefix }, v;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[tbl], &c);
+
+	if (rc)
+		return store_mdb_error(rc, table_names[tbl]);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+		t->dirty = 1;
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+		if (rc == EINVAL)	/* deleted the last item */
+			rc = MDB_NOTFOUND;
+	}
+	mdb_cursor_close(c);
+	if (t->borrowed && t->dirty)
+		thread_wtxn->dirty = 1;
+	return rc == MDB_NOTFOUND ? 0 : store_mdb_error(rc, table_names[tbl]);
+}
+
+int store_next_id(struct store_txn *t, const char *name, uint64_t *out)
+{
+	char key[64];
+	unsigned char buf[8];
+	MDB_val v;
+	uint64_t id = 1;
+	int n = snprintf(key, sizeof(key), "next:%s", name);
+	int rc = store_get(t, TBL_META, key, (size_t)n, &v);
+
+	if (rc == 0 && v.mv_size == 8)
+		id = store_be64_get(v.mv_data);
+	else if (rc && rc != -ENOENT)
+		return rc;
+	store_be64_put(buf, id + 1);
+	rc = store_put(t, TBL_META, key, (size_t)n, buf, 8, 0);
+	if (rc)
+		return rc;
+	*out = id;
+	return 0;
+}
+
+int store_events_size(struct store_txn *t, uint64_t *out)
+{
+	MDB_val v;
+	int rc = store_get(t, TBL_META, "events_size", 11, &v);
+
+	*out = 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (v.mv_size == 8)
+		*out = store_be64_get(v.mv_data);
+	return 0;
+}
+
+int store_event_append(struct store_txn *t, const char *json_line)
+{
+	size_t len = strlen(json_line);
+	unsigned char key[8];
+	uint64_t size;
+	void *p;
+	int rc = store_events_size(t, &size);
+
+	if (rc)
+		return rc;
+	store_be64_put(key, size);
+	rc = store_reserve(t, TBL_EVENTS, key, 8, len + 1, &p);
+	if (rc)
+		return rc;
+	memcpy(p, json_line, len);
+	((char *)p)[len] = '\n';
+	store_be64_put(key, size + len + 1);
+	return store_put(t, TBL_META, "events_size", 11, key, 8, 0);
+}
+
+long store_events_read(struct store_txn *t, uint64_t off, char *buf, size_t len)
+{
+	MDB_cursor *c;
+	unsigned char kb[8];
+	MDB_val k = { 8, kb }, v;
+	size_t done = 0;
+	int rc;
+
+	store_be64_put(kb, off);
+	rc = mdb_cursor_open(t->txn, t->s->dbi[TBL_EVENTS], &c);
+	if (rc)
+		return store_mdb_error(rc, "events");
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND || (rc == 0 && store_be64_get(k.mv_data) > off))
+		rc = mdb_cursor_get(c, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+	while (rc == 0 && done < len) {
+		uint64_t start = store_be64_get(k.mv_data);
+		if (off + done >= start && off + done < start + v.mv_size) {
+			size_t skip = off + done - start;
+			size_t n = v.mv_size - skip;
+			if (n > len - done)
+				n = len - done;
+			memcpy(buf + done, (char *)v.mv_data + skip, n);
+			done += n;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return store_mdb_error(rc, "events");
+	return (long)done;
+}

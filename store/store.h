@@ -1,0 +1,132 @@
+/*
+ * store.h - the govc store: one LMDB environment per store directory.
+ *
+ * A store holds, in named LMDB tables (see docs/formats.md):
+ *   - git objects (blob, tree, commit) keyed by their SHA-1 id, shared by
+ *     every repository (one content store: identical files are kept once);
+ *   - refs and ref history per repository;
+ *   - the working trees (one per repository branch) as inode records,
+ *     directory entries, file chunks and xattrs, so that anything a
+ *     filesystem call acknowledged survives a killed daemon;
+ *   - the event log (JSON lines) and counters.
+ * OCI blobs, manifests and per-layer file indexes live beside them (oci.h).
+ *
+ * Processes: several processes may open the same store at once (the
+ * daemon and the command line); LMDB serialises writers across processes.
+ * Every writer bumps the store generation so a daemon can notice changes
+ * made by another process (store_generation()).
+ *
+ * Threads: a struct store may be shared by any number of threads.  A
+ * struct store_txn belongs to the thread that began it.  A thread holds at
+ * most one write transaction; while it does, store_txn_current() returns
+ * it, and store functions called without an explicit transaction (the
+ * libgit2 backends) join it instead of deadlocking on the writer lock.
+ *
+ * Errors: functions return 0 or a negative errno and leave a message with
+ * the subject in it in a per-thread buffer (store_errmsg()).  LMDB codes are
+ * translated here: MDB_NOTFOUND -> -ENOENT, MDB_MAP_FULL -> -ENOSPC,
+ * MDB_CORRUPTED/MDB_INVALID/MDB_PAGE_NOTFOUND -> -EIO.
+ */
+#ifndef GOVC_STORE_H
+#define GOVC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+struct store;
+struct store_txn;
+
+enum store_open_flags {
+	STORE_CREATE = 1 << 0,	/* create the directory and tables */
+	STORE_RDONLY = 1 << 1,	/* open read-only (fsck, log, export) */
+};
+
+/*
+ * store_open - open (or with STORE_CREATE, create) the store in DIR.
+ * @out: receives the store, freed with store_free().
+ * Errors: -ENOENT (no store there), -EIO (corrupt or not a store),
+ * -EEXIST (STORE_CREATE on a non-empty directory that is not a store).
+ */
+int store_open(struct store **out, const char *dir, unsigned flags);
+
+/* store_free - close the store; all its transactions must be finished. */
+void store_free(struct store *s);
+
+/* store_dir - the store's directory, borrowed for the store's lifetime. */
+const char *store_dir(const struct store *s);
+
+/*
+ * store_sync - force everything committed so far to stable storage
+ * (fsync).  Commits themselves are not synced one by one; see
+ * docs/architecture.md "Durability".
+ */
+int store_sync(struct store *s);
+
+enum store_txn_flags {
+	STORE_TXN_WRITE = 1 << 0,
+};
+
+/*
+ * store_txn_begin - begin a transaction.  A write transaction blocks
+ * until no other writer (thread or process) holds one.
+ * Nesting: beginning a write transaction while the thread already holds
+ * one is a programming error (assert).  Beginning a read transaction while
+ * the thread holds a write transaction returns a handle on the write
+ * transaction (so reads see its uncommitted changes); committing or
+ * aborting that handle only releases it.
+ */
+int store_txn_begin(struct store_txn **out, struct store *s, unsigned flags);
+
+/*
+ * store_txn_commit - commit and free T.  On failure the transaction is
+ * aborted and its changes are lost; -ENOSPC when the disk or map is full.
+ */
+int store_txn_commit(struct store_txn *t);
+
+/* store_txn_abort - abort and free T (NULL is allowed). */
+void store_txn_abort(struct store_txn *t);
+
+/* store_txn_current - the calling thread's open write transaction on S. */
+struct store_txn *store_txn_current(struct store *s);
+
+/* store_txn_store - the store T belongs to. */
+struct store *store_txn_store(struct store_txn *t);
+
+/*
+ * store_generation - a number bumped by every write transaction of any
+ * process.  Cheap (one read transaction).  Returns 0 on error.
+ */
+uint64_t store_generation(struct store *s);
+
+/*
+ * store_next_id - allocate a fresh, never reused 64-bit number from the
+ * counter NAME (e.g. "ino", "build").  Needs a write transaction.
+ */
+int store_next_id(struct store_txn *t, const char *name, uint64_t *out);
+
+/*
+ * store_event_append - append one event (a JSON object, one line, without
+ * the newline) to the event log.  Needs a write transaction.
+ * store_events_size - total bytes of the event log.
+ * store_events_read - copy up to LEN bytes of the event log at OFF.
+ * Returns bytes copied (0 at the end) or a negative errno.
+ */
+int store_event_append(struct store_txn *t, const char *json_line);
+int store_events_size(struct store_txn *t, uint64_t *out);
+long store_events_read(struct store_txn *t, uint64_t off, char *buf,
+		       size_t len);
+
+/*
+ * Errors.  store_error() records a message for the calling thread and
+ * returns RC (a negative errno) so it can be written
+ * `return store_error(-ENOENT, "no repository '%s'", name);`.
+ * store_errmsg() returns the last message, or strerror of nothing.
+ */
+int store_error(int rc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int store_verror(int rc, const char *fmt, va_list ap);
+const char *store_errmsg(void);
+void store_error_clear(void);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * store_int.h - internals shared by the store/ modules.  Nothing here is
+ * visible outside store/: no LMDB type or pointer escapes the folder.
+ *
+ * Tables (named LMDB databases, keys described in docs/formats.md):
+ *   meta       counters and the format version       name -> value
+ *   objects    git objects                            oid[20] -> type u8 + raw
+ *   refs       refs per repository                    repo \0 refname -> text
+ *   reflog     ref history                            repo \0 ref \0 be64 seq -> text
+ *   repos      repositories                           name -> struct repo_rec
+ *   worktrees  working tree per repository branch     repo \0 branch -> struct wt_rec
+ *   inodes     working tree inodes                    be64 ino -> struct inode_rec + target
+ *   dirents    working tree directory entries         be64 parent + name -> be64 ino
+ *   chunks     contents of files written since commit be64 ino + be64 idx -> bytes
+ *   xattrs     extended attributes                    be64 ino + name -> value
+ *   events     the event log                          be64 byte offset -> line + '\n'
+ *   oci_*      OCI blobs, manifests, tags, layer index (oci.c)
+ */
+#ifndef GOVC_STORE_INT_H
+#define GOVC_STORE_INT_H
+
+#include <lmdb.h>
+#include <string.h>
+#include "store/store.h"
+
+enum store_table {
+	TBL_META,
+	TBL_OBJECTS,
+	TBL_REFS,
+	TBL_REFLOG,
+	TBL_REPOS,
+	TBL_WORKTREES,
+	TBL_INODES,
+	TBL_DIRENTS,
+	TBL_CHUNKS,
+	TBL_XATTRS,
+	TBL_EVENTS,
+	TBL_OCI_BLOBS,
+	TBL_OCI_TAGS,
+	TBL_OCI_LAYERS,
+	TBL_OCI_FILES,
+	TBL_OCI_META,
+	TBL__COUNT
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[TBL__COUNT];	/* set at open, read-only after */
+	char *dir;			/* owned */
+	unsigned flags;
+};
+
+struct store_txn {
+	struct store *s;
+	MDB_txn *txn;
+	int write;
+	int borrowed;		/* a read handle on the thread's write txn */
+	int dirty;		/* a write happened: bump the generation */
+};
+
+/* store_mdb_error - translate an LMDB code once, with WHAT as subject. */
+int store_mdb_error(int mdb_rc, const char *what);
+
+static inline MDB_txn *store_mdb_txn(struct store_txn *t)
+{
+	return t->txn;
+}
+
+static inline MDB_dbi store_dbi(struct store_txn *t, enum store_table tbl)
+{
+	return t->s->dbi[tbl];
+}
+
+/*
+ * Thin, error-translating accessors.  store_get's OUT points into the map
+ * and is valid until the transaction ends or the next write to TBL.
+ */
+int store_get(struct store_txn *t, enum store_table tbl, const void *key,
+	      size_t klen, MDB_val *out);
+int store_put(struct store_txn *t, enum store_table tbl, const void *key,
+	      size_t klen, const void *val, size_t vlen, unsigned mdb_flags);
+/* store_reserve - like store_put with MDB_RESERVE: *out receives the
+ * space to fill before the next write in this transaction. */
+int store_reserve(struct store_txn *t, enum store_table tbl, const void *key,
+		  size_t klen, size_t vlen, void **out);
+int store_del(struct store_txn *t, enum store_table tbl, const void *key,
+	      size_t klen);
+/* store_del_prefix - delete every key starting with PREFIX. */
+int store_del_prefix(struct store_txn *t, enum store_table tbl,
+		     const void *prefix, size_t plen);
+
+static inline void store_be64_put(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+static inline uint64_t store_be64_get(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+#endif

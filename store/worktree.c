@@ -1,0 +1,1173 @@
+/*
+ * worktree.c - working trees as inodes, directory entries, chunks and
+ * xattrs in LMDB (see worktree.h for the model and its invariants).
+ *
+ * Workload: many small metadata operations and streaming writes from FUSE
+ * threads, each in its own short write transaction; reads of committed
+ * files come straight from the objects table's memory map.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <linux/fs.h>
+
+#include "store/object.h"
+#include "store/store_int.h"
+#include "store/worktree.h"
+
+#define INO_FIRST 1024		/* numbers below are the daemon's own */
+#define XATTR_VALUE_MAX (64 * 1024)
+#define XATTR_NAME_MAX_LEN 255
+
+/* The inode record as stored (host byte order), followed by a symlink's
+ * target bytes. */
+struct inode_disk {
+	uint64_t parent, size, base_len;
+	int64_t atime_ns, mtime_ns, ctime_ns;
+	uint32_t mode, uid, gid, flags;
+	unsigned char id[GIT_OID_RAWSZ];
+};
+
+int64_t store_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void decode(struct store_inode *out, uint64_t ino, const MDB_val *v)
+{
+	struct inode_disk d;
+
+	memcpy(&d, v->mv_data, sizeof(d));
+	out->ino = ino;
+	out->parent = d.parent;
+	out->size = d.size;
+	out->base_len = d.base_len;
+	out->atime_ns = d.atime_ns;
+	out->mtime_ns = d.mtime_ns;
+	out->ctime_ns = d.ctime_ns;
+	out->mode = d.mode;
+	out->uid = d.uid;
+	out->gid = d.gid;
+	out->flags = d.flags;
+	git_oid_fromraw(&out->id, d.id);
+	out->target = v->mv_size > sizeof(d) ? (const char *)v->mv_data + sizeof(d) : NULL;
+}
+
+int store_inode_get(struct store_txn *t, uint64_t ino, struct store_inode *out)
+{
+	unsigned char key[8];
+	MDB_val v;
+	int rc;
+
+	store_be64_put(key, ino);
+	rc = store_get(t, TBL_INODES, key, 8, &v);
+	if (rc)
+		return rc;
+	if (v.mv_size < sizeof(struct inode_disk))
+		return store_error(-EIO, "inode %llu is corrupt", (unsigned long long)ino);
+	decode(out, ino, &v);
+	return 0;
+}
+
+/* inode_write - store INO with symlink target TARGET (may be NULL). */
+static int inode_write(struct store_txn *t, const struct store_inode *ino, const char *target)
+{
+	struct inode_disk d = {
+		.parent = ino->parent, .size = ino->size, .base_len = ino->base_len,
+		.atime_ns = ino->atime_ns, .mtime_ns = ino->mtime_ns, .ctime_ns = ino->ctime_ns,
+		.mode = ino->mode, .uid = ino->uid, .gid = ino->gid, .flags = ino->flags,
+	};
+	size_t tlen = target ? strlen(target) : 0;
+	unsigned char key[8];
+	void *p;
+	int rc;
+
+	memcpy(d.id, ino->id.id, GIT_OID_RAWSZ);
+	store_be64_put(key, ino->ino);
+	rc = store_reserve(t, TBL_INODES, key, 8, sizeof(d) + tlen, &p);
+	if (rc)
+		return rc;
+	memcpy(p, &d, sizeof(d));
+	if (tlen)
+		memcpy((char *)p + sizeof(d), target, tlen);
+	return 0;
+}
+
+int store_inode_put(struct store_txn *t, const struct store_inode *ino)
+{
+	char target[STORE_SYMLINK_MAX + 1];
+
+	/* the borrowed target may point at the record being replaced */
+	if (S_ISLNK(ino->mode) && ino->target) {
+		size_t n = ino->size < STORE_SYMLINK_MAX ? ino->size : STORE_SYMLINK_MAX;
+		memcpy(target, ino->target, n);
+		target[n] = '\0';
+		return inode_write(t, ino, target);
+	}
+	return inode_write(t, ino, NULL);
+}
+
+static size_t dirent_key(unsigned char *key, uint64_t parent, const char *name, size_t nlen)
+{
+	store_be64_put(key, parent);
+	memcpy(key + 8, name, nlen);
+	return 8 + nlen;
+}
+
+static int check_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/'))
+		return store_error(-EINVAL, "invalid file name '%s'", name);
+	if (n > STORE_NAME_MAX)
+		return store_error(-ENAMETOOLONG, "file name '%.32s...' is longer than %d bytes",
+				   name, STORE_NAME_MAX);
+	return 0;
+}
+
+int store_wt_lookup(struct store_txn *t, uint64_t parent, const char *name,
+		    struct store_inode *out)
+{
+	unsigned char key[8 + STORE_NAME_MAX];
+	size_t nlen = strlen(name);
+	MDB_val v;
+	int rc;
+
+	if (nlen > STORE_NAME_MAX)
+		return -ENAMETOOLONG;
+	rc = store_get(t, TBL_DIRENTS, key, dirent_key(key, parent, name, nlen), &v);
+	if (rc)
+		return rc;
+	if (v.mv_size != 8)
+		return store_error(-EIO, "directory entry '%s' is corrupt", name);
+	return store_inode_get(t, store_be64_get(v.mv_data), out);
+}
+
+int store_wt_readdir(struct store_txn *t, uint64_t dir, const char *after,
+		     int (*cb)(const char *, const struct store_inode *, void *), void *arg)
+{
+	unsigned char key[8 + STORE_NAME_MAX];
+	char name[STORE_NAME_MAX + 1];
+	size_t alen = after ? strlen(after) : 0;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (alen > STORE_NAME_MAX)
+		return -EINVAL;
+	rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_DIRENTS), &c);
+	if (rc)
+		return store_mdb_error(rc, "dirents");
+	k.mv_size = dirent_key(key, dir, after ? after : "", alen);
+	k.mv_data = key;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size > 8 && memcmp(k.mv_data, key, 8) == 0) {
+		struct store_inode ino;
+		size_t nlen = k.mv_size - 8;
+
+		if (nlen > STORE_NAME_MAX || v.mv_size != 8) {
+			rc = store_error(-EIO, "directory %llu has a corrupt entry",
+					 (unsigned long long)dir);
+			break;
+		}
+		memcpy(name, (char *)k.mv_data + 8, nlen);
+		name[nlen] = '\0';
+		if (after && nlen == alen && !memcmp(name, after, alen)) {
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+			continue;
+		}
+		rc = store_inode_get(t, store_be64_get(v.mv_data), &ino);
+		if (rc)
+			break;
+		rc = cb(name, &ino, arg);
+		if (rc)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int dir_is_empty(struct store_txn *t, uint64_t dir)
+{
+	unsigned char key[8];
+	MDB_cursor *c;
+	MDB_val k = { 8, key }, v;
+	int rc;
+
+	store_be64_put(key, dir);
+	rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_DIRENTS), &c);
+	if (rc)
+		return store_mdb_error(rc, "dirents");
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0)
+		rc = !(k.mv_size > 8 && memcmp(k.mv_data, key, 8) == 0);
+	else if (rc == MDB_NOTFOUND)
+		rc = 1;
+	else
+		rc = store_mdb_error(rc, "dirents");
+	mdb_cursor_close(c);
+	return rc;
+}
+
+static int root_of(struct store_txn *t, uint64_t ino, uint64_t *root)
+{
+	struct store_inode n;
+	int rc;
+
+	for (int depth = 0; depth < 4096; depth++) {
+		rc = store_inode_get(t, ino, &n);
+		if (rc)
+			return rc;
+		if (n.parent == 0) {
+			*root = ino;
+			return 0;
+		}
+		ino = n.parent;
+	}
+	return store_error(-ELOOP, "directory loop at inode %llu", (unsigned long long)ino);
+}
+
+int store_wt_mark_dirty(struct store_txn *t, uint64_t dir)
+{
+	struct store_inode n;
+	int rc;
+
+	while (dir) {
+		rc = store_inode_get(t, dir, &n);
+		if (rc)
+			return rc;
+		if (n.flags & STORE_INO_DIRTY)
+			return 0;	/* ancestors are dirty too (invariant) */
+		n.flags |= STORE_INO_DIRTY;
+		rc = store_inode_put(t, &n);
+		if (rc)
+			return rc;
+		dir = n.parent;
+	}
+	return 0;
+}
+
+/* changed - record that NAME in DIR changed; a .gitignore changes what is
+ * committed everywhere below, so the next commit visits the whole tree. */
+static int changed(struct store_txn *t, uint64_t dir, const char *name)
+{
+	struct store_inode root;
+	uint64_t r;
+	int rc = store_wt_mark_dirty(t, dir);
+
+	if (rc || strcmp(name, ".gitignore") != 0)
+		return rc;
+	rc = root_of(t, dir, &r);
+	if (rc == 0)
+		rc = store_inode_get(t, r, &root);
+	if (rc)
+		return rc;
+	root.flags |= STORE_INO_RESCAN;
+	return store_inode_put(t, &root);
+}
+
+static int link_entry(struct store_txn *t, uint64_t parent, const char *name, uint64_t ino)
+{
+	unsigned char key[8 + STORE_NAME_MAX], val[8];
+
+	store_be64_put(val, ino);
+	return store_put(t, TBL_DIRENTS, key, dirent_key(key, parent, name, strlen(name)), val,
+			 8, 0);
+}
+
+static int unlink_entry(struct store_txn *t, uint64_t parent, const char *name)
+{
+	unsigned char key[8 + STORE_NAME_MAX];
+
+	return store_del(t, TBL_DIRENTS, key, dirent_key(key, parent, name, strlen(name)));
+}
+
+static int new_inode(struct store_txn *t, uint64_t parent, uint32_t mode, uint32_t uid,
+		     uint32_t gid, struct store_inode *out)
+{
+	uint64_t id;
+	int64_t now = store_now_ns();
+	int rc = store_next_id(t, "ino", &id);
+
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->ino = id + INO_FIRST;
+	out->parent = parent;
+	out->mode = mode;
+	out->uid = uid;
+	out->gid = gid;
+	out->atime_ns = out->mtime_ns = out->ctime_ns = now;
+	if (S_ISDIR(mode))
+		out->flags = STORE_INO_DIRTY;
+	return 0;
+}
+
+static int touch_dir(struct store_txn *t, uint64_t dir)
+{
+	struct store_inode d;
+	int rc = store_inode_get(t, dir, &d);
+
+	if (rc)
+		return rc;
+	d.mtime_ns = d.ctime_ns = store_now_ns();
+	return store_inode_put(t, &d);
+}
+
+static int checkout_tree(struct store_txn *t, uint64_t dir, const git_oid *tree, int depth);
+
+int store_wt_create(struct store_txn *t, const char *repo, const char *branch,
+		    const git_oid *tree, uint64_t *root)
+{
+	char key[512];
+	unsigned char val[8];
+	struct store_inode r;
+	int n = snprintf(key, sizeof(key), "%s%c%s", repo, 0, branch);
+	int rc;
+
+	if (n >= (int)sizeof(key))
+		return store_error(-ENAMETOOLONG, "repository or branch name too long");
+	rc = new_inode(t, 0, S_IFDIR | 0755, (uint32_t)getuid(), (uint32_t)getgid(), &r);
+	if (rc)
+		return rc;
+	rc = inode_write(t, &r, NULL);
+	if (rc)
+		return rc;
+	store_be64_put(val, r.ino);
+	rc = store_put(t, TBL_WORKTREES, key, (size_t)n, val, 8, MDB_NOOVERWRITE);
+	if (rc == -EEXIST)
+		return store_error(-EEXIST, "branch '%s' of '%s' already has a working tree",
+				   branch, repo);
+	if (rc)
+		return rc;
+	if (tree) {
+		rc = checkout_tree(t, r.ino, tree, 0);
+		if (rc)
+			return rc;
+	}
+	*root = r.ino;
+	return 0;
+}
+
+int store_wt_root(struct store_txn *t, const char *repo, const char *branch, uint64_t *root)
+{
+	char key[512];
+	MDB_val v;
+	int n = snprintf(key, sizeof(key), "%s%c%s", repo, 0, branch);
+	int rc;
+
+	if (n >= (int)sizeof(key))
+		return -ENOENT;
+	rc = store_get(t, TBL_WORKTREES, key, (size_t)n, &v);
+	if (rc)
+		return rc;
+	if (v.mv_size != 8)
+		return store_error(-EIO, "working tree record of '%s' is corrupt", repo);
+	*root = store_be64_get(v.mv_data);
+	return 0;
+}
+
+int store_wt_foreach(struct store_txn *t, int dirty_only,
+		     int (*cb)(const char *, const char *, uint64_t, void *), void *arg)
+{
+	char repo[256], branch[256];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_WORKTREES), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "worktrees");
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		const char *nul = memchr(k.mv_data, 0, k.mv_size);
+		size_t rl, bl;
+		struct store_inode root;
+		uint64_t ino;
+
+		if (!nul || v.mv_size != 8)
+			continue;
+		rl = (size_t)(nul - (char *)k.mv_data);
+		bl = k.mv_size - rl - 1;
+		if (rl >= sizeof(repo) || bl >= sizeof(branch))
+			continue;
+		memcpy(repo, k.mv_data, rl);
+		repo[rl] = '\0';
+		memcpy(branch, nul + 1, bl);
+		branch[bl] = '\0';
+		ino = store_be64_get(v.mv_data);
+		if (dirty_only) {
+			rc = store_inode_get(t, ino, &root);
+			if (rc)
+				break;
+			if (!(root.flags & STORE_INO_DIRTY))
+				continue;
+		}
+		rc = cb(repo, branch, ino, arg);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name, uint32_t mode,
+		    uint32_t uid, uint32_t gid, const char *target, struct store_inode *out)
+{
+	struct store_inode p, existing;
+	int rc = check_name(name);
+
+	if (rc)
+		return rc;
+	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode))
+		return store_error(-EPERM, "'%s': a repository holds files, directories and symlinks only",
+				   name);
+	rc = store_inode_get(t, parent, &p);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(p.mode))
+		return -ENOTDIR;
+	if (p.flags & STORE_INO_ORPHAN)
+		return -ENOENT;
+	rc = store_wt_lookup(t, parent, name, &existing);
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	rc = new_inode(t, parent, mode, uid, gid, out);
+	if (rc)
+		return rc;
+	if (S_ISLNK(mode)) {
+		size_t tl = target ? strlen(target) : 0;
+		if (tl == 0 || tl > STORE_SYMLINK_MAX)
+			return store_error(-ENAMETOOLONG, "symlink target of '%s' is too long", name);
+		out->size = tl;
+	}
+	rc = inode_write(t, out, S_ISLNK(mode) ? target : NULL);
+	if (rc == 0)
+		rc = link_entry(t, parent, name, out->ino);
+	if (rc == 0)
+		rc = touch_dir(t, parent);
+	if (rc == 0)
+		rc = changed(t, parent, name);
+	if (rc == 0 && S_ISLNK(mode))
+		rc = store_inode_get(t, out->ino, out);	/* target now borrowed */
+	return rc;
+}
+
+/* free_inode - delete INO's record, chunks and xattrs. */
+static int free_inode(struct store_txn *t, uint64_t ino)
+{
+	unsigned char key[8];
+	int rc;
+
+	store_be64_put(key, ino);
+	rc = store_del(t, TBL_INODES, key, 8);
+	if (rc && rc != -ENOENT)
+		return rc;
+	rc = store_del_prefix(t, TBL_CHUNKS, key, 8);
+	if (rc == 0)
+		rc = store_del_prefix(t, TBL_XATTRS, key, 8);
+	return rc;
+}
+
+static int orphan(struct store_txn *t, struct store_inode *n)
+{
+	n->flags |= STORE_INO_ORPHAN;
+	n->parent = 0;
+	n->ctime_ns = store_now_ns();
+	return store_inode_put(t, n);
+}
+
+int store_wt_unlink(struct store_txn *t, uint64_t parent, const char *name, int dir,
+		    uint64_t *ino)
+{
+	struct store_inode n;
+	int rc = store_wt_lookup(t, parent, name, &n);
+
+	if (rc)
+		return rc;
+	*ino = n.ino;
+	if (dir && !S_ISDIR(n.mode))
+		return -ENOTDIR;
+	if (!dir && S_ISDIR(n.mode))
+		return -EISDIR;
+	if (dir) {
+		rc = dir_is_empty(t, n.ino);
+		if (rc < 0)
+			return rc;
+		if (!rc)
+			return -ENOTEMPTY;
+	}
+	rc = unlink_entry(t, parent, name);
+	if (rc)
+		return rc;
+	rc = dir ? free_inode(t, n.ino) : orphan(t, &n);
+	if (rc == 0)
+		rc = touch_dir(t, parent);
+	return rc ? rc : changed(t, parent, name);
+}
+
+int store_wt_rename(struct store_txn *t, uint64_t oldparent, const char *oldname,
+		    uint64_t newparent, const char *newname, unsigned flags, uint64_t *replaced)
+{
+	struct store_inode src, dst;
+	uint64_t r1, r2;
+	int rc;
+
+	*replaced = 0;
+	if (flags & ~(unsigned)RENAME_NOREPLACE)
+		return -EINVAL;
+	rc = check_name(newname);
+	if (rc)
+		return rc;
+	rc = store_wt_lookup(t, oldparent, oldname, &src);
+	if (rc)
+		return rc;
+	if (oldparent == newparent && !strcmp(oldname, newname))
+		return 0;
+	rc = root_of(t, oldparent, &r1);
+	if (rc == 0)
+		rc = root_of(t, newparent, &r2);
+	if (rc)
+		return rc;
+	if (r1 != r2)
+		return -EXDEV;
+	if (S_ISDIR(src.mode)) {
+		/* refuse to move a directory below itself */
+		struct store_inode a;
+		for (uint64_t i = newparent; i; i = a.parent) {
+			if (i == src.ino)
+				return -EINVAL;
+			rc = store_inode_get(t, i, &a);
+			if (rc)
+				return rc;
+		}
+	}
+	rc = store_wt_lookup(t, newparent, newname, &dst);
+	if (rc == 0) {
+		if (flags & RENAME_NOREPLACE)
+			return -EEXIST;
+		if (S_ISDIR(dst.mode)) {
+			if (!S_ISDIR(src.mode))
+				return -EISDIR;
+			rc = dir_is_empty(t, dst.ino);
+			if (rc < 0)
+				return rc;
+			if (!rc)
+				return -ENOTEMPTY;
+			rc = free_inode(t, dst.ino);
+		} else {
+			if (S_ISDIR(src.mode))
+				return -ENOTDIR;
+			*replaced = dst.ino;
+			rc = orphan(t, &dst);
+		}
+		if (rc)
+			return rc;
+	} else if (rc != -ENOENT) {
+		return rc;
+	}
+	rc = unlink_entry(t, oldparent, oldname);
+	if (rc == 0)
+		rc = link_entry(t, newparent, newname, src.ino);
+	if (rc)
+		return rc;
+	src.parent = newparent;
+	src.ctime_ns = store_now_ns();
+	rc = store_inode_put(t, &src);
+	if (rc == 0)
+		rc = touch_dir(t, oldparent);
+	if (rc == 0 && newparent != oldparent)
+		rc = touch_dir(t, newparent);
+	if (rc == 0)
+		rc = changed(t, oldparent, oldname);
+	if (rc == 0)
+		rc = changed(t, newparent, newname);
+	return rc;
+}
+
+static size_t chunk_key(unsigned char *key, uint64_t ino, uint64_t idx)
+{
+	store_be64_put(key, ino);
+	store_be64_put(key + 8, idx);
+	return 16;
+}
+
+/* base_bytes - the base blob's body, or NULL if the file has none. */
+static int base_bytes(struct store_txn *t, const struct store_inode *n, const char **data,
+		      size_t *len)
+{
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	if (n->base_len == 0 || git_oid_is_zero(&n->id))
+		return 0;
+	rc = store_object_read(t, &n->id, NULL, (const void **)data, len);
+	if (rc == -ENOENT) {
+		char hex[GIT_OID_HEXSZ + 1];
+		return store_error(-EIO, "blob %s of inode %llu is missing",
+				   git_oid_tostr(hex, sizeof(hex), &n->id),
+				   (unsigned long long)n->ino);
+	}
+	if (rc)
+		return rc;
+	if (*len > n->base_len)
+		*len = n->base_len;
+	return 0;
+}
+
+/* read_at - read file N's logical content; N's size bounds it. */
+static long read_at(struct store_txn *t, const struct store_inode *n, uint64_t off, char *buf,
+		    size_t len)
+{
+	const char *base;
+	size_t base_len, done = 0;
+	int rc;
+
+	if (off >= n->size)
+		return 0;
+	if (len > n->size - off)
+		len = (size_t)(n->size - off);
+	rc = base_bytes(t, n, &base, &base_len);
+	if (rc)
+		return rc;
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint64_t idx = pos / STORE_WT_CHUNK;
+		size_t within = (size_t)(pos % STORE_WT_CHUNK);
+		size_t n_here = STORE_WT_CHUNK - within;
+		unsigned char key[16];
+		MDB_val v;
+
+		if (n_here > len - done)
+			n_here = len - done;
+		rc = (n->flags & STORE_INO_CHUNKS)
+			     ? store_get(t, TBL_CHUNKS, key, chunk_key(key, n->ino, idx), &v)
+			     : -ENOENT;
+		if (rc == 0) {
+			size_t have = v.mv_size > within ? v.mv_size - within : 0;
+			if (have > n_here)
+				have = n_here;
+			memcpy(buf + done, (char *)v.mv_data + within, have);
+			memset(buf + done + have, 0, n_here - have);
+		} else if (rc == -ENOENT) {
+			size_t have = base_len > pos ? (size_t)(base_len - pos) : 0;
+			if (have > n_here)
+				have = n_here;
+			if (have)
+				memcpy(buf + done, base + pos, have);
+			memset(buf + done + have, 0, n_here - have);
+		} else {
+			return rc;
+		}
+		done += n_here;
+	}
+	return (long)done;
+}
+
+long store_wt_read(struct store_txn *t, uint64_t ino, uint64_t off, char *buf, size_t len)
+{
+	struct store_inode n;
+	int rc = store_inode_get(t, ino, &n);
+
+	if (rc)
+		return rc;
+	if (S_ISDIR(n.mode))
+		return -EISDIR;
+	if (!S_ISREG(n.mode))
+		return -EINVAL;
+	return read_at(t, &n, off, buf, len);
+}
+
+/* write_chunk - write LEN bytes at WITHIN of chunk IDX of file N. */
+static int write_chunk(struct store_txn *t, const struct store_inode *n, uint64_t idx,
+		       size_t within, const char *src, size_t len, char *scratch)
+{
+	unsigned char key[16];
+	size_t klen = chunk_key(key, n->ino, idx);
+	uint64_t start = idx * STORE_WT_CHUNK;
+	size_t have = 0, newlen;
+	MDB_val v;
+	void *p;
+	int rc;
+
+	if (within == 0 && len == STORE_WT_CHUNK)
+		return store_put(t, TBL_CHUNKS, key, klen, src, len, 0);
+	rc = (n->flags & STORE_INO_CHUNKS) ? store_get(t, TBL_CHUNKS, key, klen, &v) : -ENOENT;
+	if (rc == 0) {
+		have = v.mv_size;
+		memcpy(scratch, v.mv_data, have);
+	} else if (rc == -ENOENT) {
+		/* first write to this chunk: start from the base's bytes,
+		 * bounded by the file size (truncated bytes read as zero) */
+		uint64_t end = start + STORE_WT_CHUNK;
+		if (end > n->size)
+			end = n->size;
+		if (end > start) {
+			long got = read_at(t, n, start, scratch, (size_t)(end - start));
+			if (got < 0)
+				return (int)got;
+			have = (size_t)got;
+		}
+	} else {
+		return rc;
+	}
+	if (within > have)
+		memset(scratch + have, 0, within - have);
+	memcpy(scratch + within, src, len);
+	newlen = within + len > have ? within + len : have;
+	rc = store_reserve(t, TBL_CHUNKS, key, klen, newlen, &p);
+	if (rc)
+		return rc;
+	memcpy(p, scratch, newlen);
+	return 0;
+}
+
+long store_wt_write(struct store_txn *t, uint64_t ino, uint64_t off, const char *buf, size_t len,
+		    int64_t mtime_ns)
+{
+	struct store_inode n;
+	char *scratch = NULL;
+	size_t done = 0;
+	int rc = store_inode_get(t, ino, &n);
+
+	if (rc)
+		return rc;
+	if (!S_ISREG(n.mode))
+		return S_ISDIR(n.mode) ? -EISDIR : -EINVAL;
+	if (off + len < off || off + len > STORE_OBJECT_MAX)
+		return -EFBIG;
+	while (done < len) {
+		uint64_t pos = off + done;
+		size_t within = (size_t)(pos % STORE_WT_CHUNK);
+		size_t n_here = STORE_WT_CHUNK - within;
+
+		if (n_here > len - done)
+			n_here = len - done;
+		if (!scratch && !(within == 0 && n_here == STORE_WT_CHUNK)) {
+			scratch = malloc(STORE_WT_CHUNK);
+			if (!scratch)
+				return store_error(-ENOMEM, "out of memory");
+		}
+		rc = write_chunk(t, &n, pos / STORE_WT_CHUNK, within, buf + done, n_here, scratch);
+		if (rc) {
+			free(scratch);
+			return rc;
+		}
+		done += n_here;
+	}
+	free(scratch);
+	if (off + len > n.size)
+		n.size = off + len;
+	n.flags |= STORE_INO_CHUNKS;
+	n.mtime_ns = n.ctime_ns = mtime_ns;
+	rc = store_inode_put(t, &n);
+	if (rc == 0 && n.parent)
+		rc = store_wt_mark_dirty(t, n.parent);
+	return rc ? rc : (long)len;
+}
+
+static int truncate_file(struct store_txn *t, struct store_inode *n, uint64_t size)
+{
+	unsigned char key[16];
+	uint64_t first_gone = (size + STORE_WT_CHUNK - 1) / STORE_WT_CHUNK;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (size < n->size && (n->flags & STORE_INO_CHUNKS)) {
+		/* drop whole chunks past the end, trim the last one */
+		rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_CHUNKS), &c);
+		if (rc)
+			return store_mdb_error(rc, "chunks");
+		k.mv_size = chunk_key(key, n->ino, first_gone);
+		k.mv_data = key;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		while (rc == 0 && k.mv_size == 16 && memcmp(k.mv_data, key, 8) == 0) {
+			rc = mdb_cursor_del(c, 0);
+			if (rc == 0)
+				rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+		}
+		mdb_cursor_close(c);
+		if (rc && rc != MDB_NOTFOUND && rc != EINVAL)
+			return store_mdb_error(rc, "chunks");
+		if (size % STORE_WT_CHUNK) {
+			size_t keep = (size_t)(size % STORE_WT_CHUNK);
+			size_t klen = chunk_key(key, n->ino, size / STORE_WT_CHUNK);
+			rc = store_get(t, TBL_CHUNKS, key, klen, &v);
+			if (rc == 0 && v.mv_size > keep) {
+				char *copy = malloc(keep);
+				if (!copy)
+					return store_error(-ENOMEM, "out of memory");
+				memcpy(copy, v.mv_data, keep);
+				rc = store_put(t, TBL_CHUNKS, key, klen, copy, keep, 0);
+				free(copy);
+			}
+			if (rc && rc != -ENOENT)
+				return rc;
+		}
+	}
+	if (size < n->base_len)
+		n->base_len = size;
+	if (size != n->size)
+		n->flags |= STORE_INO_CHUNKS;
+	n->size = size;
+	return 0;
+}
+
+int store_wt_setattr(struct store_txn *t, uint64_t ino, const struct store_attr *a,
+		     struct store_inode *out)
+{
+	struct store_inode n;
+	int rc = store_inode_get(t, ino, &n);
+	int content = 0;
+
+	if (rc)
+		return rc;
+	if (a->mask & STORE_ATTR_SIZE) {
+		if (!S_ISREG(n.mode))
+			return S_ISDIR(n.mode) ? -EISDIR : -EINVAL;
+		if (a->size > STORE_OBJECT_MAX)
+			return -EFBIG;
+		rc = truncate_file(t, &n, a->size);
+		if (rc)
+			return rc;
+		n.mtime_ns = store_now_ns();
+		content = 1;
+	}
+	if (a->mask & STORE_ATTR_MODE) {
+		content |= (n.mode & 0111) != (a->mode & 0111);
+		n.mode = (n.mode & S_IFMT) | (a->mode & 07777);
+	}
+	if (a->mask & STORE_ATTR_UID)
+		n.uid = a->uid;
+	if (a->mask & STORE_ATTR_GID)
+		n.gid = a->gid;
+	if (a->mask & STORE_ATTR_ATIME)
+		n.atime_ns = a->atime_ns;
+	if (a->mask & STORE_ATTR_MTIME)
+		n.mtime_ns = a->mtime_ns;
+	n.ctime_ns = (a->mask & STORE_ATTR_CTIME) ? a->ctime_ns : store_now_ns();
+	rc = store_inode_put(t, &n);
+	if (rc == 0 && content && n.parent)
+		rc = store_wt_mark_dirty(t, n.parent);
+	if (rc == 0 && out)
+		rc = store_inode_get(t, ino, out);
+	return rc;
+}
+
+int store_wt_blob(struct store_txn *t, struct store_inode *n)
+{
+	struct store_hasher *h;
+	unsigned char prefix[8];
+	char *buf;
+	void *dst;
+	git_oid id;
+	uint64_t off;
+	int rc;
+
+	if (!(n->flags & STORE_INO_CHUNKS) && n->base_len == n->size &&
+	    !git_oid_is_zero(&n->id))
+		return 0;
+	buf = malloc(STORE_WT_CHUNK);
+	if (!buf)
+		return store_error(-ENOMEM, "out of memory");
+	rc = store_hasher_new(&h, GIT_OBJECT_BLOB, n->size);
+	if (rc)
+		goto out;
+	for (off = 0; off < n->size; off += STORE_WT_CHUNK) {
+		long got = read_at(t, n, off, buf, STORE_WT_CHUNK);
+		if (got < 0) {
+			git_oid dummy;
+			store_hasher_final(h, &dummy);
+			rc = (int)got;
+			goto out;
+		}
+		store_hasher_update(h, buf, (size_t)got);
+	}
+	store_hasher_final(h, &id);
+	rc = store_object_reserve(t, &id, GIT_OBJECT_BLOB, n->size, &dst);
+	if (rc == 0) {
+		/* the reserve may have moved pages: read_at re-reads the map */
+		for (off = 0; off < n->size; off += STORE_WT_CHUNK) {
+			long got = read_at(t, n, off, (char *)dst + off, STORE_WT_CHUNK);
+			if (got < 0) {
+				rc = (int)got;
+				goto out;
+			}
+		}
+	} else if (rc != -EEXIST) {
+		goto out;
+	}
+	store_be64_put(prefix, n->ino);
+	rc = store_del_prefix(t, TBL_CHUNKS, prefix, 8);
+	if (rc)
+		goto out;
+	git_oid_cpy(&n->id, &id);
+	n->base_len = n->size;
+	n->flags &= ~(uint32_t)STORE_INO_CHUNKS;
+	rc = store_inode_put(t, n);
+out:
+	free(buf);
+	return rc;
+}
+
+int store_wt_forget(struct store_txn *t, uint64_t ino)
+{
+	struct store_inode n;
+	int rc = store_inode_get(t, ino, &n);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (!(n.flags & STORE_INO_ORPHAN))
+		return 0;
+	return free_inode(t, ino);
+}
+
+int store_wt_purge_orphans(struct store_txn *t)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_INODES), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "inodes");
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		struct inode_disk d;
+		if (k.mv_size != 8 || v.mv_size < sizeof(d))
+			continue;
+		memcpy(&d, v.mv_data, sizeof(d));
+		if (!(d.flags & STORE_INO_ORPHAN))
+			continue;
+		if (n == cap) {
+			uint64_t *nl = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*list));
+			if (!nl) {
+				rc = ENOMEM;
+				break;
+			}
+			list = nl;
+		}
+		list[n++] = store_be64_get(k.mv_data);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		free(list);
+		return store_mdb_error(rc, "inodes");
+	}
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = free_inode(t, list[i]);
+	free(list);
+	return rc;
+}
+
+static size_t xattr_key(unsigned char *key, uint64_t ino, const char *name, size_t nlen)
+{
+	store_be64_put(key, ino);
+	memcpy(key + 8, name, nlen);
+	return 8 + nlen;
+}
+
+long store_wt_xattr_get(struct store_txn *t, uint64_t ino, const char *name, void *buf,
+			size_t len)
+{
+	unsigned char key[8 + XATTR_NAME_MAX_LEN];
+	size_t nlen = strlen(name);
+	MDB_val v;
+	int rc;
+
+	if (nlen == 0 || nlen > XATTR_NAME_MAX_LEN)
+		return -ERANGE;
+	rc = store_get(t, TBL_XATTRS, key, xattr_key(key, ino, name, nlen), &v);
+	if (rc == -ENOENT)
+		return -ENODATA;
+	if (rc)
+		return rc;
+	if (len == 0)
+		return (long)v.mv_size;
+	if (len < v.mv_size)
+		return -ERANGE;
+	memcpy(buf, v.mv_data, v.mv_size);
+	return (long)v.mv_size;
+}
+
+long store_wt_xattr_list(struct store_txn *t, uint64_t ino, char *buf, size_t len)
+{
+	unsigned char key[8];
+	MDB_cursor *c;
+	MDB_val k = { 8, key }, v;
+	size_t total = 0;
+	int rc;
+
+	store_be64_put(key, ino);
+	rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_XATTRS), &c);
+	if (rc)
+		return store_mdb_error(rc, "xattrs");
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size > 8 && memcmp(k.mv_data, key, 8) == 0) {
+		size_t nlen = k.mv_size - 8;
+		if (len) {
+			if (total + nlen + 1 > len) {
+				mdb_cursor_close(c);
+				return -ERANGE;
+			}
+			memcpy(buf + total, (char *)k.mv_data + 8, nlen);
+			buf[total + nlen] = '\0';
+		}
+		total += nlen + 1;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return store_mdb_error(rc, "xattrs");
+	return (long)total;
+}
+
+int store_wt_xattr_set(struct store_txn *t, uint64_t ino, const char *name, const void *val,
+		       size_t len, int flags)
+{
+	unsigned char key[8 + XATTR_NAME_MAX_LEN];
+	size_t nlen = strlen(name), klen;
+	struct store_inode n;
+	MDB_val v;
+	int rc;
+
+	if (nlen == 0 || nlen > XATTR_NAME_MAX_LEN)
+		return -ERANGE;
+	if (len > XATTR_VALUE_MAX)
+		return -E2BIG;
+	rc = store_inode_get(t, ino, &n);
+	if (rc)
+		return rc;
+	klen = xattr_key(key, ino, name, nlen);
+	rc = store_get(t, TBL_XATTRS, key, klen, &v);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == 0 && (flags & XATTR_CREATE))
+		return -EEXIST;
+	if (rc == -ENOENT && (flags & XATTR_REPLACE))
+		return -ENODATA;
+	rc = store_put(t, TBL_XATTRS, key, klen, len ? val : "", len, 0);
+	if (rc)
+		return rc;
+	n.ctime_ns = store_now_ns();
+	return store_inode_put(t, &n);
+}
+
+int store_wt_xattr_remove(struct store_txn *t, uint64_t ino, const char *name)
+{
+	unsigned char key[8 + XATTR_NAME_MAX_LEN];
+	size_t nlen = strlen(name);
+	int rc;
+
+	if (nlen == 0 || nlen > XATTR_NAME_MAX_LEN)
+		return -ERANGE;
+	rc = store_del(t, TBL_XATTRS, key, xattr_key(key, ino, name, nlen));
+	return rc == -ENOENT ? -ENODATA : rc;
+}
+
+static int checkout_tree(struct store_txn *t, uint64_t dir, const git_oid *tree, int depth)
+{
+	const void *body;
+	size_t len, pos = 0;
+	git_object_t type;
+	struct store_tree_entry e;
+	int rc;
+
+	if (depth > 256)
+		return store_error(-ELOOP, "tree nests too deeply");
+	rc = store_object_read(t, tree, &type, &body, &len);
+	if (rc == -ENOENT)
+		return store_error(-EIO, "tree to check out is missing");
+	if (rc)
+		return rc;
+	if (type != GIT_OBJECT_TREE)
+		return store_error(-EIO, "object to check out is not a tree");
+	while ((rc = store_tree_next(body, len, &pos, &e)) == 1) {
+		struct store_inode n;
+		char name[STORE_NAME_MAX + 1];
+		git_oid id;
+		const void *blob;
+		size_t blen;
+		uint32_t mode;
+
+		if (e.namelen > STORE_NAME_MAX)
+			return store_error(-EIO, "tree entry name too long");
+		memcpy(name, e.name, e.namelen);
+		name[e.namelen] = '\0';
+		git_oid_cpy(&id, e.id);
+		if (e.mode == 0160000)
+			continue;	/* submodules are not checked out */
+		mode = e.mode == 040000 ? (S_IFDIR | 0755)
+		     : e.mode == 0120000 ? (S_IFLNK | 0777)
+		     : (S_IFREG | ((e.mode & 0111) ? 0755 : 0644));
+		rc = new_inode(t, dir, mode, (uint32_t)getuid(), (uint32_t)getgid(), &n);
+		if (rc)
+			return rc;
+		if (!S_ISDIR(mode)) {
+			rc = store_object_read(t, &id, NULL, &blob, &blen);
+			if (rc)
+				return rc == -ENOENT ? store_error(-EIO, "blob of '%s' is missing", name)
+						     : rc;
+			n.size = blen;
+		}
+		if (S_ISLNK(mode)) {
+			char target[STORE_SYMLINK_MAX + 1];
+			if (blen == 0 || blen > STORE_SYMLINK_MAX)
+				return store_error(-EIO, "symlink '%s' has a bad target", name);
+			memcpy(target, blob, blen);
+			target[blen] = '\0';
+			rc = inode_write(t, &n, target);
+		} else {
+			git_oid_cpy(&n.id, &id);
+			n.base_len = n.size;
+			if (S_ISDIR(mode))
+				n.flags = 0;	/* clean: its tree is ID */
+			rc = inode_write(t, &n, NULL);
+		}
+		if (rc == 0)
+			rc = link_entry(t, dir, name, n.ino);
+		if (rc == 0 && S_ISDIR(mode))
+			rc = checkout_tree(t, n.ino, &id, depth + 1);
+		if (rc)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (depth > 0)
+		return 0;
+	/* the root: clean at TREE */
+	{
+		struct store_inode r;
+		rc = store_inode_get(t, dir, &r);
+		if (rc)
+			return rc;
+		git_oid_cpy(&r.id, tree);
+		r.flags &= ~(uint32_t)STORE_INO_DIRTY;
+		return store_inode_put(t, &r);
+	}
+}
+
+int store_wt_checkout(struct store_txn *t, uint64_t root, const git_oid *tree)
+{
+	if (!dir_is_empty(t, root))
+		return store_error(-ENOTEMPTY, "working tree is not empty");
+	return checkout_tree(t, root, tree, 0);
+}

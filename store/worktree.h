@@ -1,0 +1,207 @@
+/*
+ * worktree.h - working trees: the editable state of a repository branch,
+ * kept in LMDB so that every acknowledged change survives a killed daemon.
+ *
+ * A working tree is a tree of inodes (inodes table) linked by directory
+ * entries (dirents table).  Every inode has exactly one parent: hard links
+ * are refused (EPERM), since a git tree cannot express them.
+ *
+ * File contents: a file is its base blob (a git object, the content as of
+ * the last commit) overlaid by chunks of CHUNK bytes written since (chunks
+ * table).  A chunk, when present, replaces that stretch of the base; bytes
+ * of the base past base_len were truncated away and read as zeros.  A
+ * commit hashes the overlaid content into a new blob, makes it the base
+ * and drops the chunks, so appending to a large committed file copies one
+ * chunk, not the file.
+ *
+ * Dirty tracking: a directory is dirty when anything below it changed since
+ * the last commit of its working tree.  Invariant: the parent of a dirty
+ * directory is dirty; a clean directory's tree_id is the git tree of its
+ * (committable) contents.  A commit visits dirty directories only, so its
+ * work is proportional to what changed.
+ *
+ * Orphans: unlinking a file that may still be open leaves its inode with
+ * nlink 0; the caller frees it with store_wt_forget() once the file is
+ * closed.  store_wt_purge_orphans() frees any left by a killed daemon.
+ *
+ * Threads: every function takes the caller's transaction; mutations need a
+ * write transaction.  Returned pointers (target) are borrowed until the
+ * transaction ends.
+ */
+#ifndef GOVC_WORKTREE_H
+#define GOVC_WORKTREE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <git2/oid.h>
+#include "store/store.h"
+
+#define STORE_WT_CHUNK (64 * 1024)
+#define STORE_NAME_MAX 255
+#define STORE_SYMLINK_MAX 4095
+
+enum store_inode_flags {
+	STORE_INO_DIRTY = 1 << 0,	/* dir: something below changed */
+	STORE_INO_CHUNKS = 1 << 1,	/* file: has chunks over its base */
+	STORE_INO_ORPHAN = 1 << 2,	/* unlinked, waiting for close */
+	STORE_INO_RESCAN = 1 << 3,	/* root: ignore rules changed, visit all */
+};
+
+struct store_inode {
+	uint64_t ino;
+	uint64_t parent;	/* 0 for a working tree's root */
+	uint32_t mode;		/* type and permission bits */
+	uint32_t uid, gid;
+	uint32_t flags;		/* enum store_inode_flags */
+	uint64_t size;		/* file size, or symlink target length */
+	uint64_t base_len;	/* bytes of the base blob still valid */
+	int64_t atime_ns, mtime_ns, ctime_ns;
+	git_oid id;		/* file: base blob; dir: tree when clean */
+	const char *target;	/* symlink target, borrowed; else NULL */
+};
+
+/* Attribute changes for store_wt_setattr: set the fields named in mask. */
+enum store_attr_mask {
+	STORE_ATTR_MODE = 1 << 0,
+	STORE_ATTR_UID = 1 << 1,
+	STORE_ATTR_GID = 1 << 2,
+	STORE_ATTR_SIZE = 1 << 3,
+	STORE_ATTR_ATIME = 1 << 4,
+	STORE_ATTR_MTIME = 1 << 5,
+	STORE_ATTR_CTIME = 1 << 6,
+};
+
+struct store_attr {
+	unsigned mask;
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	int64_t atime_ns, mtime_ns, ctime_ns;
+};
+
+/* store_now_ns - the wall clock in nanoseconds. */
+int64_t store_now_ns(void);
+
+/*
+ * store_wt_create - create an empty working tree for REPO's BRANCH and
+ * return its root inode.  If TREE is not NULL, check it out (eagerly).
+ * -EEXIST if the working tree exists.
+ */
+int store_wt_create(struct store_txn *t, const char *repo, const char *branch,
+		    const git_oid *tree, uint64_t *root);
+
+/*
+ * store_wt_checkout - fill the empty working tree ROOT with TREE and mark
+ * it clean at TREE.  -ENOTEMPTY if ROOT has entries.
+ */
+int store_wt_checkout(struct store_txn *t, uint64_t root, const git_oid *tree);
+
+/* store_wt_root - the root inode of REPO's BRANCH; -ENOENT if none. */
+int store_wt_root(struct store_txn *t, const char *repo, const char *branch,
+		  uint64_t *root);
+
+/*
+ * store_wt_foreach - call CB for each working tree (repo, branch, root)
+ * whose root is dirty (DIRTY_ONLY) or for all.
+ */
+int store_wt_foreach(struct store_txn *t, int dirty_only,
+		     int (*cb)(const char *repo, const char *branch,
+			       uint64_t root, void *arg),
+		     void *arg);
+
+/* store_inode_get - read inode INO; -ENOENT if it does not exist. */
+int store_inode_get(struct store_txn *t, uint64_t ino, struct store_inode *out);
+
+/* store_wt_lookup - the child NAME of directory PARENT. */
+int store_wt_lookup(struct store_txn *t, uint64_t parent, const char *name,
+		    struct store_inode *out);
+
+/*
+ * store_wt_readdir - call CB for each entry of directory DIR in name
+ * order, starting after the name AFTER (NULL: from the first).  A
+ * non-zero return from CB stops the walk and is returned.
+ */
+int store_wt_readdir(struct store_txn *t, uint64_t dir, const char *after,
+		     int (*cb)(const char *name, const struct store_inode *ino,
+			       void *arg),
+		     void *arg);
+
+/*
+ * store_wt_mknode - create NAME in directory PARENT: a regular file,
+ * directory or symlink (TARGET) of MODE, owned by UID/GID.  Other file
+ * types get -EPERM (a git tree cannot hold them).
+ * -EEXIST, -ENOTDIR, -ENAMETOOLONG as the syscalls would.
+ */
+int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name,
+		    uint32_t mode, uint32_t uid, uint32_t gid,
+		    const char *target, struct store_inode *out);
+
+/*
+ * store_wt_unlink - remove NAME from PARENT.  DIR selects rmdir semantics
+ * (-ENOTDIR, -ENOTEMPTY) or unlink semantics (-EISDIR).  A removed file
+ * becomes an orphan (see above); *ino receives its number.
+ */
+int store_wt_unlink(struct store_txn *t, uint64_t parent, const char *name,
+		    int dir, uint64_t *ino);
+
+/*
+ * store_wt_rename - rename(2) within one working tree.  FLAGS may be
+ * RENAME_NOREPLACE.  A file replaced at the target becomes an orphan,
+ * *replaced receives it (0 if none).  -EXDEV across working trees,
+ * -EINVAL when moving a directory below itself.
+ */
+int store_wt_rename(struct store_txn *t, uint64_t oldparent,
+		    const char *oldname, uint64_t newparent,
+		    const char *newname, unsigned flags, uint64_t *replaced);
+
+/* store_wt_setattr - apply A to INO; OUT receives the result. */
+int store_wt_setattr(struct store_txn *t, uint64_t ino,
+		     const struct store_attr *a, struct store_inode *out);
+
+/*
+ * store_wt_read - copy up to LEN bytes of file INO at OFF into BUF.
+ * Returns the number of bytes (0 at end of file) or a negative errno.
+ */
+long store_wt_read(struct store_txn *t, uint64_t ino, uint64_t off,
+		   char *buf, size_t len);
+
+/*
+ * store_wt_write - write LEN bytes at OFF to file INO, extending it and
+ * setting its mtime/ctime to MTIME_NS.  Returns LEN or a negative errno.
+ */
+long store_wt_write(struct store_txn *t, uint64_t ino, uint64_t off,
+		    const char *buf, size_t len, int64_t mtime_ns);
+
+/* store_wt_forget - free orphan INO (no-op if it is still linked). */
+int store_wt_forget(struct store_txn *t, uint64_t ino);
+
+/* store_wt_purge_orphans - free every orphan (at daemon start). */
+int store_wt_purge_orphans(struct store_txn *t);
+
+/*
+ * Extended attributes of INO.  get/list return the size needed when LEN is
+ * 0, the size copied otherwise, -ERANGE when LEN is too small, -ENODATA
+ * when absent.  list writes NUL-separated names.  set honours
+ * XATTR_CREATE/XATTR_REPLACE.  A value may be up to 64 KiB.
+ */
+long store_wt_xattr_get(struct store_txn *t, uint64_t ino, const char *name,
+			void *buf, size_t len);
+long store_wt_xattr_list(struct store_txn *t, uint64_t ino, char *buf,
+			 size_t len);
+int store_wt_xattr_set(struct store_txn *t, uint64_t ino, const char *name,
+		       const void *val, size_t len, int flags);
+int store_wt_xattr_remove(struct store_txn *t, uint64_t ino,
+			  const char *name);
+
+/*
+ * store_wt_blob - hash file INO's current content into a blob, store it,
+ * make it the file's base and drop its chunks.  Used by commits.
+ */
+int store_wt_blob(struct store_txn *t, struct store_inode *ino);
+
+/* store_wt_mark_dirty - mark directory DIR and its ancestors dirty. */
+int store_wt_mark_dirty(struct store_txn *t, uint64_t dir);
+
+/* store_inode_put - write back an inode record (commit.c). */
+int store_inode_put(struct store_txn *t, const struct store_inode *ino);
+
+#endif

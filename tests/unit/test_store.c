@@ -1,0 +1,177 @@
+/*
+ * test_store.c - the store core: opening and refusing stores, objects,
+ * refs with compare-and-swap, the event log.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <git2.h>
+
+#include "store/object.h"
+#include "store/repo.h"
+#include "store/store.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	struct store *s;
+
+	snprintf(dir, sizeof(dir), "/tmp/govc-test-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(&s, dir, STORE_CREATE), 0);
+	*state = s;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	store_free(*state);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void test_open_refusals(void **state)
+{
+	struct store *s;
+	char path[128];
+	int fd;
+
+	(void)state;
+	/* no store there */
+	assert_int_equal(store_open(&s, "/nonexistent/govc", 0), -ENOENT);
+	assert_non_null(strstr(store_errmsg(), "govc init"));
+	/* init refuses an existing store */
+	assert_int_equal(store_open(&s, dir, STORE_CREATE), -EEXIST);
+	/* garbage in place of data.mdb */
+	snprintf(path, sizeof(path), "%s-bad", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s-bad/data.mdb", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(write(fd, "garbage!garbage!garbage!garbage!", 32), 32);
+	close(fd);
+	snprintf(path, sizeof(path), "%s-bad", dir);
+	assert_int_equal(store_open(&s, path, 0), -EIO);
+	assert_non_null(strstr(store_errmsg(), "corrupt"));
+	snprintf(path, sizeof(path), "rm -rf %s-bad", dir);
+	assert_int_equal(system(path), 0);
+}
+
+static void test_objects(void **state)
+{
+	struct store *s = *state;
+	struct store_txn *t;
+	git_oid id, found;
+	const void *data;
+	git_object_t type;
+	size_t len;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_object_write(t, GIT_OBJECT_BLOB, "hello\n", 6, &id), 0);
+	/* git hash-object of "hello\n" */
+	assert_string_equal(git_oid_tostr(hex, sizeof(hex), &id),
+			    "ce013625030ba8dba906f756967f9e9ca394464a");
+	assert_int_equal(store_txn_commit(t), 0);
+
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	assert_int_equal(store_object_read(t, &id, &type, &data, &len), 0);
+	assert_int_equal(type, GIT_OBJECT_BLOB);
+	assert_int_equal(len, 6);
+	assert_memory_equal(data, "hello\n", 6);
+	assert_int_equal(store_object_prefix(t, "ce0136", 6, &found), 0);
+	assert_true(git_oid_equal(&found, &id));
+	assert_int_equal(store_object_prefix(t, "ffff00", 6, &found), -ENOENT);
+	assert_int_equal(store_object_prefix(t, "zz", 2, &found), -EINVAL);
+	store_txn_abort(t);
+}
+
+static void test_refs_cas(void **state)
+{
+	struct store *s = *state;
+	struct store_txn *t;
+	char val[STORE_REF_VALUE_MAX];
+	const char *a = "ce013625030ba8dba906f756967f9e9ca394464a";
+	const char *b = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391";
+
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_repo_create(t, "r1", "main"), 0);
+	assert_int_equal(store_repo_create(t, "r1", "main"), -EEXIST);
+	assert_int_equal(store_repo_create(t, "../x", "main"), -EINVAL);
+	assert_int_equal(store_repo_create(t, "a/b", "main"), -EINVAL);
+	assert_int_equal(store_repo_create(t, ".hidden", "main"), -EINVAL);
+	assert_int_equal(store_ref_write(t, "r1", "refs/heads/main", a, "", "first"), 0);
+	/* a stale expectation fails and changes nothing */
+	assert_int_equal(store_ref_write(t, "r1", "refs/heads/main", b, "", "second"), -EAGAIN);
+	assert_int_equal(store_ref_write(t, "r1", "refs/heads/main", b, a, "second"), 0);
+	assert_int_equal(store_ref_read(t, "r1", "refs/heads/main", val, sizeof(val)), 0);
+	assert_string_equal(val, b);
+	assert_int_equal(store_repo_head_branch(t, "r1", val, sizeof(val)), 0);
+	assert_string_equal(val, "main");
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static void test_events(void **state)
+{
+	struct store *s = *state;
+	struct store_txn *t;
+	uint64_t size;
+	char buf[64];
+
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_event_append(t, "{\"a\":1}"), 0);
+	assert_int_equal(store_event_append(t, "{\"b\":22}"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	assert_int_equal(store_events_size(t, &size), 0);
+	assert_int_equal(size, 17);
+	assert_int_equal(store_events_read(t, 0, buf, sizeof(buf)), 17);
+	assert_memory_equal(buf, "{\"a\":1}\n{\"b\":22}\n", 17);
+	/* reads from the middle of an event */
+	assert_int_equal(store_events_read(t, 5, buf, 7), 7);
+	assert_memory_equal(buf, "1}\n{\"b\"", 7);
+	assert_int_equal(store_events_read(t, 17, buf, 10), 0);
+	store_txn_abort(t);
+}
+
+static void test_generation(void **state)
+{
+	struct store *s = *state;
+	struct store_txn *t;
+	uint64_t g1 = store_generation(s), id;
+
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_next_id(t, "x", &id), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_true(store_generation(s) > g1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refs_cas, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	git_libgit2_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

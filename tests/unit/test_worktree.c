@@ -1,0 +1,260 @@
+/*
+ * test_worktree.c - working trees and commits: file contents across chunk
+ * boundaries, truncation, rename rules, orphans, commits that rewrite only
+ * the changed trees, ignore rules, the log.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/fs.h>
+#include <cmocka.h>
+#include <git2.h>
+
+#include "store/commit.h"
+#include "store/object.h"
+#include "store/repo.h"
+#include "store/store.h"
+#include "store/worktree.h"
+
+static char dir[64];
+
+struct ctx {
+	struct store *s;
+	uint64_t root;
+};
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	struct store_txn *t;
+
+	snprintf(dir, sizeof(dir), "/tmp/govc-wt-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(&c->s, dir, STORE_CREATE), 0);
+	assert_int_equal(store_txn_begin(&t, c->s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_repo_create(t, "r", "main"), 0);
+	assert_int_equal(store_wt_root(t, "r", "main", &c->root), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+	char cmd[128];
+
+	store_free(c->s);
+	free(c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static struct store_txn *wtx(struct ctx *c)
+{
+	struct store_txn *t;
+
+	assert_int_equal(store_txn_begin(&t, c->s, STORE_TXN_WRITE), 0);
+	return t;
+}
+
+static uint64_t mkfile(struct store_txn *t, uint64_t parent, const char *name, const char *text)
+{
+	struct store_inode n;
+
+	assert_int_equal(store_wt_mknode(t, parent, name, S_IFREG | 0644, 0, 0, NULL, &n), 0);
+	if (text)
+		assert_int_equal(store_wt_write(t, n.ino, 0, text, strlen(text), 1), (long)strlen(text));
+	return n.ino;
+}
+
+static void test_chunks_and_truncate(void **state)
+{
+	struct ctx *c = *state;
+	struct store_txn *t = wtx(c);
+	size_t big = 3 * STORE_WT_CHUNK + 100;
+	char *data = malloc(big), *back = malloc(big);
+	struct store_attr a = { .mask = STORE_ATTR_SIZE };
+	struct store_inode n;
+	git_oid commit;
+	uint64_t ino;
+
+	for (size_t i = 0; i < big; i++)
+		data[i] = (char)('a' + i % 23);
+	ino = mkfile(t, c->root, "big", NULL);
+	/* unaligned writes straddling chunk boundaries */
+	assert_int_equal(store_wt_write(t, ino, 0, data, 1000, 1), 1000);
+	assert_int_equal(store_wt_write(t, ino, 1000, data + 1000, big - 1000, 1), (long)(big - 1000));
+	assert_int_equal(store_wt_read(t, ino, 0, back, big), (long)big);
+	assert_memory_equal(back, data, big);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	/* commit: content becomes a blob; then overwrite one byte mid-file */
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &commit), 0);
+	assert_false(git_oid_is_zero(&commit));
+	t = wtx(c);
+	assert_int_equal(store_inode_get(t, ino, &n), 0);
+	assert_false(n.flags & STORE_INO_CHUNKS);
+	assert_int_equal(store_wt_write(t, ino, STORE_WT_CHUNK + 5, "Z", 1, 2), 1);
+	data[STORE_WT_CHUNK + 5] = 'Z';
+	assert_int_equal(store_wt_read(t, ino, 0, back, big), (long)big);
+	assert_memory_equal(back, data, big);
+
+	/* shrink, then grow: the bytes in between read as zeros */
+	a.size = 10;
+	assert_int_equal(store_wt_setattr(t, ino, &a, &n), 0);
+	a.size = 2 * STORE_WT_CHUNK;
+	assert_int_equal(store_wt_setattr(t, ino, &a, &n), 0);
+	assert_int_equal(store_wt_read(t, ino, 0, back, big), 2 * STORE_WT_CHUNK);
+	assert_memory_equal(back, data, 10);
+	for (size_t i = 10; i < 2 * STORE_WT_CHUNK; i++)
+		assert_int_equal(back[i], 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	free(data);
+	free(back);
+}
+
+static void test_rename_rules(void **state)
+{
+	struct ctx *c = *state;
+	struct store_txn *t = wtx(c);
+	struct store_inode d, sub, n;
+	uint64_t replaced, gone;
+	char buf[16];
+
+	assert_int_equal(store_wt_mknode(t, c->root, "d", S_IFDIR | 0755, 0, 0, NULL, &d), 0);
+	assert_int_equal(store_wt_mknode(t, d.ino, "sub", S_IFDIR | 0755, 0, 0, NULL, &sub), 0);
+	mkfile(t, c->root, "a", "A");
+	mkfile(t, c->root, "b", "B");
+	/* a directory cannot move below itself */
+	assert_int_equal(store_wt_rename(t, c->root, "d", sub.ino, "x", 0, &replaced), -EINVAL);
+	/* over an existing file: the old target becomes an orphan */
+	assert_int_equal(store_wt_rename(t, c->root, "a", c->root, "b", RENAME_NOREPLACE, &replaced), -EEXIST);
+	assert_int_equal(store_wt_rename(t, c->root, "a", c->root, "b", 0, &replaced), 0);
+	assert_true(replaced != 0);
+	assert_int_equal(store_inode_get(t, replaced, &n), 0);
+	assert_true(n.flags & STORE_INO_ORPHAN);
+	assert_int_equal(store_wt_forget(t, replaced), 0);
+	assert_int_equal(store_inode_get(t, replaced, &n), -ENOENT);
+	assert_int_equal(store_wt_lookup(t, c->root, "b", &n), 0);
+	assert_int_equal(store_wt_read(t, n.ino, 0, buf, sizeof(buf)), 1);
+	assert_int_equal(buf[0], 'A');
+	/* file over directory, non-empty directory */
+	assert_int_equal(store_wt_rename(t, c->root, "b", c->root, "d", 0, &replaced), -EISDIR);
+	assert_int_equal(store_wt_unlink(t, c->root, "d", 1, &gone), -ENOTEMPTY);
+	assert_int_equal(store_wt_unlink(t, c->root, "b", 1, &gone), -ENOTDIR);
+	assert_int_equal(store_wt_unlink(t, d.ino, "sub", 1, &gone), 0);
+	assert_int_equal(store_wt_unlink(t, c->root, "d", 1, &gone), 0);
+	/* only files, directories and symlinks */
+	assert_int_equal(store_wt_mknode(t, c->root, "fifo", S_IFIFO | 0644, 0, 0, NULL, &n), -EPERM);
+	assert_int_equal(store_wt_mknode(t, c->root, "b", S_IFREG | 0644, 0, 0, NULL, &n), -EEXIST);
+	store_txn_abort(t);
+}
+
+struct seen {
+	char text[4096];
+};
+
+static int log_cb(const char *line, void *arg)
+{
+	struct seen *s = arg;
+	strncat(s->text, line, sizeof(s->text) - strlen(s->text) - 2);
+	strcat(s->text, "\n");
+	return 0;
+}
+
+static void test_commit_only_changed_trees(void **state)
+{
+	struct ctx *c = *state;
+	struct store_txn *t = wtx(c);
+	struct store_inode a, b, n;
+	git_oid c1, c2, c3, a_tree;
+	struct seen log = { { 0 } };
+
+	assert_int_equal(store_wt_mknode(t, c->root, "a", S_IFDIR | 0755, 0, 0, NULL, &a), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "b", S_IFDIR | 0755, 0, 0, NULL, &b), 0);
+	mkfile(t, a.ino, "x", "x1");
+	mkfile(t, b.ino, "y", "y1");
+	mkfile(t, c->root, ".f.swp", "swap");
+	mkfile(t, c->root, "notes~", "backup");
+	mkfile(t, c->root, ".gitignore", "*.o\n/build/\n");
+	mkfile(t, a.ino, "m.o", "object");
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &c1), 0);
+	assert_false(git_oid_is_zero(&c1));
+
+	t = wtx(c);
+	assert_int_equal(store_inode_get(t, a.ino, &n), 0);
+	git_oid_cpy(&a_tree, &n.id);
+	assert_false(n.flags & STORE_INO_DIRTY);
+	/* change only b/y: a stays clean and keeps its tree */
+	assert_int_equal(store_wt_lookup(t, b.ino, "y", &n), 0);
+	assert_int_equal(store_wt_write(t, n.ino, 0, "y2", 2, 5), 2);
+	assert_int_equal(store_inode_get(t, a.ino, &n), 0);
+	assert_false(n.flags & STORE_INO_DIRTY);
+	assert_int_equal(store_inode_get(t, b.ino, &n), 0);
+	assert_true(n.flags & STORE_INO_DIRTY);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &c2), 0);
+	assert_false(git_oid_is_zero(&c2));
+	t = wtx(c);
+	assert_int_equal(store_inode_get(t, a.ino, &n), 0);
+	assert_true(git_oid_equal(&n.id, &a_tree));
+	/* a change to an ignored file commits nothing */
+	assert_int_equal(store_wt_lookup(t, c->root, ".f.swp", &n), 0);
+	assert_int_equal(store_wt_write(t, n.ino, 0, "more", 4, 6), 4);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &c3), 0);
+	assert_true(git_oid_is_zero(&c3));
+
+	assert_int_equal(store_log(c->s, "r", "HEAD", log_cb, &log), 0);
+	/* newest first; the second commit names only b/y */
+	assert_non_null(strstr(log.text, "M b/y"));
+	assert_true(strstr(log.text, "M b/y") < strstr(log.text, "A a/x"));
+	assert_null(strstr(log.text, ".swp"));
+	assert_null(strstr(log.text, "notes~"));
+	assert_null(strstr(log.text, "m.o"));
+	assert_non_null(strstr(log.text, "A .gitignore"));
+}
+
+static void test_empty_dirs_and_symlinks_commit(void **state)
+{
+	struct ctx *c = *state;
+	struct store_txn *t = wtx(c);
+	struct store_inode d, l;
+	git_oid c1;
+	struct seen log = { { 0 } };
+
+	assert_int_equal(store_wt_mknode(t, c->root, "empty", S_IFDIR | 0755, 0, 0, NULL, &d), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "link", S_IFLNK | 0777, 0, 0, "target/x", &l), 0);
+	assert_string_equal(l.target, "target/x");
+	mkfile(t, c->root, "run.sh", "#!/bin/sh\n");
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &c1), 0);
+	assert_int_equal(store_log(c->s, "r", "HEAD", log_cb, &log), 0);
+	assert_non_null(strstr(log.text, "A link"));
+	assert_non_null(strstr(log.text, "A run.sh"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_chunks_and_truncate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_only_changed_trees, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_dirs_and_symlinks_commit, setup, teardown),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	git_libgit2_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

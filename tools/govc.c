@@ -1,0 +1,130 @@
+/*
+ * govc.c - entry point of the command-line program: global library
+ * initialisation (once, here) and dispatch to the subcommands.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <git2.h>
+#include <curl/curl.h>
+
+#include "tools/govc.h"
+
+static const char usage[] =
+	"usage: govc <command> [options] [args]\n"
+	"\n"
+	"Stores and mounts:\n"
+	"  init STORE                      create a store directory\n"
+	"  mount [-f] [-o OPTS] STORE MNT  mount a store (returns when ready)\n"
+	"  umount MNT                      commit what is pending and unmount\n"
+	"  fsck STORE                      check every object, ref and working tree\n"
+	"\n"
+	"Repositories:\n"
+	"  repos STORE                     list repositories\n"
+	"  log STORE REPO                  history, newest first\n"
+	"  import STORE git:DIR REPO       import a git repository\n"
+	"  export STORE REPO git:DIR       export to a git repository\n"
+	"\n"
+	"Images:\n"
+	"  import STORE oci:DIR[:TAG] NAME[:TAG]\n"
+	"  import STORE docker-archive:FILE NAME[:TAG]\n"
+	"  export STORE NAME[:TAG] oci:DIR[:TAG]\n"
+	"  export STORE NAME[:TAG] docker-archive:FILE\n"
+	"  images STORE                    list images\n"
+	"  rmi STORE NAME[:TAG]            remove a tag\n"
+	"  gc STORE                        remove unreachable blobs and objects\n"
+	"\n"
+	"Run 'govc <command> --help' for a command's options.\n";
+
+int govc_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("govc: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+int govc_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+		if (!strcmp(argv[i], "--"))
+			break;
+	}
+	return 0;
+}
+
+/* A transport argument: "git:DIR" goes to git, anything else to OCI. */
+static int is_git_location(const char *arg)
+{
+	return arg && !strncmp(arg, "git:", 4);
+}
+
+static int cmd_import(int argc, char **argv)
+{
+	if (argc >= 3 && is_git_location(argv[argc - 2]))
+		return cmd_git_import(argc, argv);
+	if (govc_wants_help(argc, argv)) {
+		printf("usage: govc import STORE git:DIR REPO\n"
+		       "       govc import STORE oci:DIR[:TAG] NAME[:TAG]\n"
+		       "       govc import STORE docker-archive:FILE NAME[:TAG]\n");
+		return 0;
+	}
+	return cmd_oci_import(argc, argv);
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	if (argc >= 3 && is_git_location(argv[argc - 1]))
+		return cmd_git_export(argc, argv);
+	if (govc_wants_help(argc, argv)) {
+		printf("usage: govc export STORE REPO git:DIR\n"
+		       "       govc export STORE NAME[:TAG] oci:DIR[:TAG]\n"
+		       "       govc export STORE NAME[:TAG] docker-archive:FILE\n");
+		return 0;
+	}
+	return cmd_oci_export(argc, argv);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+} commands[] = {
+	{ "init", cmd_init },	  { "mount", cmd_mount },   { "umount", cmd_umount },
+	{ "fsck", cmd_fsck },	  { "repos", cmd_repos },   { "log", cmd_log },
+	{ "import", cmd_import }, { "export", cmd_export }, { "images", cmd_images },
+	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },
+};
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("govc %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		git_libgit2_init();
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = commands[i].fn(argc - 1, argv + 1);
+		curl_global_cleanup();
+		git_libgit2_shutdown();
+		return rc;
+	}
+	fprintf(stderr, "govc: '%s' is not a govc command; see 'govc --help'\n", argv[1]);
+	return 2;
+}

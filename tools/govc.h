@@ -1,0 +1,44 @@
+/*
+ * govc.h - the command-line program: one function per subcommand.
+ *
+ * Each cmd_* gets argv with argv[0] the subcommand name, prints its own
+ * --help, reports errors on stderr as "govc <cmd>: <what>: <why>" and
+ * returns the process exit status (0 ok, 1 failure, 2 usage).
+ */
+#ifndef GOVC_TOOLS_H
+#define GOVC_TOOLS_H
+
+#include <stdarg.h>
+
+/* govc_fail - print "govc: MSG" to stderr; returns 1. */
+int govc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* govc_wants_help - 1 if argv holds -h or --help. */
+int govc_wants_help(int argc, char **argv);
+
+/* store and repositories: tools/cmd_store.c */
+int cmd_init(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_repos(int argc, char **argv);
+
+/* mounting: tools/cmd_mount.c */
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+
+/* git interchange and checking: tools/cmd_git.c
+ * cmd_git_import: govc import STORE git:DIR REPO
+ * cmd_git_export: govc export STORE REPO git:DIR */
+int cmd_git_import(int argc, char **argv);
+int cmd_git_export(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+
+/* OCI images: tools/cmd_oci.c
+ * cmd_oci_import: govc import STORE oci:DIR[:TAG]|docker-archive:FILE NAME[:TAG]
+ * cmd_oci_export: govc export STORE NAME[:TAG] oci:DIR[:TAG]|docker-archive:FILE */
+int cmd_oci_import(int argc, char **argv);
+int cmd_oci_export(int argc, char **argv);
+int cmd_images(int argc, char **argv);
+int cmd_rmi(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+
+#endif
