@@ -57,7 +57,8 @@ struct store_inode {
 	uint64_t base_len;	/* bytes of the base blob still valid */
 	int64_t atime_ns, mtime_ns, ctime_ns;
 	git_oid id;		/* file: base blob; dir: tree when clean */
-	const char *target;	/* symlink target, borrowed; else NULL */
+	const char *target;	/* symlink target, SIZE bytes, not NUL-terminated,
+				 * borrowed; else NULL */
 };
 
 /* Attribute changes for store_wt_setattr: set the fields named in mask. */
