@@ -12,7 +12,7 @@
 /*
  * store_git_export - write repository REPO into the git repository at DIR
  * (created as a normal, non-bare repository if absent): every object
- * reachable from REPO's refs, its branches as refs/heads/*, HEAD, and a
+ * reachable from REPO's refs, its branches under refs/heads, HEAD, and a
  * checkout of HEAD's tree.  -ENOENT if REPO does not exist.
  */
 int store_git_export(struct store *s, const char *repo, const char *dir);

@@ -265,7 +265,7 @@ int store_wt_mark_dirty(struct store_txn *t, uint64_t dir)
 static int changed(struct store_txn *t, uint64_t dir, const char *name)
 {
 	struct store_inode root;
-	uint64_t r;
+	uint64_t r = 0;
 	int rc = store_wt_mark_dirty(t, dir);
 
 	if (rc || strcmp(name, ".gitignore") != 0)
@@ -523,7 +523,7 @@ int store_wt_rename(struct store_txn *t, uint64_t oldparent, const char *oldname
 		    uint64_t newparent, const char *newname, unsigned flags, uint64_t *replaced)
 {
 	struct store_inode src, dst;
-	uint64_t r1, r2;
+	uint64_t r1 = 0, r2 = 0;
 	int rc;
 
 	*replaced = 0;
