@@ -9,6 +9,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 status=0
 
 [ -x configure ] || autoreconf -fi || exit 1
+# out-of-tree builds need an unconfigured source tree
+[ ! -f config.status ] || make distclean >/dev/null 2>&1 || rm -f config.status
 
 run_suite() {	# run_suite DIR CONFIGURE-ARGS...
 	dir=$1; shift
