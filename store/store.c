@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store/store_int.h"
@@ -29,6 +30,7 @@
 #define STORE_MAP_SIZE (1ULL << 40)	/* address space only; files grow */
 #define STORE_MAX_READERS 1024
 #define STORE_ERRMSG_MAX 1024
+#define STORE_FULL_MARGIN (4u << 20)	/* less free than this is "full" */
 
 static const char *const table_names[TBL__COUNT] = {
 	[TBL_META] = "meta",
@@ -309,6 +311,16 @@ int store_txn_begin(struct store_txn **out, struct store *s, unsigned flags)
 	return 0;
 }
 
+/* disk_full - is the store's filesystem (nearly) out of space? */
+static int disk_full(const struct store *s)
+{
+	struct statvfs sv;
+
+	if (statvfs(s->dir, &sv) < 0)
+		return 0;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < STORE_FULL_MARGIN;
+}
+
 static int bump_generation(struct store_txn *t)
 {
 	MDB_val k = { 3, "gen" }, v;
@@ -344,6 +356,8 @@ int store_txn_commit(struct store_txn *t)
 		}
 	}
 	rc = mdb_txn_commit(t->txn);
+	if (rc == EIO && disk_full(t->s))
+		rc = ENOSPC;	/* LMDB reports a short write as EIO */
 	free(t);
 	return rc ? store_mdb_error(rc, "committing to the store") : 0;
 }
