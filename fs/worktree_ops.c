@@ -551,12 +551,6 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	/* every write is already in the store: nothing to flush */
-	fuse_reply_err(req, 0);
-}
-
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
@@ -859,7 +853,9 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
-	.flush = op_flush,
+	/* no .flush: every write is in the store when it is acknowledged, and
+	 * the kernel writes dirty pages back at close() before it would send
+	 * FLUSH; without the handler it stops sending one per close */
 	.release = op_release,
 	.fsync = op_fsync,
 	.opendir = op_opendir,
