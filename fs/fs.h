@@ -10,7 +10,7 @@ struct fs_options {
 	const char *fuse_opts;		/* extra -o options for libfuse, or NULL */
 	unsigned commit_delay_ms;	/* quiet time before a commit (1000) */
 	unsigned commit_max_ms;		/* longest a change waits (5000) */
-	int writeback;			/* kernel writeback cache (1) */
+	int writeback;			/* kernel writeback cache (0) */
 	int foreground;			/* stay attached, log to stderr */
 	int ready_fd;			/* write "ok\n" or an error here, or -1 */
 };

@@ -4,7 +4,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 COMMIT_DELAY=300 setup
-plan 9
+plan 10
 mkdir "$M/repos/c"
 W=$M/repos/c
 
@@ -40,3 +40,10 @@ check "events lines are JSON" sh -c "python3 -c 'import json,sys; [json.loads(l)
 echo x > "$M/repos/c/forced"
 dd if=/dev/null of="$M/repos/c/forced" conv=notrunc,fsync 2>/dev/null
 check "fsync commits at once" sh -c "'$GOVC' log '$S' c | head -n1 | grep -q 'A forced'"
+
+# tail -f must see events appended after it started (sizes stay current)
+(timeout 8 tail -n 0 -f "$M/events" > "$T/tail.out" 2>&1 &)
+sleep 1.5
+echo tailed > "$M/repos/c/tailed"
+i=0; while ! grep -q 'A tailed' "$T/tail.out" && [ $i -lt 60 ]; do sleep 0.1; i=$((i + 1)); done
+check "tail -f events sees new commits" grep -q 'A tailed' "$T/tail.out"
