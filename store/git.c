@@ -95,8 +95,9 @@ static int end_txn(struct store_txn *t, int own, int write, int rc)
 	return store_txn_commit(t);
 }
 
-static int odb_read(void **out, size_t *len, git_object_t *type, git_odb_backend *b,
-		    const git_oid *oid)
+/* read_object - type and size of OID, and (if OUT) a copy of its body. */
+static int read_object(git_odb_backend *b, const git_oid *oid, git_object_t *type,
+		       size_t *len, void **out)
 {
 	struct odb_backend *ob = (struct odb_backend *)b;
 	struct store_txn *t;
@@ -106,7 +107,7 @@ static int odb_read(void **out, size_t *len, git_object_t *type, git_odb_backend
 	if (rc)
 		return to_git(rc);
 	rc = store_object_read(t, oid, type, &data, len);
-	if (rc == 0) {
+	if (rc == 0 && out) {
 		*out = git_odb_backend_data_alloc(b, *len ? *len : 1);
 		if (*out)
 			memcpy(*out, data, *len);
@@ -117,19 +118,16 @@ static int odb_read(void **out, size_t *len, git_object_t *type, git_odb_backend
 	return to_git(rc);
 }
 
+static int odb_read(void **out, size_t *len, git_object_t *type, git_odb_backend *b,
+		    const git_oid *oid)
+{
+	return read_object(b, oid, type, len, out);
+}
+
 static int odb_read_header(size_t *len, git_object_t *type, git_odb_backend *b,
 			   const git_oid *oid)
 {
-	struct odb_backend *ob = (struct odb_backend *)b;
-	struct store_txn *t;
-	const void *data;
-	int own, rc = with_txn(ob->s, 0, &t, &own);
-
-	if (rc)
-		return to_git(rc);
-	rc = store_object_read(t, oid, type, &data, len);
-	end_txn(t, own, 0, 0);
-	return to_git(rc);
+	return read_object(b, oid, type, len, NULL);
 }
 
 static int resolve_prefix(struct odb_backend *ob, git_oid *out, const git_oid *short_id,
