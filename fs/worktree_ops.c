@@ -458,14 +458,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	if (!fs_is_wt(ino)) {
 		if (fi->fh) {
+			/* reply from a copy: once the reply lands the reader may
+			 * close, and RELEASE (another thread) frees the text */
 			char **h = (char **)(uintptr_t)fi->fh;
-			size_t len;
+			size_t len, n;
+			char *copy;
 			memcpy(&len, h + 1, sizeof(len));
-			if ((size_t)off >= len)
-				fuse_reply_buf(req, NULL, 0);
-			else
-				fuse_reply_buf(req, h[0] + off,
-					       size < len - (size_t)off ? size : len - (size_t)off);
+			n = (size_t)off >= len ? 0 : size < len - (size_t)off ? size : len - (size_t)off;
+			copy = malloc(n ? n : 1);
+			if (!copy) {
+				fuse_reply_err(req, ENOMEM);
+				return;
+			}
+			if (n)
+				memcpy(copy, h[0] + off, n);
+			fuse_reply_buf(req, copy, n);
+			free(copy);
 			return;
 		}
 		got = fs_view_read(fs_of(req), ino, (uint64_t)off, size, req);
@@ -827,6 +835,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* with POSIX ACLs on, the kernel caches each inode's (absent) ACL
+	 * instead of asking for system.posix_acl_* on every ls -l */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
