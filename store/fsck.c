@@ -1,26 +1,179 @@
 /*
- * fsck.c - checking a store (fsck.h).  One pass over every object checks
- * its id and that what it references exists, so every ref whose commit
- * exists has a complete history; then refs and working trees.
+ * fsck.c - checking a store (fsck.h).
+ *
+ * Objects: one pass over the objects table re-hashes every object, parses
+ * trees, commits and tags, and looks up every object they name (it must
+ * exist, with the right type).  So the closure holds: everything
+ * reachable from an object that is present is present.  A ref whose
+ * target exists therefore has its whole history, every tree and every
+ * blob of it - what walking each ref's history would prove, at one lookup
+ * per reference instead of one walk per ref.  Only when objects are
+ * damaged or missing are the histories walked, to say which repositories
+ * the damage reaches.
+ *
+ * Refs: every repository's HEAD names a branch with a working tree;
+ * every ref is an object id (or a symbolic ref); branches are commits.
+ *
+ * Working trees: flat passes over the worktrees, dirents, inodes, chunks
+ * and xattrs tables: each entry names an existing inode whose parent is
+ * that directory and which no other entry names; each inode is linked
+ * (or a root, or an orphan waiting for close) and reaches a root; file
+ * bases and clean directories' trees exist; dirty directories have dirty
+ * parents; chunks and xattrs belong to existing inodes.
+ *
+ * Workload: ~100k objects and inodes take seconds: per object one SHA-1
+ * and one lookup per reference; per inode a lookup or two; memory is one
+ * set entry per linked inode.  Everything is read in one read
+ * transaction - a consistent snapshot that holds up no writer, so a
+ * mounted store goes on working.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <git2.h>
 
 #include "store/fsck.h"
 #include "store/object.h"
 #include "store/repo.h"
+#include "store/store_int.h"
 #include "store/worktree.h"
+
+#define FSCK_PRINT_MAX 1000	/* problems printed; the rest are counted */
+#define FSCK_DEPTH_MAX 4096	/* directory depth before a loop is assumed */
+#define TREE_MODE 040000
+#define GITLINK_MODE 0160000
+
+/* ---- sets ----------------------------------------------------------------- */
+
+/* An open-addressing set of 64-bit numbers (inode numbers, never 0). */
+struct u64set {
+	uint64_t *slots;
+	size_t cap, n;
+};
+
+static size_t u64_hash(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	return (size_t)v;
+}
+
+static int u64set_has(const struct u64set *s, uint64_t v)
+{
+	if (!s->cap)
+		return 0;
+	for (size_t i = u64_hash(v) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (s->slots[i] == v)
+			return 1;
+		if (s->slots[i] == 0)
+			return 0;
+	}
+}
+
+/* u64set_add - 1 if added, 0 if present (or 0), -ENOMEM. */
+static int u64set_add(struct u64set *s, uint64_t v)
+{
+	size_t i;
+
+	if (v == 0)
+		return 0;	/* the empty slot's mark */
+	if (2 * (s->n + 1) > s->cap) {
+		struct u64set g = { calloc(s->cap ? s->cap * 2 : 1024, sizeof(uint64_t)),
+				    s->cap ? s->cap * 2 : 1024, 0 };
+		if (!g.slots)
+			return store_error(-ENOMEM, "out of memory");
+		for (size_t j = 0; j < s->cap; j++)
+			if (s->slots[j])
+				u64set_add(&g, s->slots[j]);
+		free(s->slots);
+		*s = g;
+	}
+	for (i = u64_hash(v) & (s->cap - 1); s->slots[i]; i = (i + 1) & (s->cap - 1))
+		if (s->slots[i] == v)
+			return 0;
+	s->slots[i] = v;
+	s->n++;
+	return 1;
+}
+
+/* A set of object ids, same scheme (the all-zero id is never stored). */
+struct oidset {
+	git_oid *slots;
+	size_t cap, n;
+};
+
+static size_t oid_hash(const git_oid *id)
+{
+	uint64_t v;
+
+	memcpy(&v, id->id, sizeof(v));	/* SHA-1 bits are uniform already */
+	return (size_t)v;
+}
+
+static int oidset_has(const struct oidset *s, const git_oid *id)
+{
+	if (!s->cap)
+		return 0;
+	for (size_t i = oid_hash(id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (git_oid_equal(&s->slots[i], id))
+			return 1;
+		if (git_oid_is_zero(&s->slots[i]))
+			return 0;
+	}
+}
+
+static int oidset_add(struct oidset *s, const git_oid *id)
+{
+	size_t i;
+
+	if (git_oid_is_zero(id))
+		return 0;
+	if (2 * (s->n + 1) > s->cap) {
+		struct oidset g = { calloc(s->cap ? s->cap * 2 : 256, sizeof(git_oid)),
+				    s->cap ? s->cap * 2 : 256, 0 };
+		if (!g.slots)
+			return store_error(-ENOMEM, "out of memory");
+		for (size_t j = 0; j < s->cap; j++)
+			if (!git_oid_is_zero(&s->slots[j]))
+				oidset_add(&g, &s->slots[j]);
+		free(s->slots);
+		*s = g;
+	}
+	for (i = oid_hash(id) & (s->cap - 1); !git_oid_is_zero(&s->slots[i]);
+	     i = (i + 1) & (s->cap - 1))
+		if (git_oid_equal(&s->slots[i], id))
+			return 0;
+	git_oid_cpy(&s->slots[i], id);
+	s->n++;
+	return 1;
+}
+
+/* ---- the check ------------------------------------------------------------ */
 
 struct fsck {
 	struct store_txn *t;
 	FILE *out;
 	unsigned long objects, problems;
+	struct oidset bad;	/* damaged objects, and ids named but missing */
+	struct u64set roots;	/* working tree roots */
+	struct u64set linked;	/* inodes named by a directory entry */
+	struct u64set reached;	/* directories known to reach a root */
+	uint64_t owner;		/* chunks/xattrs pass: the inode last looked up */
+	int err;		/* the check itself failed (out of memory) */
 };
+
+/* mark_bad - remember a damaged or missing object, for the damage walk. */
+static void mark_bad(struct fsck *f, const git_oid *id)
+{
+	if (oidset_add(&f->bad, id) < 0)
+		f->err = -ENOMEM;
+}
 
 static void problem(struct fsck *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -28,179 +181,580 @@ static void problem(struct fsck *f, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (f->problems++ >= FSCK_PRINT_MAX)
+		return;
 	va_start(ap, fmt);
 	vfprintf(f->out, fmt, ap);
 	va_end(ap);
 	fputc('\n', f->out);
-	f->problems++;
 }
 
-static void need(struct fsck *f, const git_oid *from, const char *what, const git_oid *id)
+static const char *hex(char *buf, const git_oid *id)
+{
+	return git_oid_tostr(buf, GIT_OID_HEXSZ + 1, id);
+}
+
+/*
+ * need - object FROM names ID (as WHAT) and ID must be of type WANT.
+ * Returns 0, or 1 after reporting a problem (FROM is marked bad).
+ */
+static int need(struct fsck *f, const git_oid *from, const char *what, const git_oid *id,
+		git_object_t want)
 {
 	char a[GIT_OID_HEXSZ + 1], b[GIT_OID_HEXSZ + 1];
+	git_object_t type;
+	const void *body;
+	size_t len;
+	int rc = store_object_read(f->t, id, &type, &body, &len);
 
-	if (store_object_exists(f->t, id) != 1)
-		problem(f, "object %s: %s %s is missing", git_oid_tostr(a, sizeof(a), from), what,
-			git_oid_tostr(b, sizeof(b), id));
+	if (rc == 0 && type == want)
+		return 0;
+	if (rc == -ENOENT) {
+		problem(f, "object %s: %s %s is missing", hex(a, from), what, hex(b, id));
+		mark_bad(f, id);
+	} else if (rc) {
+		problem(f, "object %s: %s %s is unreadable (%s)", hex(a, from), what, hex(b, id),
+			store_errmsg());
+	} else {
+		problem(f, "object %s: %s %s is a %s, not a %s", hex(a, from), what, hex(b, id),
+			git_object_type2string(type), git_object_type2string(want));
+	}
+	mark_bad(f, from);
+	return 1;
 }
 
-/* check_commit - the tree and parents a commit names must exist. */
+static int valid_tree_mode(unsigned mode)
+{
+	return mode == TREE_MODE || mode == 0100644 || mode == 0100755 || mode == 0120000 ||
+	       mode == GITLINK_MODE || mode == 0100664;	/* old git wrote 664 */
+}
+
+static void check_tree(struct fsck *f, const git_oid *id, const void *body, size_t len)
+{
+	char h[GIT_OID_HEXSZ + 1], what[STORE_NAME_MAX + 32];
+	struct store_tree_entry e;
+	size_t pos = 0;
+	int rc;
+
+	while ((rc = store_tree_next(body, len, &pos, &e)) == 1) {
+		if (!valid_tree_mode(e.mode) || memchr(e.name, '/', e.namelen) ||
+		    (e.namelen == 1 && e.name[0] == '.') ||
+		    (e.namelen == 2 && !memcmp(e.name, "..", 2))) {
+			problem(f, "tree %s: entry '%.*s' has a bad name or mode %o", hex(h, id),
+				(int)e.namelen, e.name, e.mode);
+			mark_bad(f, id);
+			continue;
+		}
+		if (e.mode == GITLINK_MODE)
+			continue;	/* a commit of another repository */
+		snprintf(what, sizeof(what), "entry '%.*s'", (int)e.namelen, e.name);
+		need(f, id, what, e.id, e.mode == TREE_MODE ? GIT_OBJECT_TREE : GIT_OBJECT_BLOB);
+	}
+	if (rc < 0) {
+		problem(f, "tree %s: malformed", hex(h, id));
+		mark_bad(f, id);
+	}
+}
+
+/* check_commit - tree first, then parents, author and committer. */
 static void check_commit(struct fsck *f, const git_oid *id, const char *body, size_t len)
 {
 	const char *p = body, *end = body + len;
-	int saw_tree = 0;
+	int line = 0, author = 0, committer = 0, tree = 0;
+	char h[GIT_OID_HEXSZ + 1];
+	git_oid ref;
 
 	while (p < end && *p != '\n') {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		git_oid ref;
+		size_t n;
 		if (!nl)
 			break;
-		if ((size_t)(nl - p) == 45 && !strncmp(p, "tree ", 5) &&
-		    git_oid_fromstrn(&ref, p + 5, GIT_OID_HEXSZ) == 0) {
-			need(f, id, "tree", &ref);
-			saw_tree = 1;
-		} else if ((size_t)(nl - p) == 47 && !strncmp(p, "parent ", 7) &&
-			   git_oid_fromstrn(&ref, p + 7, GIT_OID_HEXSZ) == 0) {
-			need(f, id, "parent", &ref);
+		n = (size_t)(nl - p);
+		if (line == 0 && n == 45 && !strncmp(p, "tree ", 5) &&
+		    !git_oid_fromstrn(&ref, p + 5, GIT_OID_HEXSZ)) {
+			need(f, id, "tree", &ref, GIT_OBJECT_TREE);
+			tree = 1;
+		} else if (tree && !author && n == 47 && !strncmp(p, "parent ", 7) &&
+			   !git_oid_fromstrn(&ref, p + 7, GIT_OID_HEXSZ)) {
+			need(f, id, "parent", &ref, GIT_OBJECT_COMMIT);
+		} else if (n > 7 && !strncmp(p, "author ", 7)) {
+			author = 1;
+		} else if (n > 10 && !strncmp(p, "committer ", 10)) {
+			committer = 1;
 		}
 		p = nl + 1;
+		line++;
 	}
-	if (!saw_tree) {
-		char hex[GIT_OID_HEXSZ + 1];
-		problem(f, "commit %s: no tree header", git_oid_tostr(hex, sizeof(hex), id));
+	if (!tree || !author || !committer) {
+		problem(f, "commit %s: malformed (no %s line)", hex(h, id),
+			!tree ? "tree" : !author ? "author" : "committer");
+		mark_bad(f, id);
 	}
 }
 
-static int check_object(const git_oid *id, void *arg)
+/* check_tag - "object X" then "type T": X must exist and be a T. */
+static void check_tag(struct fsck *f, const git_oid *id, const char *body, size_t len)
 {
-	struct fsck *f = arg;
-	char hex[GIT_OID_HEXSZ + 1];
+	git_object_t want = GIT_OBJECT_INVALID;
+	char h[GIT_OID_HEXSZ + 1], name[16];
+	git_oid ref;
+
+	/* "object " 40 hex "\n" is 48 bytes, then "type " */
+	if (len > 53 && !strncmp(body, "object ", 7) && body[47] == '\n' &&
+	    !git_oid_fromstrn(&ref, body + 7, GIT_OID_HEXSZ) && !strncmp(body + 48, "type ", 5)) {
+		const char *type = body + 53;
+		const char *nl = memchr(type, '\n', len - 53);
+		if (nl && (size_t)(nl - type) < sizeof(name)) {
+			memcpy(name, type, (size_t)(nl - type));
+			name[nl - type] = '\0';
+			want = git_object_string2type(name);
+		}
+	}
+	if (want == GIT_OBJECT_INVALID) {
+		problem(f, "tag %s: malformed", hex(h, id));
+		mark_bad(f, id);
+		return;
+	}
+	need(f, id, "tagged object", &ref, want);
+}
+
+static void check_object(struct fsck *f, const git_oid *id, const unsigned char *rec,
+			 size_t reclen)
+{
+	char h[GIT_OID_HEXSZ + 1];
 	git_object_t type;
-	const void *body;
-	size_t len, pos = 0;
+	const char *body;
+	size_t len;
 	git_oid actual;
-	struct store_tree_entry e;
-	int rc = store_object_read(f->t, id, &type, &body, &len);
 
 	f->objects++;
-	git_oid_tostr(hex, sizeof(hex), id);
-	if (rc) {
-		problem(f, "object %s: unreadable (%s)", hex, store_errmsg());
-		return 0;
+	if (reclen < 1) {
+		problem(f, "object %s: empty record", hex(h, id));
+		mark_bad(f, id);
+		return;
 	}
-	if (store_object_hash(&actual, type, body, len)) {
-		problem(f, "object %s: unknown type %d", hex, (int)type);
-		return 0;
+	type = (git_object_t)rec[0];
+	body = (const char *)rec + 1;
+	len = reclen - 1;
+	if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG) {
+		problem(f, "object %s: unknown type %d", hex(h, id), (int)type);
+		mark_bad(f, id);
+		return;
 	}
-	if (!git_oid_equal(&actual, id)) {
-		problem(f, "object %s: id does not match content (damaged)", hex);
-		return 0;
+	if (store_object_hash(&actual, type, body, len) || !git_oid_equal(&actual, id)) {
+		problem(f, "object %s: content does not match its id (damaged)", hex(h, id));
+		mark_bad(f, id);
+		return;
 	}
-	if (type == GIT_OBJECT_TREE) {
-		while ((rc = store_tree_next(body, len, &pos, &e)) == 1) {
-			git_oid child;
-			if (e.mode == 0160000)
-				continue;
-			git_oid_cpy(&child, e.id);
-			need(f, id, e.mode == 040000 ? "subtree" : "blob", &child);
-		}
-		if (rc < 0)
-			problem(f, "tree %s: malformed", hex);
-	} else if (type == GIT_OBJECT_COMMIT) {
+	if (type == GIT_OBJECT_TREE)
+		check_tree(f, id, body, len);
+	else if (type == GIT_OBJECT_COMMIT)
 		check_commit(f, id, body, len);
+	else if (type == GIT_OBJECT_TAG)
+		check_tag(f, id, body, len);
+}
+
+/* scan - call CB for every record of table TBL (a cursor: no copies). */
+static int scan(struct fsck *f, enum store_table tbl,
+		int (*cb)(struct fsck *f, const MDB_val *k, const MDB_val *v))
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(store_mdb_txn(f->t), store_dbi(f->t, tbl), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "opening a cursor");
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		rc = cb(f, &k, &v);
+		if (rc)
+			break;
 	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc < 0 ? rc : store_mdb_error(rc, "reading the store");
+}
+
+static int object_record(struct fsck *f, const MDB_val *k, const MDB_val *v)
+{
+	git_oid id;
+
+	if (k->mv_size != GIT_OID_RAWSZ) {
+		problem(f, "objects table: a key of %zu bytes is not an object id", k->mv_size);
+		return 0;
+	}
+	git_oid_fromraw(&id, k->mv_data);
+	check_object(f, &id, v->mv_data, v->mv_size);
 	return 0;
 }
 
-struct repo_walk {
+/* ---- refs ----------------------------------------------------------------- */
+
+struct repo_check {
 	struct fsck *f;
 	const char *repo;
+	struct oidset seen;	/* objects visited by the damage walk */
+	unsigned long reached;	/* bad objects it reached */
+	git_oid first;
 };
 
 static int check_ref(const char *name, const char *value, void *arg)
 {
-	struct repo_walk *w = arg;
+	struct repo_check *r = arg;
 	git_object_t type;
 	const void *body;
 	size_t len;
 	git_oid id;
-
-	if (!strncmp(value, "ref: ", 5))
-		return 0;	/* symbolic: may name an unborn branch */
-	if (strlen(value) != GIT_OID_HEXSZ || git_oid_fromstr(&id, value)) {
-		problem(w->f, "ref %s of '%s': not an object id", name, w->repo);
-		return 0;
-	}
-	if (store_object_read(w->f->t, &id, &type, &body, &len))
-		problem(w->f, "ref %s of '%s': commit %s is missing", name, w->repo, value);
-	else if (type != GIT_OBJECT_COMMIT && type != GIT_OBJECT_TAG)
-		problem(w->f, "ref %s of '%s': %s is not a commit", name, w->repo, value);
-	return 0;
-}
-
-static int check_repo(const char *repo, void *arg)
-{
-	struct repo_walk w = { arg, repo };
-	char branch[STORE_REF_NAME_MAX + 1];
-
-	if (store_repo_head_branch(w.f->t, repo, branch, sizeof(branch)))
-		problem(w.f, "repository '%s': HEAD is missing or detached", repo);
-	return store_ref_foreach(w.f->t, repo, NULL, check_ref, &w);
-}
-
-struct dir_walk {
-	struct fsck *f;
-	uint64_t dir;
-	const char *repo;
-	int depth;
-};
-
-static int check_dir(struct fsck *f, const char *repo, uint64_t dir, int depth);
-
-static int check_entry(const char *name, const struct store_inode *n, void *arg)
-{
-	struct dir_walk *w = arg;
-	char hex[GIT_OID_HEXSZ + 1];
-
-	if (n->parent != w->dir)
-		problem(w->f, "working tree of '%s': '%s' (inode %llu) names another parent", w->repo,
-			name, (unsigned long long)n->ino);
-	if (S_ISREG(n->mode) && n->base_len && store_object_exists(w->f->t, &n->id) != 1)
-		problem(w->f, "working tree of '%s': content %s of '%s' is missing", w->repo,
-			git_oid_tostr(hex, sizeof(hex), &n->id), name);
-	if (S_ISDIR(n->mode))
-		return check_dir(w->f, w->repo, n->ino, w->depth + 1);
-	return 0;
-}
-
-static int check_dir(struct fsck *f, const char *repo, uint64_t dir, int depth)
-{
-	struct dir_walk w = { f, dir, repo, depth };
 	int rc;
 
-	if (depth > 4096) {
-		problem(f, "working tree of '%s': directories nest too deeply", repo);
+	if (!strncmp(value, "ref: ", 5)) {
+		if (strncmp(value + 5, "refs/", 5) != 0)
+			problem(r->f, "repository '%s': ref %s names '%s', which is not a ref",
+				r->repo, name, value + 5);
+		return 0;	/* may name an unborn branch */
+	}
+	if (strlen(value) != GIT_OID_HEXSZ || git_oid_fromstr(&id, value)) {
+		problem(r->f, "repository '%s': ref %s is not an object id ('%.50s')", r->repo,
+			name, value);
 		return 0;
 	}
-	rc = store_wt_readdir(f->t, dir, NULL, check_entry, &w);
-	if (rc == -ENOENT || rc == -EIO) {
-		problem(f, "working tree of '%s': directory %llu has a dangling entry (%s)", repo,
-			(unsigned long long)dir, store_errmsg());
-		return 0;
+	rc = store_object_read(r->f->t, &id, &type, &body, &len);
+	if (rc)
+		problem(r->f, "repository '%s': ref %s points at missing object %s", r->repo, name,
+			value);
+	else if (!strncmp(name, "refs/heads/", 11) && type != GIT_OBJECT_COMMIT)
+		problem(r->f, "repository '%s': branch %s points at a %s, not a commit", r->repo,
+			name + 11, git_object_type2string(type));
+	return 0;
+}
+
+struct oid_stack {
+	git_oid *ids;
+	size_t n, cap;
+};
+
+static int oid_stack_push(struct oid_stack *st, const git_oid *id)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 256;
+		git_oid *n = realloc(st->ids, cap * sizeof(*n));
+		if (!n)
+			return store_error(-ENOMEM, "out of memory");
+		st->ids = n;
+		st->cap = cap;
+	}
+	git_oid_cpy(&st->ids[st->n++], id);
+	return 0;
+}
+
+/* push_named - push what a commit ("tree X", "parent X"...) or a tag
+ * ("object X") names in its header. */
+static int push_named(struct repo_check *r, struct oid_stack *st, const char *body, size_t len)
+{
+	const char *p = body, *end = body + len;
+	git_oid id;
+	int rc = 0;
+
+	while (rc == 0 && p < end && *p != '\n') {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *sp = nl ? memchr(p, ' ', (size_t)(nl - p)) : NULL;
+		if (!nl)
+			break;
+		if (sp && nl - sp - 1 == GIT_OID_HEXSZ &&
+		    (!strncmp(p, "tree ", 5) || !strncmp(p, "parent ", 7) ||
+		     !strncmp(p, "object ", 7)) &&
+		    !git_oid_fromstrn(&id, sp + 1, GIT_OID_HEXSZ) && !oidset_has(&r->seen, &id))
+			rc = oid_stack_push(st, &id);
+		p = nl + 1;
 	}
 	return rc;
 }
 
-static int check_worktree(const char *repo, const char *branch, uint64_t root, void *arg)
+/* walk_from - visit everything reachable from TIP not seen yet
+ * (iteratively: histories are long), counting the bad objects met. */
+static int walk_from(struct repo_check *r, const git_oid *tip)
+{
+	struct oid_stack st = { 0 };
+	int rc = oid_stack_push(&st, tip);
+
+	while (rc == 0 && st.n > 0) {
+		git_oid id = st.ids[--st.n];
+		struct store_tree_entry e;
+		git_object_t type;
+		const void *body;
+		size_t len, pos = 0;
+
+		rc = oidset_add(&r->seen, &id);
+		if (rc <= 0)
+			continue;	/* seen already, or out of memory */
+		rc = 0;
+		if (oidset_has(&r->f->bad, &id) && r->reached++ == 0)
+			git_oid_cpy(&r->first, &id);
+		if (store_object_read(r->f->t, &id, &type, &body, &len))
+			continue;	/* missing: counted above, nothing below */
+		if (type == GIT_OBJECT_TREE) {
+			while (rc == 0 && store_tree_next(body, len, &pos, &e) == 1)
+				if (e.mode != GITLINK_MODE && !oidset_has(&r->seen, e.id))
+					rc = oid_stack_push(&st, e.id);
+		} else if (type == GIT_OBJECT_COMMIT || type == GIT_OBJECT_TAG) {
+			rc = push_named(r, &st, body, len);
+		}
+	}
+	free(st.ids);
+	return rc;
+}
+
+static int walk_ref(const char *name, const char *value, void *arg)
+{
+	git_oid id;
+
+	if (strlen(value) != GIT_OID_HEXSZ || git_oid_fromstr(&id, value))
+		return 0;
+	return walk_from(arg, &id);
+}
+
+static int check_repo(const char *repo, void *arg)
+{
+	struct repo_check r = { .f = arg, .repo = repo };
+	char branch[STORE_REF_NAME_MAX + 1], h[GIT_OID_HEXSZ + 1];
+	uint64_t root;
+	int rc;
+
+	if (store_repo_head_branch(r.f->t, repo, branch, sizeof(branch)))
+		problem(r.f, "repository '%s': %s", repo, store_errmsg());
+	else if (store_wt_root(r.f->t, repo, branch, &root))
+		problem(r.f, "repository '%s': branch '%s' of HEAD has no working tree", repo,
+			branch);
+	rc = store_ref_foreach(r.f->t, repo, NULL, check_ref, &r);
+	if (rc == 0 && r.f->bad.n) {
+		rc = store_ref_foreach(r.f->t, repo, "refs/", walk_ref, &r);
+		if (rc == 0 && r.reached)
+			problem(r.f, "repository '%s': its history reaches %lu damaged or missing "
+				     "objects (%s first)",
+				repo, r.reached, hex(h, &r.first));
+	}
+	free(r.seen.slots);
+	return rc;
+}
+
+/* ---- working trees -------------------------------------------------------- */
+
+static int check_root(const char *repo, const char *branch, uint64_t root, void *arg)
 {
 	struct fsck *f = arg;
 	struct store_inode n;
+	int rc = store_repo_exists(f->t, repo);
 
-	if (store_inode_get(f->t, root, &n)) {
-		problem(f, "working tree of '%s' (%s): root inode is missing", repo, branch);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		problem(f, "working tree of '%s' (branch '%s'): there is no such repository", repo,
+			branch);
+	rc = store_inode_get(f->t, root, &n);
+	if (rc == -ENOENT || rc == -EIO) {
+		problem(f, "working tree of '%s' (branch '%s'): root inode %llu is %s", repo, branch,
+			(unsigned long long)root, rc == -EIO ? "corrupt" : "missing");
 		return 0;
 	}
-	return check_dir(f, repo, root, 0);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(n.mode) || n.parent != 0 || (n.flags & STORE_INO_ORPHAN))
+		problem(f, "working tree of '%s' (branch '%s'): root inode %llu is not a root directory",
+			repo, branch, (unsigned long long)root);
+	return u64set_add(&f->roots, root) < 0 ? -ENOMEM : 0;
+}
+
+/* check_dirent - one directory entry: "be64 parent + name -> be64 ino". */
+static int check_dirent(struct fsck *f, const MDB_val *k, const MDB_val *v)
+{
+	const char *name = (const char *)k->mv_data + 8;
+	size_t nlen = k->mv_size - 8;
+	struct store_inode n, p;
+	uint64_t parent, ino;
+	int rc;
+
+	if (k->mv_size <= 8 || nlen > STORE_NAME_MAX || v->mv_size != 8) {
+		problem(f, "directory entries: a corrupt record (%zu-byte key, %zu-byte value)",
+			k->mv_size, v->mv_size);
+		return 0;
+	}
+	parent = store_be64_get(k->mv_data);
+	ino = store_be64_get(v->mv_data);
+	if (memchr(name, '/', nlen) || memchr(name, '\0', nlen) ||
+	    (nlen == 1 && name[0] == '.') || (nlen == 2 && !memcmp(name, "..", 2)))
+		problem(f, "directory %llu: entry '%.*s' has an invalid name",
+			(unsigned long long)parent, (int)nlen, name);
+	rc = store_inode_get(f->t, parent, &p);
+	if (rc == 0 && !S_ISDIR(p.mode))
+		problem(f, "inode %llu: has entries ('%.*s') but is not a directory",
+			(unsigned long long)parent, (int)nlen, name);
+	else if (rc == -ENOENT || rc == -EIO)
+		problem(f, "directory %llu of entry '%.*s' is %s", (unsigned long long)parent,
+			(int)nlen, name, rc == -EIO ? "corrupt" : "missing");
+	else if (rc)
+		return rc;
+	rc = store_inode_get(f->t, ino, &n);
+	if (rc == -ENOENT || rc == -EIO) {
+		problem(f, "directory %llu: entry '%.*s' names %s inode %llu",
+			(unsigned long long)parent, (int)nlen, name,
+			rc == -EIO ? "corrupt" : "missing", (unsigned long long)ino);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (n.parent != parent || (n.flags & STORE_INO_ORPHAN))
+		problem(f, "directory %llu: entry '%.*s' names inode %llu, whose parent is %llu%s",
+			(unsigned long long)parent, (int)nlen, name, (unsigned long long)ino,
+			(unsigned long long)n.parent,
+			(n.flags & STORE_INO_ORPHAN) ? " (an orphan)" : "");
+	rc = u64set_add(&f->linked, ino);
+	if (rc == 0)
+		problem(f, "inode %llu: named by more than one directory entry (a hard link)",
+			(unsigned long long)ino);
+	return rc < 0 ? rc : 0;
+}
+
+/* reaches_root - does directory N's chain of parents end at a root? */
+static int reaches_root(struct fsck *f, const struct store_inode *n)
+{
+	uint64_t path[64];
+	size_t depth = 0, np = 0;
+	struct store_inode cur = *n;
+
+	while (!u64set_has(&f->roots, cur.ino) && !u64set_has(&f->reached, cur.ino)) {
+		if (cur.parent == 0 || ++depth > FSCK_DEPTH_MAX ||
+		    store_inode_get(f->t, cur.parent, &cur) != 0)
+			return 0;
+		if (np < sizeof(path) / sizeof(path[0]))
+			path[np++] = cur.ino;
+	}
+	/* remember the way: later directories stop early */
+	if (u64set_add(&f->reached, n->ino) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < np; i++)
+		if (u64set_add(&f->reached, path[i]) < 0)
+			return -ENOMEM;
+	return 1;
+}
+
+static void check_file(struct fsck *f, const struct store_inode *n)
+{
+	char h[GIT_OID_HEXSZ + 1];
+	git_object_t type;
+	const void *body;
+	size_t len;
+
+	if (n->base_len == 0)
+		return;
+	if (git_oid_is_zero(&n->id)) {
+		problem(f, "file inode %llu: %llu bytes of a base blob, but no blob",
+			(unsigned long long)n->ino, (unsigned long long)n->base_len);
+		return;
+	}
+	if (store_object_read(f->t, &n->id, &type, &body, &len) != 0)
+		problem(f, "file inode %llu: content %s is missing", (unsigned long long)n->ino,
+			hex(h, &n->id));
+	else if (type != GIT_OBJECT_BLOB || len < n->base_len)
+		problem(f, "file inode %llu: content %s is not a blob of %llu bytes or more",
+			(unsigned long long)n->ino, hex(h, &n->id),
+			(unsigned long long)n->base_len);
+}
+
+static int check_dir(struct fsck *f, const struct store_inode *n)
+{
+	char h[GIT_OID_HEXSZ + 1];
+	struct store_inode p;
+	git_object_t type;
+	const void *body;
+	size_t len;
+	int rc;
+
+	if (!(n->flags & STORE_INO_DIRTY) && !git_oid_is_zero(&n->id) &&
+	    (store_object_read(f->t, &n->id, &type, &body, &len) != 0 || type != GIT_OBJECT_TREE))
+		problem(f, "directory inode %llu: clean at tree %s, which is missing",
+			(unsigned long long)n->ino, hex(h, &n->id));
+	if ((n->flags & STORE_INO_DIRTY) && n->parent &&
+	    store_inode_get(f->t, n->parent, &p) == 0 && !(p.flags & STORE_INO_DIRTY))
+		problem(f, "directory inode %llu: dirty below a clean parent %llu (a commit would miss it)",
+			(unsigned long long)n->ino, (unsigned long long)n->parent);
+	rc = reaches_root(f, n);
+	if (rc == 0)
+		problem(f, "directory inode %llu: does not reach a working tree root (a loop?)",
+			(unsigned long long)n->ino);
+	return rc < 0 ? rc : 0;
+}
+
+static int check_inode(struct fsck *f, const MDB_val *k, const MDB_val *v)
+{
+	struct store_inode n;
+	uint64_t ino;
+	int rc;
+
+	if (k->mv_size != 8) {
+		problem(f, "inodes: a corrupt key of %zu bytes", k->mv_size);
+		return 0;
+	}
+	ino = store_be64_get(k->mv_data);
+	rc = store_inode_get(f->t, ino, &n);
+	if (rc == -EIO) {
+		problem(f, "inode %llu: corrupt record", (unsigned long long)ino);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (n.flags & STORE_INO_ORPHAN)
+		return 0;	/* unlinked, open: freed on close or restart */
+	if (n.parent == 0 && !u64set_has(&f->roots, ino)) {
+		problem(f, "inode %llu: neither linked nor a working tree root (leaked)",
+			(unsigned long long)ino);
+		return 0;
+	}
+	if (n.parent != 0 && !u64set_has(&f->linked, ino))
+		problem(f, "inode %llu: not named in its directory %llu (leaked)",
+			(unsigned long long)ino, (unsigned long long)n.parent);
+	if (S_ISREG(n.mode))
+		check_file(f, &n);
+	else if (S_ISDIR(n.mode))
+		return check_dir(f, &n);
+	else if (S_ISLNK(n.mode) && !n.target)
+		problem(f, "symlink inode %llu: no target", (unsigned long long)ino);
+	else if (!S_ISLNK(n.mode))
+		problem(f, "inode %llu: unknown file type %o", (unsigned long long)ino, n.mode);
+	return 0;
+}
+
+/* check_owned - chunks (be64 ino + be64 index) and xattrs (be64 ino +
+ * name) must belong to an existing inode (a file with pending writes,
+ * for chunks); keys come sorted by inode, so each is looked up once. */
+static int check_owned(struct fsck *f, const MDB_val *k, const char *what, int chunk)
+{
+	struct store_inode n;
+	uint64_t ino;
+
+	if (k->mv_size < 9 || (chunk && k->mv_size != 16)) {
+		problem(f, "%s: a corrupt key of %zu bytes", what, k->mv_size);
+		return 0;
+	}
+	ino = store_be64_get(k->mv_data);
+	if (ino == f->owner)
+		return 0;
+	f->owner = ino;
+	if (store_inode_get(f->t, ino, &n) != 0)
+		problem(f, "%s of inode %llu: no such inode (leaked)", what, (unsigned long long)ino);
+	else if (chunk && (!S_ISREG(n.mode) || !(n.flags & STORE_INO_CHUNKS)))
+		problem(f, "%s of inode %llu: not a file with pending writes (leaked)", what,
+			(unsigned long long)ino);
+	return 0;
+}
+
+static int check_chunk(struct fsck *f, const MDB_val *k, const MDB_val *v)
+{
+	return check_owned(f, k, "file chunks", 1);
+}
+
+static int check_xattr(struct fsck *f, const MDB_val *k, const MDB_val *v)
+{
+	return check_owned(f, k, "extended attributes", 0);
 }
 
 int store_fsck(struct store *s, FILE *out, unsigned long *nobjects)
@@ -208,17 +762,39 @@ int store_fsck(struct store *s, FILE *out, unsigned long *nobjects)
 	struct fsck f = { .out = out };
 	int rc = store_txn_begin(&f.t, s, 0);
 
+	if (nobjects)
+		*nobjects = 0;
 	if (rc)
 		return rc;
-	rc = store_object_foreach(f.t, check_object, &f);
+	rc = scan(&f, TBL_OBJECTS, object_record);
 	if (rc == 0)
 		rc = store_repo_foreach(f.t, check_repo, &f);
 	if (rc == 0)
-		rc = store_wt_foreach(f.t, 0, check_worktree, &f);
+		rc = store_wt_foreach(f.t, 0, check_root, &f);
+	if (rc == 0)
+		rc = scan(&f, TBL_DIRENTS, check_dirent);
+	if (rc == 0)
+		rc = scan(&f, TBL_INODES, check_inode);
+	if (rc == 0)
+		rc = scan(&f, TBL_CHUNKS, check_chunk);
+	if (rc == 0) {
+		f.owner = 0;
+		rc = scan(&f, TBL_XATTRS, check_xattr);
+	}
 	store_txn_abort(f.t);
+	if (f.problems > FSCK_PRINT_MAX)
+		fprintf(out, "... and %lu more problems\n", f.problems - FSCK_PRINT_MAX);
+	free(f.bad.slots);
+	free(f.roots.slots);
+	free(f.linked.slots);
+	free(f.reached.slots);
 	if (nobjects)
 		*nobjects = f.objects;
+	if (rc == 0 && f.err)
+		rc = store_error(f.err, "out of memory checking the store");
 	if (rc)
 		return rc;
-	return f.problems ? store_error(-EIO, "%lu problems found", f.problems) : 0;
+	return f.problems ? store_error(-EIO, "%lu problem%s found", f.problems,
+					f.problems == 1 ? "" : "s")
+			  : 0;
 }
