@@ -5,13 +5,17 @@
 #   bench/bench-repo.sh            full sizes (10,000 files, 1 GiB, 100,000 files / 10,000 commits)
 #   BENCH_QUICK=1 bench/bench-repo.sh   small sizes, for a smoke run
 #
-# Needs root (mount, drop_caches), hyperfine, git, python3.
+# Sizes: NFILES, BIGMB, HUGEFILES, HUGECOMMITS, RUNS override either mode.
+# GOVC names the binary (default: tools/govc of this tree).  Needs root
+# (drop_caches; without it the "cold" reads are warm), git, python3.
+# Scratch space goes in /var/tmp (about 3 GiB at full size).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 GOVC=${GOVC:-$top/tools/govc}
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then
-	NFILES=1000 BIGMB=64 HUGEFILES=5000 HUGECOMMITS=500 RUNS=3
+	NFILES=${NFILES:-1000} BIGMB=${BIGMB:-64} HUGEFILES=${HUGEFILES:-5000}
+	HUGECOMMITS=${HUGECOMMITS:-500} RUNS=${RUNS:-3}
 else
 	NFILES=${NFILES:-10000} BIGMB=${BIGMB:-1024} HUGEFILES=${HUGEFILES:-100000}
 	HUGECOMMITS=${HUGECOMMITS:-10000} RUNS=${RUNS:-5}
@@ -36,7 +40,9 @@ row() { printf '%-44s %10s s %10s s %8sx\n' "$1" "$2" "$3" "$4"; }
 
 "$GOVC" init "$S" >/dev/null
 "$GOVC" mount "$S" "$M"
-echo "govc bench: $(nproc) cores, $(uname -r), files=$NFILES big=${BIGMB}MiB runs=$RUNS"
+echo "govc bench: $(nproc) cores, $(uname -r), files=$NFILES big=${BIGMB}MiB" \
+	"huge=${HUGEFILES} files/${HUGECOMMITS} commits, runs=$RUNS (medians)"
+echo "govc: $GOVC ($(cd "$top" && git describe --always --dirty 2>/dev/null || echo unknown))"
 echo
 
 # 1. cp -r of NFILES files of 4 KiB
@@ -112,15 +118,41 @@ PY
 one_commit() {	# one_commit REPO: seconds for a change to be committed (fsync forces it)
 	: > "$B/oc"
 	r=0; while [ $r -lt "$RUNS" ]; do
-		timed sh -c "echo $r > '$M/repos/$1/new' && sync '$M/repos/$1/new'" >> "$B/oc"
+		timed sh -c "echo $r > '$M/repos/$1/new$r' && sync '$M/repos/$1/new$r'" >> "$B/oc"
 		r=$((r + 1))
 	done
+	# the forced commits landed
+	"$GOVC" log "$S" "$1" | head -n "$RUNS" | grep -q "A new$((RUNS - 1))" ||
+		{ echo "bench: the commit in $1 did not land" >&2; exit 1; }
 	median < "$B/oc"
 }
+landed() {	# landed REPO: seconds from a write (no fsync) until events shows its commit
+	: > "$B/ol"
+	r=0; while [ $r -lt "$RUNS" ]; do
+		tail -s 0.02 -n 0 -f "$M/events" > "$B/ev" 2>/dev/null &
+		tailer=$!
+		sleep 0.3
+		t0=$(now)
+		echo "$r" > "$M/repos/$1/late$r"
+		i=0
+		while ! grep -q "late$r" "$B/ev" && [ $i -lt 3000 ]; do sleep 0.005; i=$((i + 1)); done
+		t1=$(now)
+		kill $tailer 2>/dev/null; wait $tailer 2>/dev/null || true
+		awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f\n", b - a}' >> "$B/ol"
+		r=$((r + 1))
+	done
+	median < "$B/ol"
+}
+t0=$(now)
 mkrepo "$B/huge" "$HUGEFILES" "$HUGECOMMITS"
 mkrepo "$B/small" "$HUGEFILES" 100
+t1=$(now)
 "$GOVC" import "$S" "git:$B/huge" huge
+t2=$(now)
 "$GOVC" import "$S" "git:$B/small" small
 sleep 1.5
+echo "(built by git fast-import in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s; govc import of the big one $(awk -v a="$t1" -v b="$t2" 'BEGIN {printf "%.1f", b - a}') s)"
 h=$(one_commit huge); s=$(one_commit small)
-row "commit in ${HUGEFILES} files/${HUGECOMMITS} commits vs 100" "$h" "$s" "$(ratio "$h" "$s")"
+row "commit in ${HUGEFILES} files/${HUGECOMMITS} commits vs 100 (fsync)" "$h" "$s" "$(ratio "$h" "$s")"
+h=$(landed huge); s=$(landed small)
+row "write -> commit event, same repos (1 s window)" "$h" "$s" "$(ratio "$h" "$s")"

@@ -252,6 +252,10 @@ static int load_gitignore(struct walk *w, uint64_t dir, struct ignore_set *set)
 
 static int build_tree(struct walk *w, uint64_t dir, struct ignore_set *up, git_oid *out);
 
+/* the id of the empty tree, 4b825dc642cb6eb9a060e54bf8d69288fbee4904 */
+static const git_oid empty_tree = { { 0x4b, 0x82, 0x5d, 0xc6, 0x42, 0xcb, 0x6e, 0xb9, 0xa0, 0x60,
+				      0xe5, 0x4b, 0xf8, 0xd6, 0x92, 0x88, 0xfb, 0xee, 0x49, 0x04 } };
+
 static int add_child(struct walk *w, git_treebuilder *tb, struct child *c, size_t plen,
 		     struct ignore_set *set)
 {
@@ -388,7 +392,13 @@ static int diff_entry(struct diff_walk *d, const struct store_tree_entry *old,
 		     (int)e->namelen, e->name);
 	if (n >= (int)(sizeof(d->path) - plen))
 		return store_error(-ENAMETOOLONG, "path too long in tree");
-	if (e->mode == 040000 && (!old || !new || old->mode == new->mode))
+	if (e->mode == 040000 && (!old || !new) && git_oid_equal(e->id, &empty_tree)) {
+		/* an empty directory is a change of its own, shown as "dir/" */
+		if (plen + n + 1 >= sizeof(d->path))
+			return store_error(-ENAMETOOLONG, "path too long in tree");
+		strcat(d->path, "/");
+		rc = d->cb(old ? STORE_DELETED : STORE_ADDED, d->path, d->arg);
+	} else if (e->mode == 040000 && (!old || !new || old->mode == new->mode))
 		rc = diff_trees(d, old ? old->id : NULL, new ? new->id : NULL);
 	else if (!old)
 		rc = d->cb(STORE_ADDED, d->path, d->arg);
@@ -455,17 +465,59 @@ int store_tree_diff(struct store_txn *t, const git_oid *old_tree, const git_oid 
 
 /* ---- commit ------------------------------------------------------------- */
 
+/*
+ * quote_path - PATH as the log and commit messages show it: as is, or, if
+ * it holds a control character, a quote, a backslash or ", " (the log's
+ * separator), in double quotes with C escapes as git quotes paths.
+ * OUT has room for QUOTED_MAX(strlen(PATH)) bytes.
+ */
+#define QUOTED_MAX(n) (4 * (n) + 3)
+static const char *quote_path(const char *path, char *out)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	char *o = out;
+
+	if (!strpbrk(path, "\"\\") && !strstr(path, ", ")) {
+		for (; *p >= 0x20 && *p != 0x7f; p++)
+			;
+		if (!*p)
+			return path;
+		p = (const unsigned char *)path;
+	}
+	*o++ = '"';
+	for (; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			*o++ = '\\';
+			*o++ = (char)*p;
+		} else if (*p == '\t') {
+			*o++ = '\\';
+			*o++ = 't';
+		} else if (*p == '\n') {
+			*o++ = '\\';
+			*o++ = 'n';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			o += sprintf(o, "\\%03o", *p);
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o++ = '"';
+	*o = '\0';
+	return out;
+}
+
 static int note_change(enum store_change c, const char *path, void *arg)
 {
 	struct change_list *l = arg;
-	char line[PATH_BUF + 4];
+	char line[QUOTED_MAX(PATH_BUF) + 4], quoted[QUOTED_MAX(PATH_BUF)];
+	const char *shown = quote_path(path, quoted);
 	int n;
 
 	if (l->count < 3)
-		snprintf(l->first[l->count], sizeof(l->first[0]), "%s", path);
+		snprintf(l->first[l->count], sizeof(l->first[0]), "%s", shown);
 	l->count++;
 	if (l->count <= MESSAGE_PATHS_MAX) {
-		n = snprintf(line, sizeof(line), "%c %s\n", (char)c, path);
+		n = snprintf(line, sizeof(line), "%c %s\n", (char)c, shown);
 		if (buf_add(&l->body, line, (size_t)n))
 			return -ENOMEM;
 	}
@@ -624,12 +676,13 @@ struct log_line {
 static int log_change(enum store_change c, const char *path, void *arg)
 {
 	struct log_line *l = arg;
-	char item[PATH_BUF + 8];
+	char item[QUOTED_MAX(PATH_BUF) + 8], quoted[QUOTED_MAX(PATH_BUF)];
 	int n;
 
 	if (l->count++ >= LOG_PATHS_MAX)
 		return 0;
-	n = snprintf(item, sizeof(item), "%s%c %s", l->changes.len ? ", " : "", (char)c, path);
+	n = snprintf(item, sizeof(item), "%s%c %s", l->changes.len ? ", " : "", (char)c,
+		     quote_path(path, quoted));
 	return buf_add(&l->changes, item, (size_t)n);
 }
 
@@ -638,6 +691,7 @@ static int log_one(struct store_txn *t, git_commit *c,
 {
 	struct log_line l;
 	char hex[GIT_OID_HEXSZ + 1], when[32], more[32] = "";
+	const char *subject;
 	const git_oid *parent_tree = NULL;
 	git_commit *parent = NULL;
 	time_t tt = (time_t)git_commit_time(c);
@@ -660,17 +714,19 @@ static int log_one(struct store_txn *t, git_commit *c,
 	gmtime_r(&tt, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	git_oid_tostr(hex, sizeof(hex), git_commit_id(c));
-	len = strlen(hex) + strlen(when) + strlen(git_commit_summary(c) ?: "") + l.changes.len +
+	subject = git_commit_summary(c) ?: "";
+	len = strlen(hex) + strlen(when) + strlen(subject) + l.changes.len +
 	      strlen(more) + 8;
 	line = malloc(len);
 	if (!line) {
 		free(l.changes.buf);
 		return store_error(-ENOMEM, "out of memory");
 	}
-	snprintf(line, len, "%s\t%s\t%s\t%s%s", hex, when, git_commit_summary(c) ?: "",
+	snprintf(line, len, "%s\t%s\t%s\t%s%s", hex, when, subject,
 		 l.changes.buf ? l.changes.buf : "", more);
-	for (char *p = line + strlen(hex) + strlen(when) + 2; *p; p++)
-		if (*p == '\n')
+	/* the subject (imported commits may hold anything) stays one field */
+	for (char *p = line + strlen(hex) + strlen(when) + 2, *end = p + strlen(subject); p < end; p++)
+		if (*p == '\n' || *p == '\t' || *p == '\r')
 			*p = ' ';
 	rc = cb(line, arg);
 	free(line);

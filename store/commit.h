@@ -39,7 +39,8 @@ enum store_change { STORE_ADDED = 'A', STORE_MODIFIED = 'M', STORE_DELETED = 'D'
 /*
  * store_tree_diff - report the paths that differ between trees OLD and NEW
  * (either may be NULL: empty), skipping identical subtrees, so the work is
- * proportional to the change.  CB's non-zero return stops the walk.
+ * proportional to the change.  An empty directory added or deleted is
+ * reported as "path/".  CB's non-zero return stops the walk.
  */
 int store_tree_diff(struct store_txn *t, const git_oid *old_tree,
 		    const git_oid *new_tree,
