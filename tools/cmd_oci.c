@@ -1,9 +1,411 @@
-/* cmd_oci.c - placeholder until the OCI commands land (issue 3). */
+/*
+ * cmd_oci.c - govc import/export of images (oci: and docker-archive:
+ * locations, as skopeo names them), govc images, govc rmi, govc gc.
+ *
+ * Locations:
+ *   oci:DIR[:TAG]               DIR ends at the first ':' (as in skopeo)
+ *   docker-archive:FILE[:REF]   FILE is the whole rest if such a file
+ *                               exists, else what precedes the first ':'
+ * When the destination NAME has no tag, the source's tag is used if it
+ * is a valid tag, else "latest".
+ */
 #include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "store/gc.h"
+#include "store/oci.h"
+#include "store/store.h"
 #include "tools/govc.h"
 
-int cmd_oci_import(int argc, char **argv) { (void)argc; (void)argv; return govc_fail("import: only git: locations are supported yet"); }
-int cmd_oci_export(int argc, char **argv) { (void)argc; (void)argv; return govc_fail("export: only git: locations are supported yet"); }
-int cmd_images(int argc, char **argv) { (void)argc; (void)argv; return govc_fail("images: not available yet"); }
-int cmd_rmi(int argc, char **argv) { (void)argc; (void)argv; return govc_fail("rmi: not available yet"); }
-int cmd_gc(int argc, char **argv) { (void)argc; (void)argv; return govc_fail("gc: not available yet"); }
+#define LOCATION_MAX 4096
+
+enum transport { T_OCI, T_ARCHIVE };
+
+struct location {
+	enum transport transport;
+	char path[LOCATION_MAX];
+	char ref[OCI_NAME_MAX + OCI_TAG_MAX + 2];	/* "" if none */
+};
+
+static int parse_location(const char *arg, struct location *out)
+{
+	const char *rest, *colon;
+	struct stat st;
+
+	memset(out, 0, sizeof(*out));
+	if (!strncmp(arg, "oci:", 4)) {
+		out->transport = T_OCI;
+		rest = arg + 4;
+		colon = strchr(rest, ':');
+	} else if (!strncmp(arg, "docker-archive:", 15)) {
+		out->transport = T_ARCHIVE;
+		rest = arg + 15;
+		colon = stat(rest, &st) == 0 ? NULL : strchr(rest, ':');
+	} else {
+		return govc_fail("'%s' is not a location govc knows; use oci:DIR[:TAG], docker-archive:FILE or git:DIR",
+				 arg);
+	}
+	if ((colon ? (size_t)(colon - rest) : strlen(rest)) >= sizeof(out->path) ||
+	    (colon && strlen(colon + 1) >= sizeof(out->ref)))
+		return govc_fail("location '%.100s...' is too long", arg);
+	snprintf(out->path, sizeof(out->path), "%.*s",
+		 (int)(colon ? (size_t)(colon - rest) : strlen(rest)), rest);
+	if (colon)
+		snprintf(out->ref, sizeof(out->ref), "%s", colon + 1);
+	if (!out->path[0])
+		return govc_fail("location '%s' names no directory or file", arg);
+	return 0;
+}
+
+/* parse_name - NAME[:TAG] with the tag defaulting to DEFAULT_TAG */
+static int parse_name(const char *ref, const char *default_tag, char *name, char *tag)
+{
+	if (oci_ref_parse(ref, default_tag, name, tag))
+		return govc_fail("%s", store_errmsg());
+	return 0;
+}
+
+/* source_tag - the tag a source reference carries, if it is a valid tag */
+static const char *source_tag(const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(slash ? slash : ref, ':');
+	const char *tag = colon ? colon + 1 : ref;
+
+	if (!*tag)
+		return NULL;
+	if (oci_tag_check(tag)) {
+		store_error_clear();
+		return NULL;
+	}
+	return tag;
+}
+
+static void human_size(char *buf, size_t len, uint64_t n)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", v, units[u]);
+}
+
+static void progress(void *arg, const char *what, const struct oci_descriptor *d)
+{
+	char size[32];
+
+	(void)arg;
+	human_size(size, sizeof(size), d->size);
+	fprintf(stderr, "  copying %s (%s)\n", what, size);
+}
+
+static int parse_common(int argc, char **argv, const char **platform, int *quiet, char **pos,
+			int maxpos, int *npos)
+{
+	*npos = 0;
+	for (int i = 1; i < argc; i++) {
+		if (platform && !strcmp(argv[i], "--platform") && i + 1 < argc) {
+			*platform = argv[++i];
+		} else if (platform && !strncmp(argv[i], "--platform=", 11)) {
+			*platform = argv[i] + 11;
+		} else if (quiet && (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))) {
+			*quiet = 1;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "govc %s: unknown option '%s'; see govc %s --help\n", argv[0],
+				argv[i], argv[0]);
+			return 2;
+		} else if (*npos < maxpos) {
+			pos[(*npos)++] = argv[i];
+		} else {
+			fprintf(stderr, "govc %s: too many arguments; see govc %s --help\n", argv[0],
+				argv[0]);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+int cmd_oci_import(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: govc import [--platform OS/ARCH[/VARIANT]] [-q] STORE SOURCE NAME[:TAG]\n"
+		"\n"
+		"Import an image into STORE.  SOURCE is one of\n"
+		"  oci:DIR[:TAG]               an OCI image layout (TAG: its ref.name)\n"
+		"  docker-archive:FILE[:REF]   a `docker save` or `podman save` tarball\n"
+		"Every blob is verified against its digest and every layer is indexed;\n"
+		"on any error nothing is stored.  From a multi-platform image the\n"
+		"host's platform is taken unless --platform says otherwise.  Without\n"
+		"a TAG, NAME gets the source's tag, or 'latest'.\n";
+	char *pos[3], name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], hex[OCI_DIGEST_STRLEN + 1];
+	struct oci_import_opts opts = { 0 };
+	struct location loc;
+	struct oci_digest m;
+	struct store *s;
+	const char *dtag;
+	int npos, quiet = 0, rc;
+
+	if (govc_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	rc = parse_common(argc, argv, &opts.platform, &quiet, pos, 3, &npos);
+	if (rc)
+		return rc;
+	if (npos != 3) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (parse_location(pos[1], &loc))
+		return 2;
+	dtag = loc.ref[0] ? source_tag(loc.ref) : NULL;
+	if (parse_name(pos[2], dtag ? dtag : "latest", name, tag))
+		return 2;
+	if (!quiet && isatty(2)) {
+		opts.progress = progress;
+		fprintf(stderr, "importing %s into %s:%s\n", pos[1], name, tag);
+	}
+	if (store_open(&s, pos[0], 0))
+		return govc_fail("import: %s", store_errmsg());
+	if (loc.transport == T_OCI)
+		rc = oci_layout_import(s, loc.path, loc.ref[0] ? loc.ref : NULL, name, tag, &opts, &m);
+	else
+		rc = oci_archive_import(s, loc.path, loc.ref[0] ? loc.ref : NULL, name, tag, &opts, &m);
+	store_free(s);
+	if (rc)
+		return govc_fail("import: %s; nothing was imported", store_errmsg());
+	printf("%s:%s %s\n", name, tag, oci_digest_fmt(hex, &m));
+	return 0;
+}
+
+int cmd_oci_export(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: govc export STORE NAME[:TAG] DEST\n"
+		"\n"
+		"Export an image of STORE.  DEST is one of\n"
+		"  oci:DIR[:TAG]         an OCI image layout (created, or added to), the\n"
+		"                        blobs byte for byte as stored (same digests)\n"
+		"  docker-archive:FILE   a tarball for `docker load` (layers uncompressed)\n"
+		"Without a TAG, NAME means NAME:latest and the layout gets NAME's tag.\n";
+	char *pos[3], name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1];
+	struct location loc;
+	struct store *s;
+	int npos, rc;
+
+	if (govc_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	rc = parse_common(argc, argv, NULL, NULL, pos, 3, &npos);
+	if (rc)
+		return rc;
+	if (npos != 3) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (parse_name(pos[1], "latest", name, tag) || parse_location(pos[2], &loc))
+		return 2;
+	if (loc.transport == T_ARCHIVE && loc.ref[0])
+		return govc_fail("export: docker-archive:FILE takes no reference; the image keeps its name %s:%s",
+				 name, tag);
+	if (store_open(&s, pos[0], STORE_RDONLY))
+		return govc_fail("export: %s", store_errmsg());
+	if (loc.transport == T_OCI)
+		rc = oci_layout_export(s, name, tag, loc.path, loc.ref[0] ? loc.ref : NULL);
+	else
+		rc = oci_archive_export(s, name, tag, loc.path);
+	store_free(s);
+	if (rc)
+		return govc_fail("export: %s", store_errmsg());
+	return 0;
+}
+
+struct images_out {
+	struct store_txn *t;
+	int no_trunc, quiet;
+};
+
+static int print_image(const struct oci_tag *tg, void *arg)
+{
+	struct images_out *o = arg;
+	struct oci_image_info info;
+	char hex[OCI_DIGEST_STRLEN + 1], size[32], created[32] = "-";
+	int rc = oci_image_info(o->t, &tg->manifest, &info);
+
+	if (rc)
+		return rc;
+	oci_digest_fmt(hex, &tg->manifest);
+	if (!o->no_trunc)
+		hex[7 + 12] = '\0';
+	if (o->quiet) {
+		printf("%s:%s\n", tg->name, tg->tag);
+		return 0;
+	}
+	human_size(size, sizeof(size), info.size);
+	if (info.created) {
+		time_t c = (time_t)info.created;
+		struct tm tm;
+		gmtime_r(&c, &tm);
+		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	printf("%-40s %-16s %-*s %10s  %s\n", tg->name, tg->tag, o->no_trunc ? 71 : 19, hex, size,
+	       created);
+	return 0;
+}
+
+int cmd_images(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: govc images [--no-trunc] [-q] STORE [NAME]\n"
+		"\n"
+		"List the images of STORE (or the tags of NAME): name, tag, manifest\n"
+		"digest, size (manifest, config and compressed layers) and creation\n"
+		"time (UTC).  -q prints NAME:TAG only.\n";
+	struct images_out o = { 0 };
+	char *pos[2];
+	struct store *s;
+	int npos = 0, rc;
+
+	if (govc_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-trunc") || !strcmp(argv[i], "--digests"))
+			o.no_trunc = 1;
+		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			o.quiet = 1;
+		else if (argv[i][0] == '-' || npos == 2) {
+			fputs(usage, stderr);
+			return 2;
+		} else
+			pos[npos++] = argv[i];
+	}
+	if (npos < 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (store_open(&s, pos[0], STORE_RDONLY))
+		return govc_fail("images: %s", store_errmsg());
+	rc = store_txn_begin(&o.t, s, 0);
+	if (rc == 0) {
+		if (!o.quiet)
+			printf("%-40s %-16s %-*s %10s  %s\n", "NAME", "TAG", o.no_trunc ? 71 : 19,
+			       "DIGEST", "SIZE", "CREATED");
+		rc = oci_tag_foreach(o.t, npos > 1 ? pos[1] : NULL, print_image, &o);
+		store_txn_abort(o.t);
+	}
+	if (rc)
+		govc_fail("images: %s", store_errmsg());
+	store_free(s);
+	return rc ? 1 : 0;
+}
+
+int cmd_rmi(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: govc rmi STORE NAME[:TAG]...\n"
+		"\n"
+		"Remove tags (NAME alone means NAME:latest).  The image's blobs stay\n"
+		"until `govc gc STORE` finds nothing else using them.\n";
+	struct store_txn *t;
+	struct store *s;
+	int rc = 0;
+
+	if (govc_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc < 3) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (store_open(&s, argv[1], 0))
+		return govc_fail("rmi: %s", store_errmsg());
+	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+	for (int i = 2; i < argc && rc == 0; i++) {
+		char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1];
+
+		rc = oci_ref_parse(argv[i], "latest", name, tag);
+		if (rc == 0)
+			rc = oci_tag_delete(t, name, tag);
+	}
+	if (rc == 0)
+		rc = store_txn_commit(t);	/* frees T, even when it fails */
+	else
+		store_txn_abort(t);
+	for (int i = 2; i < argc && rc == 0; i++) {
+		char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1];
+
+		oci_ref_parse(argv[i], "latest", name, tag);
+		printf("untagged %s:%s\n", name, tag);
+	}
+	if (rc)
+		govc_fail("rmi: %s; no tag was removed", store_errmsg());
+	store_free(s);
+	return rc ? 1 : 0;
+}
+
+int cmd_gc(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: govc gc [-n|--dry-run] [-q] STORE\n"
+		"\n"
+		"Remove git objects, OCI blobs and layer indexes that no tag, pin,\n"
+		"repository ref or working tree reaches.  Safe while STORE is mounted\n"
+		"(writers wait while it runs).  -n only counts.\n";
+	struct store_gc_stats st;
+	const char *store = NULL;
+	struct store *s;
+	char ob[32], bb[32];
+	int dry = 0, quiet = 0, rc;
+
+	if (govc_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--dry-run"))
+			dry = 1;
+		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			quiet = 1;
+		else if (argv[i][0] == '-' || store) {
+			fputs(usage, stderr);
+			return 2;
+		} else
+			store = argv[i];
+	}
+	if (!store) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (store_open(&s, store, 0))
+		return govc_fail("gc: %s", store_errmsg());
+	if (!quiet && isatty(2))
+		fprintf(stderr, "collecting garbage in %s...\n", store);
+	rc = store_gc(s, dry ? STORE_GC_DRY_RUN : 0, &st);
+	store_free(s);
+	if (rc)
+		return govc_fail("gc: %s", store_errmsg());
+	human_size(ob, sizeof(ob), st.object_bytes);
+	human_size(bb, sizeof(bb), st.blob_bytes);
+	if (!quiet)
+		printf("%s %llu objects (%s), %llu blobs (%s), %llu layer indexes, %llu images; kept %llu objects, %llu blobs\n",
+		       dry ? "would remove" : "removed", (unsigned long long)st.objects, ob,
+		       (unsigned long long)st.blobs, bb, (unsigned long long)st.layers,
+		       (unsigned long long)st.images, (unsigned long long)st.kept_objects,
+		       (unsigned long long)st.kept_blobs);
+	return 0;
+}

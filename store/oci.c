@@ -1,0 +1,886 @@
+/*
+ * oci.c - OCI blobs by digest, tags, image records and pins.
+ *
+ * Blobs are kept byte-exact, cut into chunks of OCI_BLOB_CHUNK bytes so
+ * that a blob streams in (verified as it comes) without holding it in
+ * memory, and reads at an offset touch one or two chunks.  A blob's header
+ * record is written last: a blob with a header is complete and verified.
+ *
+ * Invariants: every tag names a manifest with an image record; every
+ * image record's layers are indexed (oci_layers + oci_files).  Nothing here
+ * deletes a blob: store_gc() does (gc.c).
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
+#include "store/oci_int.h"
+
+#define PIN_OWNER_MAX 200
+
+/* ---- digests ------------------------------------------------------------ */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int oci_digest_parse(struct oci_digest *out, const char *s)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!colon)
+		return store_error(-EINVAL, "'%.80s' is not a digest (sha256:<64 hex digits>)", s);
+	if ((size_t)(colon - s) != 6 || strncmp(s, "sha256", 6))
+		return store_error(-ENOTSUP, "digest '%.80s' uses an algorithm govc does not support (only sha256)",
+				   s);
+	s = colon + 1;
+	if (strlen(s) != 64)
+		return store_error(-EINVAL, "'sha256:%.80s' is not a digest (64 lowercase hex digits expected)",
+				   s);
+	for (int i = 0; i < 32; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return store_error(-EINVAL, "'sha256:%.80s' is not a digest (64 lowercase hex digits expected)",
+					   s);
+		out->sha256[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+char *oci_digest_hex(char *buf, const struct oci_digest *d)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		buf[2 * i] = digits[d->sha256[i] >> 4];
+		buf[2 * i + 1] = digits[d->sha256[i] & 15];
+	}
+	buf[64] = '\0';
+	return buf;
+}
+
+char *oci_digest_fmt(char *buf, const struct oci_digest *d)
+{
+	memcpy(buf, "sha256:", 7);
+	oci_digest_hex(buf + 7, d);
+	return buf;
+}
+
+int oci_digest_is_zero(const struct oci_digest *d)
+{
+	for (int i = 0; i < 32; i++)
+		if (d->sha256[i])
+			return 0;
+	return 1;
+}
+
+void oci_digest_of(struct oci_digest *out, const void *data, size_t len)
+{
+	unsigned int n = 0;
+
+	EVP_Digest(data, len, out->sha256, &n, EVP_sha256(), NULL);
+	assert(n == 32);
+}
+
+void oci_dirhash(unsigned char *out, const unsigned char *parent, const char *name,
+		 size_t nlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	/* allocation failure here would be a programming environment error */
+	assert(ctx);
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, parent, OCI_HASH_LEN);
+	EVP_DigestUpdate(ctx, name, nlen);
+	EVP_DigestFinal_ex(ctx, md, &n);
+	EVP_MD_CTX_free(ctx);
+	memcpy(out, md, OCI_HASH_LEN);
+}
+
+size_t oci_entry_key(unsigned char *key, uint64_t lid, const unsigned char *dirhash,
+		     const char *name, size_t nlen)
+{
+	assert(nlen <= OCI_ENTRY_NAME_MAX);
+	store_be64_put(key, lid);
+	key[8] = OCI_K_ENTRY;
+	memcpy(key + 9, dirhash, OCI_HASH_LEN);
+	memcpy(key + 9 + OCI_HASH_LEN, name, nlen);
+	return 9 + OCI_HASH_LEN + nlen;
+}
+
+size_t oci_node_key(unsigned char *key, uint64_t lid, uint32_t node)
+{
+	store_be64_put(key, lid);
+	key[8] = OCI_K_NODE;
+	key[9] = (unsigned char)(node >> 24);
+	key[10] = (unsigned char)(node >> 16);
+	key[11] = (unsigned char)(node >> 8);
+	key[12] = (unsigned char)node;
+	return 13;
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+static int name_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+int oci_name_check(const char *name)
+{
+	size_t len = strlen(name);
+	const char *last_slash = strrchr(name, '/');
+	const char *p = name;
+
+	if (len == 0 || len > OCI_NAME_MAX)
+		return store_error(-EINVAL, "image name '%.300s' must be 1 to %d bytes", name,
+				   OCI_NAME_MAX);
+	while (*p) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && !strncmp(p, "..", 2)))
+			return store_error(-EINVAL,
+					   "image name '%s' has an empty, '.' or '..' component", name);
+		for (size_t i = 0; i < n; i++) {
+			/* ':' only in a registry host:port, never in the last component */
+			if (p[i] == ':' && p == name && last_slash)
+				continue;
+			if (!name_char((unsigned char)p[i]))
+				return store_error(-EINVAL,
+						   "image name '%s' may hold only letters, digits, '.', '_', '-', '/' and a ':port' after the registry host",
+						   name);
+		}
+		p += n;
+		if (*p == '/') {
+			p++;
+			if (!*p)
+				return store_error(-EINVAL, "image name '%s' ends with '/'", name);
+		}
+	}
+	return 0;
+}
+
+int oci_tag_check(const char *tag)
+{
+	size_t len = strlen(tag);
+
+	if (len == 0 || len > OCI_TAG_MAX)
+		return store_error(-EINVAL, "tag '%.200s' must be 1 to %d characters", tag, OCI_TAG_MAX);
+	if (tag[0] == '.' || tag[0] == '-')
+		return store_error(-EINVAL, "tag '%s' must start with a letter, digit or '_'", tag);
+	for (size_t i = 0; i < len; i++)
+		if (!name_char((unsigned char)tag[i]))
+			return store_error(-EINVAL, "tag '%s' may hold only letters, digits, '.', '_' and '-'",
+					   tag);
+	return 0;
+}
+
+int oci_ref_parse(const char *ref, const char *default_tag, char *name, char *tag)
+{
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(slash ? slash : ref, ':');
+	size_t nlen = colon ? (size_t)(colon - ref) : strlen(ref);
+	int rc;
+
+	if (nlen > OCI_NAME_MAX)
+		return store_error(-EINVAL, "image name '%.300s' is longer than %d bytes", ref,
+				   OCI_NAME_MAX);
+	memcpy(name, ref, nlen);
+	name[nlen] = '\0';
+	if (colon) {
+		if (strlen(colon + 1) > OCI_TAG_MAX)
+			return store_error(-EINVAL, "tag of '%.300s' is longer than %d characters", ref,
+					   OCI_TAG_MAX);
+		strcpy(tag, colon + 1);
+	} else if (default_tag) {
+		snprintf(tag, OCI_TAG_MAX + 1, "%s", default_tag);
+	} else {
+		tag[0] = '\0';
+	}
+	rc = oci_name_check(name);
+	if (rc == 0 && tag[0])
+		rc = oci_tag_check(tag);
+	return rc;
+}
+
+/* ---- blobs -------------------------------------------------------------- */
+
+static void chunk_key(unsigned char *key, const struct oci_digest *d, uint32_t idx)
+{
+	memcpy(key, d->sha256, 32);
+	key[32] = (unsigned char)(idx >> 24);
+	key[33] = (unsigned char)(idx >> 16);
+	key[34] = (unsigned char)(idx >> 8);
+	key[35] = (unsigned char)idx;
+}
+
+int oci_blob_size(struct store_txn *t, const struct oci_digest *d, uint64_t *size)
+{
+	struct oci_blob_rec rec;
+	MDB_val v;
+	int rc = store_get(t, TBL_OCI_BLOBS, d->sha256, 32, &v);
+
+	if (rc)
+		return rc;
+	if (v.mv_size != sizeof(rec)) {
+		char hex[OCI_DIGEST_STRLEN + 1];
+		return store_error(-EIO, "blob %s: corrupt record", oci_digest_fmt(hex, d));
+	}
+	memcpy(&rec, v.mv_data, sizeof(rec));
+	*size = rec.size;
+	return 0;
+}
+
+static int blob_finish(struct store_txn *t, const struct oci_digest *d, uint64_t size)
+{
+	struct oci_blob_rec rec = { .size = size, .chunk = OCI_BLOB_CHUNK };
+
+	return store_put(t, TBL_OCI_BLOBS, d->sha256, 32, &rec, sizeof(rec), 0);
+}
+
+static int mismatch(const struct oci_digest *want, const struct oci_digest *got,
+		    const char *what)
+{
+	char w[OCI_DIGEST_STRLEN + 1], g[OCI_DIGEST_STRLEN + 1];
+
+	return store_error(-EBADMSG,
+			   "%s: content does not match its digest %s (it hashes to %s); the source is corrupt or was altered",
+			   what, oci_digest_fmt(w, want), oci_digest_fmt(g, got));
+}
+
+int oci_blob_put(struct store_txn *t, const void *data, size_t len,
+		 const struct oci_digest *expect, const char *what, struct oci_digest *out)
+{
+	struct oci_digest d;
+	unsigned char key[36];
+	uint64_t have;
+	int rc;
+
+	oci_digest_of(&d, data, len);
+	if (expect && memcmp(expect, &d, sizeof(d)))
+		return mismatch(expect, &d, what);
+	if (out)
+		*out = d;
+	rc = oci_blob_size(t, &d, &have);
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT)
+		return rc;
+	for (size_t off = 0, n; off < len; off += n) {
+		n = len - off < OCI_BLOB_CHUNK ? len - off : OCI_BLOB_CHUNK;
+		chunk_key(key, &d, (uint32_t)(off / OCI_BLOB_CHUNK));
+		rc = store_put(t, TBL_OCI_BLOBS, key, sizeof(key), (const char *)data + off, n, 0);
+		if (rc)
+			return rc;
+	}
+	return blob_finish(t, &d, len);
+}
+
+/* read_full - read up to LEN bytes, retrying short reads; bytes or -errno */
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, (char *)buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int oci_blob_put_fd(struct store_txn *t, int fd, const struct oci_digest *expect,
+		    uint64_t size, const char *what)
+{
+	unsigned char key[36], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct oci_digest got;
+	uint64_t total = 0, have;
+	uint32_t idx = 0;
+	EVP_MD_CTX *ctx = NULL;
+	char *buf = NULL;
+	int rc = oci_blob_size(t, expect, &have);
+
+	if (rc == 0) {
+		if (size != UINT64_MAX && have != size)
+			return store_error(-EBADMSG,
+					   "%s: the descriptor says %llu bytes, but the blob with that digest has %llu",
+					   what, (unsigned long long)size, (unsigned long long)have);
+		return 0;
+	}
+	if (rc != -ENOENT)
+		return rc;
+	buf = malloc(OCI_BLOB_CHUNK);
+	ctx = EVP_MD_CTX_new();
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read_full(fd, buf, OCI_BLOB_CHUNK);
+
+		if (n < 0) {
+			rc = store_error((int)n, "%s: cannot read: %s", what, strerror((int)-n));
+			goto out_del;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (size != UINT64_MAX && total > size) {
+			rc = store_error(-EBADMSG, "%s: longer than the %llu bytes its descriptor says",
+					 what, (unsigned long long)size);
+			goto out_del;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		chunk_key(key, expect, idx++);
+		rc = store_put(t, TBL_OCI_BLOBS, key, sizeof(key), buf, (size_t)n, 0);
+		if (rc)
+			goto out_del;
+		if ((size_t)n < OCI_BLOB_CHUNK)
+			break;
+	}
+	if (size != UINT64_MAX && total != size) {
+		rc = store_error(-EBADMSG, "%s: %llu bytes, but its descriptor says %llu (truncated?)",
+				 what, (unsigned long long)total, (unsigned long long)size);
+		goto out_del;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	memcpy(got.sha256, md, 32);
+	if (memcmp(&got, expect, sizeof(got))) {
+		rc = mismatch(expect, &got, what);
+		goto out_del;
+	}
+	rc = blob_finish(t, expect, total);
+	goto out;
+
+out_del:
+	/* the caller aborts the transaction; do not leave chunks regardless */
+	store_del_prefix(t, TBL_OCI_BLOBS, expect->sha256, 32);
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+long oci_blob_read(struct store_txn *t, const struct oci_digest *d, uint64_t off, void *buf,
+		   size_t len)
+{
+	unsigned char key[36];
+	uint64_t size;
+	size_t done = 0;
+	int rc = oci_blob_size(t, d, &size);
+
+	if (rc)
+		return rc;
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	if (len > (size_t)LONG_MAX)
+		len = (size_t)LONG_MAX;
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint32_t idx = (uint32_t)(pos / OCI_BLOB_CHUNK);
+		size_t in = (size_t)(pos % OCI_BLOB_CHUNK), n;
+		MDB_val v;
+
+		chunk_key(key, d, idx);
+		rc = store_get(t, TBL_OCI_BLOBS, key, sizeof(key), &v);
+		if (rc || v.mv_size <= in) {
+			char hex[OCI_DIGEST_STRLEN + 1];
+			return store_error(-EIO, "blob %s: chunk %u is missing or short; run govc fsck",
+					   oci_digest_fmt(hex, d), idx);
+		}
+		n = v.mv_size - in;
+		if (n > len - done)
+			n = len - done;
+		memcpy((char *)buf + done, (const char *)v.mv_data + in, n);
+		done += n;
+	}
+	return (long)done;
+}
+
+int oci_blob_load(struct store_txn *t, const struct oci_digest *d, size_t max,
+		  const char *what, char **out, size_t *len)
+{
+	uint64_t size;
+	char *buf;
+	long n;
+	int rc = oci_blob_size(t, d, &size);
+
+	*out = NULL;
+	if (rc == -ENOENT) {
+		char hex[OCI_DIGEST_STRLEN + 1];
+		return store_error(-ENOENT, "%s: blob %s is not in the store", what,
+				   oci_digest_fmt(hex, d));
+	}
+	if (rc)
+		return rc;
+	if (size > max)
+		return store_error(-EFBIG, "%s is %llu bytes, more than the limit of %zu", what,
+				   (unsigned long long)size, max);
+	buf = malloc((size_t)size + 1);
+	if (!buf)
+		return store_error(-ENOMEM, "out of memory");
+	n = oci_blob_read(t, d, 0, buf, (size_t)size);
+	if (n < 0 || (uint64_t)n != size) {
+		free(buf);
+		return n < 0 ? (int)n : store_error(-EIO, "%s: short blob", what);
+	}
+	buf[size] = '\0';
+	*out = buf;
+	*len = (size_t)size;
+	return 0;
+}
+
+int oci_json_load(struct store_txn *t, const struct oci_digest *d, const char *what,
+		  json_t **out)
+{
+	char *buf;
+	size_t len;
+	int rc = oci_blob_load(t, d, OCI_JSON_MAX, what, &buf, &len);
+
+	if (rc)
+		return rc;
+	rc = oci_json_parse(buf, len, what, out);
+	free(buf);
+	return rc;
+}
+
+int oci_blob_foreach(struct store_txn *t,
+		     int (*cb)(const struct oci_digest *d, uint64_t size, void *arg), void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_OCI_BLOBS), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "oci_blobs");
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		struct oci_blob_rec rec;
+		struct oci_digest d;
+
+		if (k.mv_size != 32 || v.mv_size != sizeof(rec))
+			continue;	/* a chunk */
+		memcpy(&rec, v.mv_data, sizeof(rec));
+		memcpy(d.sha256, k.mv_data, 32);
+		rc = cb(&d, rec.size, arg);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc;
+}
+
+/* ---- image records ------------------------------------------------------ */
+
+int oci_image_rec_get(struct store_txn *t, const struct oci_digest *m,
+		      struct oci_image_rec *hdr, const unsigned char **layers)
+{
+	unsigned char key[33];
+	MDB_val v;
+	int rc;
+
+	key[0] = 'i';
+	memcpy(key + 1, m->sha256, 32);
+	rc = store_get(t, TBL_OCI_META, key, sizeof(key), &v);
+	if (rc)
+		return rc;
+	if (v.mv_size < sizeof(*hdr))
+		goto corrupt;
+	memcpy(hdr, v.mv_data, sizeof(*hdr));
+	if (hdr->version != 1 || hdr->nlayers > OCI_LAYERS_MAX ||
+	    v.mv_size != sizeof(*hdr) + hdr->nlayers * sizeof(struct oci_image_layer_rec))
+		goto corrupt;
+	hdr->media_type[OCI_MEDIA_TYPE_MAX] = '\0';
+	if (layers)
+		*layers = (const unsigned char *)v.mv_data + sizeof(*hdr);
+	return 0;
+corrupt: {
+	char hex[OCI_DIGEST_STRLEN + 1];
+	return store_error(-EIO, "image %s: corrupt record; run govc fsck", oci_digest_fmt(hex, m));
+}
+}
+
+int oci_layer_rec_get(struct store_txn *t, const struct oci_digest *d, struct oci_layer_rec *out)
+{
+	MDB_val v;
+	int rc = store_get(t, TBL_OCI_LAYERS, d->sha256, 32, &v);
+
+	if (rc)
+		return rc;
+	if (v.mv_size != sizeof(*out)) {
+		char hex[OCI_DIGEST_STRLEN + 1];
+		return store_error(-EIO, "layer %s: corrupt record", oci_digest_fmt(hex, d));
+	}
+	memcpy(out, v.mv_data, sizeof(*out));
+	return 0;
+}
+
+int oci_layer_info(struct store_txn *t, const struct oci_digest *layer,
+		   struct oci_layer_info *out)
+{
+	struct oci_layer_rec rec;
+	int rc = oci_layer_rec_get(t, layer, &rec);
+
+	if (rc)
+		return rc;
+	out->id = rec.lid;
+	memcpy(out->diff_id.sha256, rec.diff_id, 32);
+	out->size = rec.size;
+	out->usize = rec.usize;
+	out->entries = rec.entries;
+	out->compression = rec.compression;
+	return 0;
+}
+
+int oci_image_info(struct store_txn *t, const struct oci_digest *m, struct oci_image_info *out)
+{
+	struct oci_image_rec rec;
+	int rc = oci_image_rec_get(t, m, &rec, NULL);
+
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->manifest = *m;
+	out->manifest_size = rec.manifest_size;
+	memcpy(out->media_type, rec.media_type, sizeof(out->media_type));
+	memcpy(out->config.sha256, rec.config, 32);
+	out->config_size = rec.config_size;
+	out->created = rec.created;
+	out->size = rec.size;
+	out->nlayers = rec.nlayers;
+	return 0;
+}
+
+int oci_image_layer(struct store_txn *t, const struct oci_digest *m, unsigned i,
+		    struct oci_digest *digest, uint64_t *size)
+{
+	struct oci_image_rec rec;
+	struct oci_image_layer_rec l;
+	const unsigned char *layers;
+	int rc = oci_image_rec_get(t, m, &rec, &layers);
+
+	if (rc)
+		return rc;
+	if (i >= rec.nlayers)
+		return -ENOENT;
+	memcpy(&l, layers + i * sizeof(l), sizeof(l));
+	if (digest)
+		memcpy(digest->sha256, l.digest, 32);
+	if (size)
+		*size = l.size;
+	return 0;
+}
+
+/* ---- tags --------------------------------------------------------------- */
+
+static int tag_key(char *key, const char *name, const char *tag, size_t *klen)
+{
+	size_t n = strlen(name), m = strlen(tag);
+
+	if (n > OCI_NAME_MAX || m > OCI_TAG_MAX)
+		return store_error(-EINVAL, "image name or tag too long");
+	memcpy(key, name, n);
+	key[n] = '\0';
+	memcpy(key + n + 1, tag, m);
+	*klen = n + 1 + m;
+	return 0;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* image_event - append {"type":"image","action":...} to the event log */
+static int image_event(struct store_txn *t, const char *action, const char *name,
+		       const char *tag, const struct oci_digest *m)
+{
+	char hex[OCI_DIGEST_STRLEN + 1];
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:I}", "type", "image", "action", action,
+			       "name", name, "tag", tag, "digest",
+			       m ? oci_digest_fmt(hex, m) : NULL, "time",
+			       (json_int_t)time(NULL));
+	char *line;
+	int rc;
+
+	if (!ev)
+		return store_error(-ENOMEM, "out of memory");
+	line = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	if (!line)
+		return store_error(-ENOMEM, "out of memory");
+	rc = store_event_append(t, line);
+	free(line);
+	return rc;
+}
+
+int oci_tag_get(struct store_txn *t, const char *name, const char *tag,
+		struct oci_digest *manifest, struct oci_digest *index)
+{
+	char key[OCI_NAME_MAX + OCI_TAG_MAX + 2];
+	struct oci_tag_rec rec;
+	size_t klen;
+	MDB_val v;
+	int rc = tag_key(key, name, tag, &klen);
+
+	if (rc)
+		return rc;
+	rc = store_get(t, TBL_OCI_TAGS, key, klen, &v);
+	if (rc == -ENOENT)
+		return store_error(-ENOENT, "no image '%s:%s' in the store (see govc images)", name,
+				   tag);
+	if (rc)
+		return rc;
+	if (v.mv_size != sizeof(rec))
+		return store_error(-EIO, "image '%s:%s': corrupt tag record", name, tag);
+	memcpy(&rec, v.mv_data, sizeof(rec));
+	if (manifest)
+		memcpy(manifest->sha256, rec.manifest, 32);
+	if (index)
+		memcpy(index->sha256, rec.index, 32);
+	return 0;
+}
+
+int oci_tag_set(struct store_txn *t, const char *name, const char *tag,
+		const struct oci_digest *m, const struct oci_digest *index)
+{
+	char key[OCI_NAME_MAX + OCI_TAG_MAX + 2];
+	struct oci_tag_rec rec;
+	struct oci_image_rec img;
+	size_t klen;
+	int rc = oci_name_check(name);
+
+	if (rc == 0)
+		rc = oci_tag_check(tag);
+	if (rc == 0)
+		rc = tag_key(key, name, tag, &klen);
+	if (rc)
+		return rc;
+	rc = oci_image_rec_get(t, m, &img, NULL);
+	if (rc == -ENOENT) {
+		char hex[OCI_DIGEST_STRLEN + 1];
+		return store_error(-ENOENT, "cannot tag '%s:%s': image %s was never imported", name,
+				   tag, oci_digest_fmt(hex, m));
+	}
+	if (rc)
+		return rc;
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.manifest, m->sha256, 32);
+	if (index)
+		memcpy(rec.index, index->sha256, 32);
+	rec.time_ns = now_ns();
+	rc = store_put(t, TBL_OCI_TAGS, key, klen, &rec, sizeof(rec), 0);
+	if (rc)
+		return rc;
+	return image_event(t, "tag", name, tag, m);
+}
+
+int oci_tag_delete(struct store_txn *t, const char *name, const char *tag)
+{
+	char key[OCI_NAME_MAX + OCI_TAG_MAX + 2];
+	size_t klen;
+	int rc = tag_key(key, name, tag, &klen);
+
+	if (rc)
+		return rc;
+	rc = store_del(t, TBL_OCI_TAGS, key, klen);
+	if (rc == -ENOENT)
+		return store_error(-ENOENT, "no image '%s:%s' in the store (see govc images)", name,
+				   tag);
+	if (rc)
+		return rc;
+	return image_event(t, "untag", name, tag, NULL);
+}
+
+int oci_tag_foreach(struct store_txn *t, const char *name,
+		    int (*cb)(const struct oci_tag *tag, void *arg), void *arg)
+{
+	char prefix[OCI_NAME_MAX + 2];
+	char kbuf[OCI_NAME_MAX + OCI_TAG_MAX + 2];
+	size_t plen = 0;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (name) {
+		plen = strlen(name) + 1;
+		if (plen > sizeof(prefix))
+			return -ENOENT;
+		memcpy(prefix, name, plen);	/* with its NUL */
+	}
+	rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_OCI_TAGS), &c);
+	if (rc)
+		return store_mdb_error(rc, "oci_tags");
+	k.mv_size = plen;
+	k.mv_data = prefix;
+	rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0) {
+		struct oci_tag_rec rec;
+		struct oci_tag tg;
+		const char *nul;
+
+		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)))
+			break;
+		nul = memchr(k.mv_data, '\0', k.mv_size);
+		if (!nul || k.mv_size >= sizeof(kbuf) || v.mv_size != sizeof(rec)) {
+			rc = store_error(-EIO, "oci_tags: corrupt record");
+			break;
+		}
+		memcpy(kbuf, k.mv_data, k.mv_size);
+		kbuf[k.mv_size] = '\0';
+		memcpy(&rec, v.mv_data, sizeof(rec));
+		tg.name = kbuf;
+		tg.tag = kbuf + (nul - (const char *)k.mv_data) + 1;
+		memcpy(tg.manifest.sha256, rec.manifest, 32);
+		memcpy(tg.index.sha256, rec.index, 32);
+		tg.time_ns = rec.time_ns;
+		rc = cb(&tg, arg);
+		if (rc)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc;
+}
+
+/* ---- pins --------------------------------------------------------------- */
+
+static int pin_key(unsigned char *key, const char *owner, const struct oci_digest *d,
+		   size_t *klen)
+{
+	size_t n = strlen(owner);
+
+	if (n == 0 || n > PIN_OWNER_MAX || memchr(owner, '\0', n))
+		return store_error(-EINVAL, "pin owner '%.60s' must be 1 to %d bytes", owner,
+				   PIN_OWNER_MAX);
+	key[0] = 'p';
+	memcpy(key + 1, owner, n);
+	key[1 + n] = '\0';
+	*klen = 2 + n;
+	if (d) {
+		memcpy(key + *klen, d->sha256, 32);
+		*klen += 32;
+	}
+	return 0;
+}
+
+int oci_pin(struct store_txn *t, const char *owner, const struct oci_digest *d)
+{
+	unsigned char key[2 + PIN_OWNER_MAX + 32];
+	size_t klen;
+	int rc = pin_key(key, owner, d, &klen);
+
+	return rc ? rc : store_put(t, TBL_OCI_META, key, klen, "", 0, 0);
+}
+
+int oci_unpin(struct store_txn *t, const char *owner, const struct oci_digest *d)
+{
+	unsigned char key[2 + PIN_OWNER_MAX + 32];
+	size_t klen;
+	int rc = pin_key(key, owner, d, &klen);
+
+	if (rc)
+		return rc;
+	if (!d)
+		return store_del_prefix(t, TBL_OCI_META, key, klen);
+	rc = store_del(t, TBL_OCI_META, key, klen);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* ---- blob streams for libarchive ----------------------------------------- */
+
+int oci_blob_stream_init(struct oci_blob_stream *bs, struct store_txn *t,
+			 const struct oci_digest *d)
+{
+	int rc;
+
+	memset(bs, 0, sizeof(*bs));
+	bs->t = t;
+	bs->d = *d;
+	rc = oci_blob_size(t, d, &bs->size);
+	if (rc)
+		return rc;
+	bs->buf = malloc(OCI_BLOB_CHUNK);
+	return bs->buf ? 0 : store_error(-ENOMEM, "out of memory");
+}
+
+void oci_blob_stream_release(struct oci_blob_stream *bs)
+{
+	free(bs->buf);
+	bs->buf = NULL;
+}
+
+static la_ssize_t blob_stream_read(struct archive *a, void *arg, const void **buf)
+{
+	struct oci_blob_stream *bs = arg;
+	long n;
+
+	if (bs->pos >= bs->size)
+		return 0;
+	n = oci_blob_read(bs->t, &bs->d, bs->pos, bs->buf, OCI_BLOB_CHUNK);
+	if (n <= 0) {
+		archive_set_error(a, EIO, "%s", n < 0 ? store_errmsg() : "blob ends early");
+		return -1;
+	}
+	bs->pos += (uint64_t)n;
+	*buf = bs->buf;
+	return n;
+}
+
+int oci_blob_stream_open(struct archive **out, struct oci_blob_stream *bs, const char *what)
+{
+	struct archive *a;
+	struct archive_entry *e;
+
+	*out = NULL;
+	if (bs->size == 0)
+		return -ENODATA;
+	a = archive_read_new();
+	if (!a)
+		return store_error(-ENOMEM, "out of memory");
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_format_raw(a);
+	if (archive_read_open(a, bs, NULL, blob_stream_read, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		int rc = store_error(-EBADMSG, "%s: the stream is truncated or corrupt (%s)", what,
+				     archive_error_string(a) ? archive_error_string(a) : "unknown error");
+		archive_read_free(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}

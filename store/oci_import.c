@@ -1,0 +1,450 @@
+/*
+ * oci_import.c - bringing an image into the store from a blob source (an
+ * OCI layout, a docker archive, a registry's downloads): verify every
+ * blob, follow an image index to this platform's manifest, index each
+ * layer, record the image and tag it.
+ *
+ * All of it runs in the caller's one write transaction, so an import that
+ * fails anywhere (a digest mismatch in the last layer, a bad tar entry)
+ * leaves nothing behind once the caller aborts.  A blob already in the
+ * store is not read from the source again, and a layer already indexed is
+ * not indexed again: importing an image that shares its base with one in
+ * the store reads only the new layers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "store/oci_int.h"
+
+#define INDEX_DEPTH_MAX 2	/* an index may name an index, once */
+#define PLATFORM_PART_MAX 32
+
+struct platform {
+	char os[PLATFORM_PART_MAX], arch[PLATFORM_PART_MAX], variant[PLATFORM_PART_MAX];
+};
+
+struct imp {
+	struct store_txn *t;
+	const struct oci_source *src;
+	const struct oci_import_opts *opts;
+	struct platform want;
+	int want_given;
+	struct oci_digest index;	/* the index we came through, or zero */
+};
+
+static int platform_parse(struct platform *p, const char *s)
+{
+	char buf[3 * PLATFORM_PART_MAX];
+	char *arch, *variant;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, s);
+	arch = strchr(buf, '/');
+	if (!arch)
+		goto bad;
+	*arch++ = '\0';
+	variant = strchr(arch, '/');
+	if (variant)
+		*variant++ = '\0';
+	if (!*buf || !*arch || strlen(buf) >= PLATFORM_PART_MAX || strlen(arch) >= PLATFORM_PART_MAX ||
+	    (variant && (!*variant || strlen(variant) >= PLATFORM_PART_MAX)))
+		goto bad;
+	strcpy(p->os, buf);
+	strcpy(p->arch, arch);
+	if (variant)
+		strcpy(p->variant, variant);
+	return 0;
+bad:
+	return store_error(-EINVAL, "platform '%.100s' is not OS/ARCH[/VARIANT] (e.g. linux/amd64)", s);
+}
+
+static void platform_host(struct platform *p)
+{
+	static const struct {
+		const char *machine, *arch, *variant;
+	} map[] = {
+		{ "x86_64", "amd64", "" },   { "aarch64", "arm64", "" },	{ "armv7l", "arm", "v7" },
+		{ "armv6l", "arm", "v6" },   { "i686", "386", "" },		{ "i386", "386", "" },
+		{ "ppc64le", "ppc64le", "" }, { "s390x", "s390x", "" },	{ "riscv64", "riscv64", "" },
+	};
+	struct utsname u;
+
+	memset(p, 0, sizeof(*p));
+	strcpy(p->os, "linux");
+	strcpy(p->arch, "amd64");
+	if (uname(&u) < 0)
+		return;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (!strcmp(u.machine, map[i].machine)) {
+			strcpy(p->arch, map[i].arch);
+			strcpy(p->variant, map[i].variant);
+		}
+	}
+}
+
+/* ---- blobs from the source ---------------------------------------------- */
+
+static int fetch_blob(struct imp *im, const struct oci_descriptor *d, const char *what)
+{
+	char hex[OCI_DIGEST_STRLEN + 1];
+	uint64_t have;
+	int fd = -1;
+	int rc = oci_blob_size(im->t, &d->digest, &have);
+
+	if (rc == 0) {
+		if (have != d->size)
+			return store_error(-EBADMSG, "%s: the descriptor says %llu bytes, but blob %s has %llu",
+					   what, (unsigned long long)d->size,
+					   oci_digest_fmt(hex, &d->digest), (unsigned long long)have);
+		return 0;
+	}
+	if (rc != -ENOENT)
+		return rc;
+	if (im->opts && im->opts->progress)
+		im->opts->progress(im->opts->progress_arg, what, d);
+	store_error_clear();
+	rc = im->src->open_blob(im->src->arg, &d->digest, &fd);
+	if (rc == -ENOENT)
+		return store_error(-ENOENT, "%s: blob %s is missing from %s", what,
+				   oci_digest_fmt(hex, &d->digest), im->src->location);
+	if (rc)
+		return rc;
+	rc = oci_blob_put_fd(im->t, fd, &d->digest, d->size, what);
+	close(fd);
+	return rc;
+}
+
+static int fetch_json(struct imp *im, const struct oci_descriptor *d, const char *what,
+		      json_t **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (d->size > OCI_JSON_MAX)
+		return store_error(-EFBIG, "%s is %llu bytes, more than the %u-byte limit for JSON documents",
+				   what, (unsigned long long)d->size, OCI_JSON_MAX);
+	rc = fetch_blob(im, d, what);
+	if (rc)
+		return rc;
+	return oci_json_load(im->t, &d->digest, what, out);
+}
+
+/* ---- manifests ---------------------------------------------------------- */
+
+struct config_facts {
+	int64_t created;
+	unsigned ndiff;
+	struct oci_digest *diff_ids;	/* owned */
+};
+
+static int config_parse(json_t *doc, const char *what, struct config_facts *out)
+{
+	json_t *created = json_object_get(doc, "created");
+	json_t *rootfs = json_object_get(doc, "rootfs");
+	json_t *diffs = rootfs ? json_object_get(rootfs, "diff_ids") : NULL;
+	size_t i;
+	json_t *d;
+
+	memset(out, 0, sizeof(*out));
+	if (json_is_string(created))
+		out->created = oci_time_parse(json_string_value(created));
+	if (!diffs)
+		return 0;
+	if (!json_is_array(diffs) || json_array_size(diffs) > OCI_LAYERS_MAX)
+		return store_error(-EBADMSG, "%s: rootfs.diff_ids is not an array of digests", what);
+	out->ndiff = (unsigned)json_array_size(diffs);
+	out->diff_ids = calloc(out->ndiff ? out->ndiff : 1, sizeof(*out->diff_ids));
+	if (!out->diff_ids)
+		return store_error(-ENOMEM, "out of memory");
+	json_array_foreach(diffs, i, d) {
+		if (!json_is_string(d) || oci_digest_parse(&out->diff_ids[i], json_string_value(d))) {
+			free(out->diff_ids);
+			out->diff_ids = NULL;
+			return store_error(-EBADMSG, "%s: rootfs.diff_ids[%zu] is not a sha256 digest",
+					   what, i);
+		}
+	}
+	return 0;
+}
+
+static int image_rec_put(struct imp *im, const struct oci_descriptor *md,
+			 const struct oci_manifest *man, const struct config_facts *cf,
+			 const char *media_type)
+{
+	size_t len = sizeof(struct oci_image_rec) + man->nlayers * sizeof(struct oci_image_layer_rec);
+	unsigned char key[33];
+	struct oci_image_rec rec;
+	unsigned char *val = malloc(len);
+	int rc = 0;
+
+	if (!val)
+		return store_error(-ENOMEM, "out of memory");
+	memset(&rec, 0, sizeof(rec));
+	rec.version = 1;
+	rec.nlayers = man->nlayers;
+	rec.created = cf->created;
+	rec.manifest_size = md->size;
+	rec.config_size = man->config.size;
+	memcpy(rec.config, man->config.digest.sha256, 32);
+	snprintf(rec.media_type, sizeof(rec.media_type), "%s", media_type);
+	rec.size = md->size + man->config.size;
+	for (unsigned i = 0; i < man->nlayers && rc == 0; i++) {
+		struct oci_image_layer_rec l;
+		struct oci_layer_rec lr = { 0 };
+
+		rc = oci_layer_rec_get(im->t, &man->layers[i].digest, &lr);
+		memset(&l, 0, sizeof(l));
+		l.lid = lr.lid;
+		memcpy(l.digest, man->layers[i].digest.sha256, 32);
+		l.size = man->layers[i].size;
+		rec.size += l.size;
+		memcpy(val + sizeof(rec) + i * sizeof(l), &l, sizeof(l));
+	}
+	memcpy(val, &rec, sizeof(rec));
+	key[0] = 'i';
+	memcpy(key + 1, md->digest.sha256, 32);
+	if (rc == 0)
+		rc = store_put(im->t, TBL_OCI_META, key, sizeof(key), val, len, 0);
+	free(val);
+	return rc;
+}
+
+static int import_manifest(struct imp *im, const struct oci_descriptor *md, json_t *doc,
+			   const char *what)
+{
+	struct oci_manifest man;
+	struct config_facts cf = { 0 };
+	json_t *config = NULL;
+	char sub[400], hex[OCI_DIGEST_STRLEN + 1];
+	int rc = oci_manifest_parse(doc, what, &man);
+
+	if (rc)
+		return rc;
+	if (md->media_type[0] && json_object_get(doc, "mediaType") &&
+	    strcmp(md->media_type, man.media_type)) {
+		rc = store_error(-EBADMSG, "%s: its descriptor says media type '%s' but it says '%s'",
+				 what, md->media_type, man.media_type);
+		goto out;
+	}
+	snprintf(sub, sizeof(sub), "config %s of %s", oci_digest_fmt(hex, &man.config.digest), what);
+	rc = fetch_json(im, &man.config, sub, &config);
+	if (rc == 0)
+		rc = config_parse(config, sub, &cf);
+	if (rc)
+		goto out;
+	if (cf.diff_ids && cf.ndiff != man.nlayers) {
+		rc = store_error(-EBADMSG, "%s lists %u diff_ids for the manifest's %u layers", sub,
+				 cf.ndiff, man.nlayers);
+		goto out;
+	}
+	for (unsigned i = 0; i < man.nlayers && rc == 0; i++) {
+		snprintf(sub, sizeof(sub), "layer %u (%s) of %s", i + 1,
+			 oci_digest_fmt(hex, &man.layers[i].digest), what);
+		rc = fetch_blob(im, &man.layers[i], sub);
+		if (rc == 0)
+			rc = oci_layer_index(im->t, &man.layers[i].digest,
+					     cf.diff_ids ? &cf.diff_ids[i] : NULL);
+	}
+	if (rc == 0)
+		rc = image_rec_put(im, md, &man, &cf, md->media_type[0] ? md->media_type : man.media_type);
+out:
+	json_decref(config);
+	free(cf.diff_ids);
+	oci_manifest_release(&man);
+	return rc;
+}
+
+/* ---- image indexes ------------------------------------------------------ */
+
+static int platform_of(json_t *desc, struct platform *p)
+{
+	json_t *pl = json_object_get(desc, "platform");
+	json_t *os = pl ? json_object_get(pl, "os") : NULL;
+	json_t *arch = pl ? json_object_get(pl, "architecture") : NULL;
+	json_t *variant = pl ? json_object_get(pl, "variant") : NULL;
+
+	memset(p, 0, sizeof(*p));
+	if (!json_is_string(os) || !json_is_string(arch))
+		return 0;
+	snprintf(p->os, sizeof(p->os), "%s", json_string_value(os));
+	snprintf(p->arch, sizeof(p->arch), "%s", json_string_value(arch));
+	if (json_is_string(variant))
+		snprintf(p->variant, sizeof(p->variant), "%s", json_string_value(variant));
+	return 1;
+}
+
+static int platform_match(const struct platform *want, const struct platform *have)
+{
+	if (strcmp(want->os, have->os) || strcmp(want->arch, have->arch))
+		return 0;
+	return !want->variant[0] || !have->variant[0] || !strcmp(want->variant, have->variant);
+}
+
+/* choose - the index entry for the wanted platform, or -1 with a message */
+static int choose(struct imp *im, json_t *manifests, const char *what)
+{
+	struct platform amd64 = { "linux", "amd64", "" }, p;
+	char seen[512] = "";
+	int exact = -1, fallback = -1, candidates = 0, last = -1;
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(manifests, i, d) {
+		int has = platform_of(d, &p);
+
+		if (has && !strcmp(p.os, "unknown"))
+			continue;	/* attestations and the like */
+		candidates++;
+		last = (int)i;
+		if (has && strlen(seen) + 40 < sizeof(seen))
+			snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s%s/%s%s%s",
+				 seen[0] ? ", " : "", p.os, p.arch, p.variant[0] ? "/" : "", p.variant);
+		if (has && exact < 0 && platform_match(&im->want, &p))
+			exact = (int)i;
+		if (has && fallback < 0 && platform_match(&amd64, &p))
+			fallback = (int)i;
+	}
+	if (exact >= 0)
+		return exact;
+	if (!im->want_given && fallback >= 0)
+		return fallback;
+	if (!im->want_given && candidates == 1)
+		return last;
+	store_error(-ENOENT, "%s has no image for %s/%s%s%s (it has: %s); choose one with --platform",
+		    what, im->want.os, im->want.arch, im->want.variant[0] ? "/" : "", im->want.variant,
+		    seen[0] ? seen : "nothing usable");
+	return -1;
+}
+
+static int import_doc(struct imp *im, const struct oci_descriptor *d, int depth,
+		      const char *what, struct oci_digest *m);
+
+static int import_index(struct imp *im, const struct oci_descriptor *d, json_t *doc, int depth,
+			const char *what, struct oci_digest *m)
+{
+	json_t *manifests = json_object_get(doc, "manifests");
+	struct oci_descriptor *descs = NULL;
+	char sub[400], hex[OCI_DIGEST_STRLEN + 1];
+	size_t n, i;
+	json_t *e;
+	int pick, rc = 0;
+
+	if (depth >= INDEX_DEPTH_MAX)
+		return store_error(-EBADMSG, "%s: image indexes nest too deep", what);
+	if (!json_is_array(manifests))
+		return store_error(-EBADMSG, "%s: an image index needs a manifests array", what);
+	n = json_array_size(manifests);
+	if (n > OCI_INDEX_MANIFESTS_MAX)
+		return store_error(-EFBIG, "%s lists %zu manifests, more than the limit of %d", what, n,
+				   OCI_INDEX_MANIFESTS_MAX);
+	descs = calloc(n ? n : 1, sizeof(*descs));
+	if (!descs)
+		return store_error(-ENOMEM, "out of memory");
+	json_array_foreach(manifests, i, e) {
+		snprintf(sub, sizeof(sub), "%s, manifest %zu", what, i + 1);
+		rc = oci_descriptor_parse(e, sub, &descs[i]);
+		if (rc)
+			goto out;
+	}
+	if (oci_digest_is_zero(&im->index))
+		im->index = d->digest;
+	pick = choose(im, manifests, what);
+	if (pick < 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	snprintf(sub, sizeof(sub), "manifest %s (from %s)", oci_digest_fmt(hex, &descs[pick].digest),
+		 what);
+	rc = import_doc(im, &descs[pick], depth + 1, sub, m);
+	/* keep the other platforms' manifests as blobs, if the source has them */
+	for (i = 0; i < n && rc == 0; i++) {
+		json_t *other;
+		uint64_t have;
+		int fd;
+
+		if ((int)i == pick || descs[i].size > OCI_JSON_MAX ||
+		    oci_blob_size(im->t, &descs[i].digest, &have) == 0)
+			continue;
+		if (im->src->open_blob(im->src->arg, &descs[i].digest, &fd) != 0)
+			continue;
+		close(fd);
+		snprintf(sub, sizeof(sub), "manifest %s (from %s)",
+			 oci_digest_fmt(hex, &descs[i].digest), what);
+		rc = fetch_json(im, &descs[i], sub, &other);
+		json_decref(other);
+	}
+out:
+	free(descs);
+	return rc;
+}
+
+static int import_doc(struct imp *im, const struct oci_descriptor *d, int depth,
+		      const char *what, struct oci_digest *m)
+{
+	json_t *doc, *mt;
+	const char *type = d->media_type;
+	int rc = fetch_json(im, d, what, &doc);
+
+	if (rc)
+		return rc;
+	mt = json_object_get(doc, "mediaType");
+	if (!type[0] && json_is_string(mt))
+		type = json_string_value(mt);
+	if (oci_mt_is_index(type) || (!type[0] && json_object_get(doc, "manifests"))) {
+		rc = import_index(im, d, doc, depth, what, m);
+	} else if (!type[0] || oci_mt_is_manifest(type)) {
+		rc = import_manifest(im, d, doc, what);
+		if (rc == 0)
+			*m = d->digest;
+	} else {
+		rc = store_error(-ENOTSUP, "%s has media type '%s', which is not an image", what, type);
+	}
+	json_decref(doc);
+	return rc;
+}
+
+int oci_import(struct store_txn *t, const struct oci_source *src, const struct oci_descriptor *top,
+	       const char *name, const char *tag, const struct oci_import_opts *opts,
+	       struct oci_digest *m)
+{
+	struct imp im;
+	char what[400], hex[OCI_DIGEST_STRLEN + 1];
+	struct oci_digest man;
+	int rc;
+
+	if (tag) {
+		rc = oci_name_check(name);
+		if (rc == 0)
+			rc = oci_tag_check(tag);
+		if (rc)
+			return rc;
+	}
+	memset(&im, 0, sizeof(im));
+	im.t = t;
+	im.src = src;
+	im.opts = opts;
+	if (opts && opts->platform) {
+		rc = platform_parse(&im.want, opts->platform);
+		if (rc)
+			return rc;
+		im.want_given = 1;
+	} else {
+		platform_host(&im.want);
+	}
+	snprintf(what, sizeof(what), "image %s in %s", oci_digest_fmt(hex, &top->digest),
+		 src->location);
+	rc = import_doc(&im, top, 0, what, &man);
+	if (rc == 0 && tag)
+		rc = oci_tag_set(t, name, tag, &man, oci_digest_is_zero(&im.index) ? NULL : &im.index);
+	if (rc == 0 && m)
+		*m = man;
+	return rc;
+}

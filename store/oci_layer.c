@@ -1,0 +1,941 @@
+/*
+ * oci_layer.c - indexing a layer once, when its blob enters the store.
+ *
+ * The stored blob (tar, tar+gzip or tar+zstd, told apart by its bytes) is
+ * read through two libarchive readers: an outer one that only
+ * decompresses (format "raw"), whose output is hashed into the diff_id,
+ * and an inner tar reader fed from it.  So the layer is read once, the
+ * diff_id is checked against the config, and a truncated or corrupt stream
+ * is noticed wherever it breaks.
+ *
+ * Every entry becomes a record in oci_files (keys in oci_int.h): its
+ * directory's dirhash and its name, its attributes, and for a regular file
+ * its content as a git blob in the objects table (one content store).
+ * Whiteouts (.wh.NAME) become whiteout records named NAME; an opaque marker
+ * (.wh..wh..opq) sets a flag on its directory; directories the tar never
+ * names are made up (flagged implicit, 0755 root) so every record's parent
+ * exists.  Within one layer an entry wins over a whiteout of the same name
+ * (OCI: whiteouts apply to lower layers only); a directory meeting a
+ * whiteout of itself becomes opaque, which is what extracting such a layer
+ * would leave.
+ *
+ * Untrusted input: paths with "..", absolute paths, relative symlinks that
+ * climb above the root and hard links to anything not earlier in the same
+ * layer are refused with -EPERM naming the layer and the entry; sizes,
+ * names, xattrs and the entry count are capped (oci.h).
+ *
+ * Workload: one pass; O(depth) lookups per entry, usually O(1) thanks to a
+ * one-directory cache (tars list a directory's entries together).  Files up
+ * to FILE_MEM_MAX are hashed in memory, larger ones through a temporary
+ * file, since a git id must be known before its record can be reserved.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
+#include "store/object.h"
+#include "store/oci_int.h"
+
+#define FILE_MEM_MAX (64u << 20)
+#define UBUF_SIZE (128u << 10)
+#define PATH_COMPS_MAX (OCI_PATH_MAX / 2 + 1)
+
+static const unsigned char root_hash[OCI_HASH_LEN];
+
+/* A normalised entry path: "a/b/c" and where each component starts. */
+struct npath {
+	char buf[OCI_PATH_MAX + 1];
+	size_t len;
+	unsigned n;
+	unsigned short off[PATH_COMPS_MAX];
+	unsigned short clen[PATH_COMPS_MAX];
+};
+
+struct ix {
+	struct store_txn *t;
+	const struct oci_digest *layer;
+	char lname[OCI_DIGEST_STRLEN + 1];
+	uint64_t lid;
+	uint32_t next_node;
+	uint64_t entries;
+	struct oci_blob_stream bs;	/* the compressed blob */
+	struct archive *outer, *inner;
+	EVP_MD_CTX *diff;
+	uint64_t usize;
+	char *ubuf;
+	int outer_failed;
+	char outer_err[256];
+	const char *cur;		/* raw path of the current entry */
+	struct npath path, link;
+	/* the last directory ensured: its path, dirhash, parent's, node */
+	int cache_ok;
+	size_t cache_len;
+	char cache_path[OCI_PATH_MAX + 1];
+	unsigned char cache_hash[OCI_HASH_LEN], cache_phash[OCI_HASH_LEN];
+	uint32_t cache_node;
+	char *fbuf;
+	size_t fcap;
+};
+
+/* ---- paths -------------------------------------------------------------- */
+
+/*
+ * norm_path - normalise RAW into P: drop empty and "." components, refuse
+ * an absolute path or a ".." (WHAT says which kind of path it is).
+ */
+static int norm_path(struct ix *ix, const char *raw, struct npath *p, const char *what)
+{
+	const char *s = raw;
+
+	p->len = 0;
+	p->n = 0;
+	/* "/" alone is the root (umoci writes it so); any other absolute
+	 * path is refused: extracting it would write outside the rootfs */
+	if (raw[0] == '/' && raw[strspn(raw, "/.")] != '\0')
+		return store_error(-EPERM,
+				   "layer %s: %s '%.300s' is an absolute path; layers hold relative paths only",
+				   ix->lname, what, raw);
+	while (*s) {
+		const char *end = strchr(s, '/');
+		size_t n = end ? (size_t)(end - s) : strlen(s);
+
+		if (n == 2 && s[0] == '.' && s[1] == '.')
+			return store_error(-EPERM, "layer %s: %s '%.300s' climbs out of the layer with '..'",
+					   ix->lname, what, raw);
+		if (n > OCI_ENTRY_NAME_MAX)
+			return store_error(-ENAMETOOLONG, "layer %s: %s '%.300s' has a name longer than %d bytes",
+					   ix->lname, what, raw, OCI_ENTRY_NAME_MAX);
+		if (n > 0 && !(n == 1 && s[0] == '.')) {
+			if (p->len + n + 1 > OCI_PATH_MAX)
+				return store_error(-ENAMETOOLONG, "layer %s: %s '%.300s...' is longer than %d bytes",
+						   ix->lname, what, raw, OCI_PATH_MAX);
+			if (p->len)
+				p->buf[p->len++] = '/';
+			p->off[p->n] = (unsigned short)p->len;
+			p->clen[p->n] = (unsigned short)n;
+			p->n++;
+			memcpy(p->buf + p->len, s, n);
+			p->len += n;
+		}
+		s += n;
+		while (*s == '/')
+			s++;
+	}
+	p->buf[p->len] = '\0';
+	return 0;
+}
+
+/* prefix_len - bytes of P's first K components ("a/b" for K = 2) */
+static size_t prefix_len(const struct npath *p, unsigned k)
+{
+	return k == 0 ? 0 : (size_t)p->off[k - 1] + p->clen[k - 1];
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+static int entry_get(struct ix *ix, const unsigned char *dirhash, const char *name, size_t nlen,
+		     struct oci_entry_rec *rec)
+{
+	unsigned char key[OCI_FILES_KEY_MAX];
+	size_t klen = oci_entry_key(key, ix->lid, dirhash, name, nlen);
+	MDB_val v;
+	int rc = store_get(ix->t, TBL_OCI_FILES, key, klen, &v);
+
+	if (rc)
+		return rc;
+	if (v.mv_size < sizeof(*rec))
+		return store_error(-EIO, "layer %s: corrupt entry record", ix->lname);
+	memcpy(rec, v.mv_data, sizeof(*rec));
+	return 0;
+}
+
+static int entry_put(struct ix *ix, const unsigned char *dirhash, const char *name, size_t nlen,
+		     const struct oci_entry_rec *rec, const char *target)
+{
+	unsigned char key[OCI_FILES_KEY_MAX];
+	size_t klen = oci_entry_key(key, ix->lid, dirhash, name, nlen);
+	size_t tlen = target ? strlen(target) + 1 : 0;
+	void *p;
+	int rc = store_reserve(ix->t, TBL_OCI_FILES, key, klen, sizeof(*rec) + tlen, &p);
+
+	if (rc)
+		return rc;
+	memcpy(p, rec, sizeof(*rec));
+	if (tlen)
+		memcpy((char *)p + sizeof(*rec), target, tlen);
+	return 0;
+}
+
+static int node_put(struct ix *ix, uint32_t node, uint32_t parent, uint32_t nlink,
+		    const char *name, size_t nlen)
+{
+	unsigned char key[16], val[sizeof(struct oci_node_rec) + OCI_ENTRY_NAME_MAX];
+	struct oci_node_rec nr = { .parent = parent, .nlink = nlink };
+	size_t klen = oci_node_key(key, ix->lid, node);
+
+	memcpy(val, &nr, sizeof(nr));
+	memcpy(val + sizeof(nr), name, nlen);
+	return store_put(ix->t, TBL_OCI_FILES, key, klen, val, sizeof(nr) + nlen, 0);
+}
+
+/* node_nlink_add - change the link count of hard-linked NODE by DELTA */
+static int node_nlink_add(struct ix *ix, uint32_t node, int delta)
+{
+	unsigned char key[16], val[sizeof(struct oci_node_rec) + OCI_ENTRY_NAME_MAX];
+	struct oci_node_rec nr;
+	size_t klen = oci_node_key(key, ix->lid, node);
+	MDB_val v;
+	int rc = store_get(ix->t, TBL_OCI_FILES, key, klen, &v);
+
+	if (rc || v.mv_size < sizeof(nr) || v.mv_size > sizeof(val))
+		return rc ? rc : store_error(-EIO, "layer %s: corrupt node record", ix->lname);
+	memcpy(val, v.mv_data, v.mv_size);
+	memcpy(&nr, val, sizeof(nr));
+	nr.nlink = (uint32_t)((int64_t)nr.nlink + delta);
+	memcpy(val, &nr, sizeof(nr));
+	return store_put(ix->t, TBL_OCI_FILES, key, klen, val, v.mv_size, 0);
+}
+
+static int node_new(struct ix *ix, uint32_t parent, const char *name, size_t nlen, uint32_t *out)
+{
+	if (ix->next_node == UINT32_MAX)
+		return store_error(-EFBIG, "layer %s: too many entries", ix->lname);
+	*out = ix->next_node++;
+	return node_put(ix, *out, parent, 1, name, nlen);
+}
+
+/* xattrs_check - validate the xattrs of E before anything is written */
+static int xattrs_check(struct ix *ix, struct archive_entry *e)
+{
+	const char *name;
+	const void *value;
+	size_t size;
+	int n = archive_entry_xattr_reset(e);
+
+	if (n > OCI_XATTRS_MAX)
+		return store_error(-EFBIG, "layer %s: entry '%.300s' has %d xattrs, more than %d",
+				   ix->lname, ix->cur, n, OCI_XATTRS_MAX);
+	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+		size_t nl = name ? strlen(name) : 0;
+		if (nl == 0 || nl > OCI_XATTR_NAME_MAX || size > OCI_XATTR_VALUE_MAX)
+			return store_error(-EFBIG,
+					   "layer %s: entry '%.300s' has an xattr '%.60s' whose name or value (%zu bytes) is over the limit",
+					   ix->lname, ix->cur, name ? name : "", size);
+	}
+	return n;
+}
+
+static int xattrs_put(struct ix *ix, struct archive_entry *e, uint32_t node)
+{
+	unsigned char key[13 + OCI_XATTR_NAME_MAX];
+	const char *name;
+	const void *value;
+	size_t size;
+	int rc;
+
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+		size_t nl = strlen(name);
+		oci_node_key(key, ix->lid, node);
+		key[8] = OCI_K_XATTR;
+		memcpy(key + 13, name, nl);
+		rc = store_put(ix->t, TBL_OCI_FILES, key, 13 + nl, value ? value : "", size, 0);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int xattrs_del(struct ix *ix, uint32_t node)
+{
+	unsigned char key[13];
+
+	oci_node_key(key, ix->lid, node);
+	key[8] = OCI_K_XATTR;
+	return store_del_prefix(ix->t, TBL_OCI_FILES, key, sizeof(key));
+}
+
+static int type_clash(struct ix *ix)
+{
+	return store_error(-EBADMSG,
+			   "layer %s: entry '%.300s' is a directory and a non-directory in the same layer",
+			   ix->lname, ix->cur);
+}
+
+/*
+ * put_entry - add NAME to the directory (DIRHASH, PARENT) with REC, merged
+ * with what the layer already holds there (see the file comment).  REC's
+ * node is 0 for a new node, or the node of a hard link's target.  E, if
+ * not NULL, supplies xattrs.
+ */
+static int put_entry(struct ix *ix, const unsigned char *dirhash, uint32_t parent,
+		     const char *name, size_t nlen, struct oci_entry_rec *rec, const char *target,
+		     struct archive_entry *e)
+{
+	struct oci_entry_rec ex;
+	int is_dir = S_ISDIR(rec->mode) && !(rec->flags & OCI_EF_WHITEOUT);
+	int nx = e ? xattrs_check(ix, e) : 0;
+	int rc;
+
+	if (nx < 0)
+		return nx;
+	if (nx > 0)
+		rec->flags |= OCI_EF_XATTRS;
+	rc = entry_get(ix, dirhash, name, nlen, &ex);
+	if (rc == -ENOENT) {
+		if (rec->node == 0 && (rc = node_new(ix, parent, name, nlen, &rec->node)))
+			return rc;
+		goto write;
+	}
+	if (rc)
+		return rc;
+	if (rec->flags & OCI_EF_WHITEOUT) {
+		if (!S_ISDIR(ex.mode) || (ex.flags & OCI_EF_WHITEOUT))
+			return 0;	/* an entry of this layer beats its whiteout */
+		ex.flags |= OCI_EF_OPAQUE;
+		return entry_put(ix, dirhash, name, nlen, &ex, NULL);
+	}
+	if (ex.flags & OCI_EF_WHITEOUT) {
+		if (rec->node == 0)
+			rec->node = ex.node;
+		if (is_dir)
+			rec->flags |= OCI_EF_OPAQUE;
+		goto write;
+	}
+	if (S_ISDIR(ex.mode) != is_dir)
+		return type_clash(ix);
+	if (is_dir) {
+		rec->node = ex.node;
+		rec->flags |= ex.flags & OCI_EF_OPAQUE;
+		if ((ex.flags & OCI_EF_XATTRS) && (rc = xattrs_del(ix, ex.node)))
+			return rc;
+		goto write;
+	}
+	/* a non-directory listed again: the later one wins */
+	if (rec->node == ex.node)
+		return 0;
+	if ((ex.flags & OCI_EF_HARDLINK) && (rc = node_nlink_add(ix, ex.node, -1)))
+		return rc;
+	if (rec->node == 0 && (rc = node_new(ix, parent, name, nlen, &rec->node)))
+		return rc;
+write:
+	rc = entry_put(ix, dirhash, name, nlen, rec, target);
+	if (rc == 0 && nx > 0)
+		rc = xattrs_put(ix, e, rec->node);
+	return rc;
+}
+
+static void implicit_dir(struct oci_entry_rec *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->mode = S_IFDIR | 0755;
+	rec->flags = OCI_EF_IMPLICIT;
+}
+
+/*
+ * ensure_dir - make sure the directory of P's first K components exists in
+ * the layer (made up if the tar has not named it yet).  Returns its
+ * dirhash, its parent's dirhash and its node.
+ */
+static int ensure_dir(struct ix *ix, const struct npath *p, unsigned k, unsigned char *hash,
+		      unsigned char *phash, uint32_t *node)
+{
+	size_t plen = prefix_len(p, k);
+	unsigned char h[OCI_HASH_LEN], ph[OCI_HASH_LEN];
+	uint32_t n = OCI_ROOT_NODE;
+	int rc;
+
+	if (ix->cache_ok && ix->cache_len == plen && !memcmp(ix->cache_path, p->buf, plen)) {
+		memcpy(hash, ix->cache_hash, OCI_HASH_LEN);
+		memcpy(phash, ix->cache_phash, OCI_HASH_LEN);
+		*node = ix->cache_node;
+		return 0;
+	}
+	memcpy(h, root_hash, OCI_HASH_LEN);
+	memcpy(ph, root_hash, OCI_HASH_LEN);
+	for (unsigned j = 0; j < k; j++) {
+		const char *name = p->buf + p->off[j];
+		size_t nlen = p->clen[j];
+		struct oci_entry_rec rec;
+
+		rc = entry_get(ix, h, name, nlen, &rec);
+		if (rc && rc != -ENOENT)
+			return rc;
+		if (rc == -ENOENT || (rec.flags & OCI_EF_WHITEOUT)) {
+			uint32_t wnode = rc == -ENOENT ? 0 : rec.node;
+			int was_whiteout = rc == 0;
+
+			implicit_dir(&rec);
+			if (was_whiteout)
+				rec.flags |= OCI_EF_OPAQUE;
+			rec.node = wnode;
+			if (!wnode && (rc = node_new(ix, n, name, nlen, &rec.node)))
+				return rc;
+			rc = entry_put(ix, h, name, nlen, &rec, NULL);
+			if (rc)
+				return rc;
+		} else if (!S_ISDIR(rec.mode)) {
+			return store_error(-EBADMSG,
+					   "layer %s: entry '%.300s' is below '%.*s', which is not a directory in this layer",
+					   ix->lname, ix->cur, (int)prefix_len(p, j + 1), p->buf);
+		}
+		memcpy(ph, h, OCI_HASH_LEN);
+		oci_dirhash(h, ph, name, nlen);
+		n = rec.node;
+	}
+	memcpy(hash, h, OCI_HASH_LEN);
+	memcpy(phash, ph, OCI_HASH_LEN);
+	*node = n;
+	ix->cache_ok = 1;
+	ix->cache_len = plen;
+	memcpy(ix->cache_path, p->buf, plen);
+	memcpy(ix->cache_hash, h, OCI_HASH_LEN);
+	memcpy(ix->cache_phash, ph, OCI_HASH_LEN);
+	ix->cache_node = n;
+	return 0;
+}
+
+/* ---- file contents ------------------------------------------------------ */
+
+static int data_error(struct ix *ix)
+{
+	if (ix->outer_failed)
+		return store_error(-EBADMSG,
+				   "layer %s: the compressed stream is truncated or corrupt at entry '%.300s' (%s)",
+				   ix->lname, ix->cur, ix->outer_err);
+	return store_error(-EBADMSG, "layer %s: cannot read entry '%.300s': %s", ix->lname, ix->cur,
+			   archive_error_string(ix->inner) ? archive_error_string(ix->inner)
+							   : "truncated tar");
+}
+
+/* read_exact - read LEN bytes of the current entry's data */
+static int read_exact(struct ix *ix, char *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		la_ssize_t n = archive_read_data(ix->inner, buf + done, len - done);
+		if (n <= 0)
+			return data_error(ix);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int tmpfile_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/var/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "%s/govc-layer-XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd >= 0 ? fd : -errno;
+}
+
+/* big_file - hash a large entry through a temporary file, then store it */
+static int big_file(struct ix *ix, uint64_t size, git_oid *id)
+{
+	struct store_hasher *h = NULL;
+	uint64_t done = 0;
+	void *dst;
+	int fd = tmpfile_open(), rc;
+
+	if (fd < 0)
+		return store_error(fd, "layer %s: cannot create a temporary file for '%.300s': %s (set TMPDIR)",
+				   ix->lname, ix->cur, strerror(-fd));
+	rc = store_hasher_new(&h, GIT_OBJECT_BLOB, size);
+	while (rc == 0 && done < size) {
+		size_t n = size - done < UBUF_SIZE ? (size_t)(size - done) : UBUF_SIZE;
+		rc = read_exact(ix, ix->fbuf, n);
+		if (rc)
+			break;
+		store_hasher_update(h, ix->fbuf, n);
+		if (write(fd, ix->fbuf, n) != (ssize_t)n)
+			rc = store_error(-errno ? -errno : -EIO, "layer %s: cannot write a temporary file: %s",
+					 ix->lname, strerror(errno));
+		done += n;
+	}
+	if (h) {
+		store_hasher_final(h, id);	/* frees h, even after an error */
+		h = NULL;
+	}
+	if (rc)
+		goto out;
+	rc = store_object_reserve(ix->t, id, GIT_OBJECT_BLOB, (size_t)size, &dst);
+	if (rc == -EEXIST) {
+		rc = 0;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	/* fill the reserved space before any other write */
+	for (done = 0; done < size;) {
+		ssize_t n = pread(fd, (char *)dst + done, (size_t)(size - done), (off_t)done);
+		if (n <= 0) {
+			rc = store_error(-EIO, "layer %s: cannot read back a temporary file", ix->lname);
+			break;
+		}
+		done += (uint64_t)n;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+static int file_content(struct ix *ix, uint64_t size, git_oid *id)
+{
+	int rc;
+
+	if (size > STORE_OBJECT_MAX)
+		return store_error(-EFBIG, "layer %s: file '%.300s' is larger than the store allows",
+				   ix->lname, ix->cur);
+	if (size > FILE_MEM_MAX)
+		return big_file(ix, size, id);
+	if (size > ix->fcap) {
+		char *nb = realloc(ix->fbuf, (size_t)size);
+		if (!nb)
+			return store_error(-ENOMEM, "out of memory");
+		ix->fbuf = nb;
+		ix->fcap = (size_t)size;
+	}
+	rc = read_exact(ix, ix->fbuf, (size_t)size);
+	if (rc)
+		return rc;
+	return store_object_write(ix->t, GIT_OBJECT_BLOB, ix->fbuf, (size_t)size, id);
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+/* symlink_escapes - does TARGET, relative to a directory DEPTH deep, climb out? */
+static int symlink_escapes(const char *target, unsigned depth)
+{
+	long d = depth;
+	const char *s = target;
+
+	if (target[0] == '/')
+		return 0;	/* absolute: resolved inside the container's root */
+	while (*s) {
+		const char *end = strchr(s, '/');
+		size_t n = end ? (size_t)(end - s) : strlen(s);
+		if (n == 2 && s[0] == '.' && s[1] == '.') {
+			if (--d < 0)
+				return 1;
+		} else if (n > 0 && !(n == 1 && s[0] == '.')) {
+			d++;
+		}
+		s += n;
+		while (*s == '/')
+			s++;
+	}
+	return 0;
+}
+
+static int add_hardlink(struct ix *ix, const unsigned char *dirhash, uint32_t parent,
+			const char *name, size_t nlen, const char *linkname)
+{
+	struct oci_entry_rec tr, rec;
+	unsigned char th[OCI_HASH_LEN], tph[OCI_HASH_LEN];
+	const char *tname;
+	size_t tnlen;
+	unsigned char key[OCI_FILES_KEY_MAX];
+	const char *target = NULL;
+	MDB_val v;
+	int rc = norm_path(ix, linkname, &ix->link, "the target of hard link");
+
+	if (rc)
+		return -EPERM;	/* norm_path named the link target */
+	if (ix->link.n == 0)
+		goto missing;
+	if (ix->link.len == ix->path.len && !memcmp(ix->link.buf, ix->path.buf, ix->path.len))
+		return 0;	/* a link to itself: nothing to add */
+	/* the target's directory must exist already: never create it */
+	memcpy(th, root_hash, OCI_HASH_LEN);
+	for (unsigned j = 0; j + 1 < ix->link.n; j++) {
+		rc = entry_get(ix, th, ix->link.buf + ix->link.off[j], ix->link.clen[j], &tr);
+		if (rc == -ENOENT || (rc == 0 && (!S_ISDIR(tr.mode) || (tr.flags & OCI_EF_WHITEOUT))))
+			goto missing;
+		if (rc)
+			return rc;
+		memcpy(tph, th, OCI_HASH_LEN);
+		oci_dirhash(th, tph, ix->link.buf + ix->link.off[j], ix->link.clen[j]);
+	}
+	tname = ix->link.buf + ix->link.off[ix->link.n - 1];
+	tnlen = ix->link.clen[ix->link.n - 1];
+	rc = entry_get(ix, th, tname, tnlen, &tr);
+	if (rc == -ENOENT || (rc == 0 && (S_ISDIR(tr.mode) || (tr.flags & OCI_EF_WHITEOUT))))
+		goto missing;
+	if (rc)
+		return rc;
+	if (S_ISLNK(tr.mode)) {
+		size_t klen = oci_entry_key(key, ix->lid, th, tname, tnlen);
+		if ((rc = store_get(ix->t, TBL_OCI_FILES, key, klen, &v)))
+			return rc;
+		target = strndup((const char *)v.mv_data + sizeof(tr), v.mv_size - sizeof(tr));
+		if (!target)
+			return store_error(-ENOMEM, "out of memory");
+	}
+	if (!(tr.flags & OCI_EF_HARDLINK)) {
+		tr.flags |= OCI_EF_HARDLINK;
+		rc = entry_put(ix, th, tname, tnlen, &tr, target);
+		if (rc)
+			goto out;
+	}
+	rec = tr;
+	rc = node_nlink_add(ix, tr.node, 1);
+	if (rc == 0)
+		rc = put_entry(ix, dirhash, parent, name, nlen, &rec, target, NULL);
+out:
+	free((char *)target);
+	return rc;
+missing:
+	return store_error(-EPERM,
+			   "layer %s: hard link '%.300s' points to '%.300s', which is not a file earlier in the same layer",
+			   ix->lname, ix->cur, linkname);
+}
+
+static int add_entry(struct ix *ix, struct archive_entry *e)
+{
+	struct npath *p = &ix->path;
+	unsigned char h[OCI_HASH_LEN], ph[OCI_HASH_LEN];
+	struct oci_entry_rec rec;
+	const char *name, *target = NULL, *hl;
+	size_t nlen;
+	uint32_t parent = 0;
+	la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+	mode_t type = archive_entry_filetype(e);
+	int rc;
+
+	if (++ix->entries > OCI_LAYER_ENTRIES_MAX)
+		return store_error(-EFBIG, "layer %s: more than %d entries", ix->lname,
+				   OCI_LAYER_ENTRIES_MAX);
+	rc = norm_path(ix, ix->cur, p, "entry");
+	if (rc)
+		return rc;
+	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
+		return store_error(-EBADMSG, "layer %s: entry '%.300s' has an invalid owner", ix->lname,
+				   ix->cur);
+	memset(&rec, 0, sizeof(rec));
+	rec.uid = (uint32_t)uid;
+	rec.gid = (uint32_t)gid;
+	rec.mtime_ns = (int64_t)archive_entry_mtime(e) * 1000000000 + archive_entry_mtime_nsec(e);
+	rec.mode = (uint32_t)(archive_entry_perm(e) & 07777);
+
+	if (p->n == 0) {		/* "." or "./": the root's attributes */
+		if (type != AE_IFDIR || archive_entry_hardlink(e))
+			return store_error(-EBADMSG, "layer %s: the root '%.300s' is not a directory",
+					   ix->lname, ix->cur);
+		rec.mode |= S_IFDIR;
+		return put_entry(ix, root_hash, 0, "", 0, &rec, NULL, e);
+	}
+	name = p->buf + p->off[p->n - 1];
+	nlen = p->clen[p->n - 1];
+	rc = ensure_dir(ix, p, p->n - 1, h, ph, &parent);
+	if (rc)
+		return rc;
+
+	if (nlen >= 4 && !memcmp(name, ".wh.", 4)) {
+		if (nlen == 12 && !memcmp(name, ".wh..wh..opq", 12)) {
+			/* the directory holding the marker is opaque */
+			const char *dname = p->n >= 2 ? p->buf + p->off[p->n - 2] : "";
+			size_t dlen = p->n >= 2 ? p->clen[p->n - 2] : 0;
+			if ((rc = entry_get(ix, ph, dname, dlen, &rec)))
+				return rc;
+			rec.flags |= OCI_EF_OPAQUE;
+			return entry_put(ix, ph, dname, dlen, &rec, NULL);
+		}
+		if (nlen >= 8 && !memcmp(name, ".wh..wh.", 8))
+			return 0;	/* aufs bookkeeping: not part of the tree */
+		name += 4;
+		nlen -= 4;
+		if ((nlen == 1 && name[0] == '.') || (nlen == 2 && !memcmp(name, "..", 2)))
+			return store_error(-EPERM, "layer %s: whiteout '%.300s' names '.' or '..'",
+					   ix->lname, ix->cur);
+		memset(&rec, 0, sizeof(rec));
+		rec.flags = OCI_EF_WHITEOUT;
+		return put_entry(ix, h, parent, name, nlen, &rec, NULL, NULL);
+	}
+
+	hl = archive_entry_hardlink(e);
+	if (hl)
+		return add_hardlink(ix, h, parent, name, nlen, hl);
+
+	switch (type) {
+	case AE_IFREG: {
+		git_oid id;
+		la_int64_t size = archive_entry_size(e);
+		if (size < 0)
+			return store_error(-EBADMSG, "layer %s: file '%.300s' has a negative size",
+					   ix->lname, ix->cur);
+		rc = file_content(ix, (uint64_t)size, &id);
+		if (rc)
+			return rc;
+		memcpy(rec.blob, id.id, 20);
+		rec.size = (uint64_t)size;
+		rec.mode |= S_IFREG;
+		break;
+	}
+	case AE_IFDIR:
+		rec.mode |= S_IFDIR;
+		break;
+	case AE_IFLNK:
+		target = archive_entry_symlink(e);
+		if (!target || !*target || strlen(target) > OCI_SYMLINK_MAX)
+			return store_error(-EBADMSG, "layer %s: symlink '%.300s' has an empty or too long target",
+					   ix->lname, ix->cur);
+		if (symlink_escapes(target, p->n - 1))
+			return store_error(-EPERM,
+					   "layer %s: symlink '%.300s' -> '%.300s' points outside the layer's root",
+					   ix->lname, ix->cur, target);
+		rec.size = strlen(target);
+		rec.mode |= S_IFLNK;
+		break;
+	case AE_IFCHR:
+	case AE_IFBLK:
+		rec.rdev = (uint64_t)archive_entry_rdev(e);
+		rec.mode |= type == AE_IFCHR ? S_IFCHR : S_IFBLK;
+		break;
+	case AE_IFIFO:
+		rec.mode |= S_IFIFO;
+		break;
+	default:
+		return store_error(-EBADMSG, "layer %s: entry '%.300s' has a file type (0%o) layers cannot hold",
+				   ix->lname, ix->cur, (unsigned)type);
+	}
+	return put_entry(ix, h, parent, name, nlen, &rec, target, e);
+}
+
+/* ---- the two readers ---------------------------------------------------- */
+
+static la_ssize_t inner_read(struct archive *a, void *arg, const void **buf)
+{
+	struct ix *ix = arg;
+	la_ssize_t n = archive_read_data(ix->outer, ix->ubuf, UBUF_SIZE);
+
+	if (n < 0) {
+		ix->outer_failed = 1;
+		snprintf(ix->outer_err, sizeof(ix->outer_err), "%s",
+			 archive_error_string(ix->outer) ? archive_error_string(ix->outer)
+							 : "read error");
+		archive_set_error(a, EIO, "%s", ix->outer_err);
+		return -1;
+	}
+	EVP_DigestUpdate(ix->diff, ix->ubuf, (size_t)n);
+	ix->usize += (uint64_t)n;
+	*buf = ix->ubuf;
+	return n;
+}
+
+/* drain - hash whatever follows the tar's end marker */
+static int drain(struct ix *ix)
+{
+	const void *buf;
+
+	for (;;) {
+		la_ssize_t n = inner_read(ix->inner, ix, &buf);
+		if (n < 0)
+			return store_error(-EBADMSG, "layer %s: the compressed stream is truncated or corrupt (%s)",
+					   ix->lname, ix->outer_err);
+		if (n == 0)
+			return 0;
+	}
+}
+
+static int read_entries(struct ix *ix)
+{
+	struct archive_entry *e;
+	char prev[320] = "";
+	int rc;
+
+	for (;;) {
+		rc = archive_read_next_header(ix->inner, &e);
+		if (rc == ARCHIVE_EOF)
+			return 0;
+		if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+			/* umoci insert (0.4.7) ends a layer right after the last
+			 * file's data, without padding or end-of-archive blocks;
+			 * Go's tar reader and so the runtimes accept that, and so
+			 * do we - but only when less than a header is left */
+			if (!ix->outer_failed && prev[0] &&
+			    ix->usize - (uint64_t)archive_filter_bytes(ix->inner, 0) < 512 &&
+			    drain(ix) == 0 &&
+			    ix->usize - (uint64_t)archive_filter_bytes(ix->inner, 0) < 512)
+				return 0;
+			if (ix->outer_failed)
+				return store_error(-EBADMSG,
+						   "layer %s: the compressed stream is truncated or corrupt after entry '%s' (%s)",
+						   ix->lname, prev, ix->outer_err);
+			return store_error(-EBADMSG, "layer %s: not a valid tar archive%s%s%s (%s)", ix->lname,
+					   prev[0] ? " after entry '" : "", prev, prev[0] ? "'" : "",
+					   archive_error_string(ix->inner) ? archive_error_string(ix->inner)
+									   : "unknown error");
+		}
+		ix->cur = archive_entry_pathname(e);
+		if (!ix->cur)
+			return store_error(-EBADMSG, "layer %s: an entry after '%s' has no readable path",
+					   ix->lname, prev);
+		rc = add_entry(ix, e);
+		if (rc)
+			return rc;
+		snprintf(prev, sizeof(prev), "%.300s", ix->cur);
+	}
+}
+
+static int write_layer(struct ix *ix, const struct oci_digest *diff)
+{
+	struct oci_layer_rec rec;
+	unsigned char key[9];
+	int code = archive_filter_code(ix->outer, 0);
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.lid = ix->lid;
+	memcpy(rec.diff_id, diff->sha256, 32);
+	rec.size = ix->bs.size;
+	rec.usize = ix->usize;
+	rec.entries = ix->entries;
+	rec.nodes = ix->next_node - 1;
+	rec.compression = code == ARCHIVE_FILTER_GZIP   ? OCI_COMP_GZIP
+			  : code == ARCHIVE_FILTER_ZSTD ? OCI_COMP_ZSTD
+							: OCI_COMP_NONE;
+	rc = store_put(ix->t, TBL_OCI_LAYERS, ix->layer->sha256, 32, &rec, sizeof(rec), 0);
+	if (rc)
+		return rc;
+	key[0] = 'L';
+	store_be64_put(key + 1, ix->lid);
+	return store_put(ix->t, TBL_OCI_META, key, sizeof(key), ix->layer->sha256, 32, 0);
+}
+
+static int index_layer(struct ix *ix, const struct oci_digest *diff_id)
+{
+	struct oci_entry_rec root;
+	struct oci_digest diff;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int rc;
+
+	rc = store_next_id(ix->t, "oci_layer", &ix->lid);
+	if (rc)
+		return rc;
+	if (ix->lid > OCI_LID_MAX)
+		return store_error(-EOVERFLOW, "the store has used up its layer ids");
+	ix->next_node = OCI_ROOT_NODE;
+	implicit_dir(&root);
+	root.node = OCI_ROOT_NODE;
+	ix->next_node++;
+	rc = node_put(ix, OCI_ROOT_NODE, 0, 1, "", 0);
+	if (rc == 0)
+		rc = entry_put(ix, root_hash, "", 0, &root, NULL);
+	if (rc)
+		return rc;
+
+	{
+		char what[OCI_DIGEST_STRLEN + 8];
+		snprintf(what, sizeof(what), "layer %s", ix->lname);
+		rc = oci_blob_stream_open(&ix->outer, &ix->bs, what);
+	}
+	if (rc == -ENODATA) {		/* an empty blob: an empty layer */
+		rc = 0;
+		goto done;
+	}
+	if (rc)
+		return rc;
+	ix->inner = archive_read_new();
+	if (!ix->inner)
+		return store_error(-ENOMEM, "out of memory");
+	archive_read_support_format_tar(ix->inner);
+	archive_read_support_format_empty(ix->inner);
+	if (archive_read_open(ix->inner, ix, NULL, inner_read, NULL) != ARCHIVE_OK) {
+		if (ix->outer_failed)
+			return store_error(-EBADMSG, "layer %s: the compressed stream is corrupt (%s)",
+					   ix->lname, ix->outer_err);
+		return store_error(-EBADMSG, "layer %s is not a tar archive (%s)", ix->lname,
+				   archive_error_string(ix->inner) ? archive_error_string(ix->inner)
+								   : "unknown format");
+	}
+	rc = read_entries(ix);
+	if (rc == 0)
+		rc = drain(ix);
+	if (rc)
+		return rc;
+done:
+	EVP_DigestFinal_ex(ix->diff, md, &mdlen);
+	memcpy(diff.sha256, md, 32);
+	if (diff_id && memcmp(diff_id, &diff, sizeof(diff))) {
+		char w[OCI_DIGEST_STRLEN + 1], g[OCI_DIGEST_STRLEN + 1];
+		return store_error(-EBADMSG,
+				   "layer %s: its uncompressed content hashes to %s, but the image config says diff_id %s",
+				   ix->lname, oci_digest_fmt(g, &diff), oci_digest_fmt(w, diff_id));
+	}
+	return write_layer(ix, &diff);
+}
+
+int oci_layer_index(struct store_txn *t, const struct oci_digest *layer,
+		    const struct oci_digest *diff_id)
+{
+	struct oci_layer_rec have;
+	struct ix *ix;
+	int rc = oci_layer_rec_get(t, layer, &have);
+
+	if (rc == 0) {
+		if (diff_id && memcmp(have.diff_id, diff_id->sha256, 32)) {
+			char w[OCI_DIGEST_STRLEN + 1], l[OCI_DIGEST_STRLEN + 1];
+			return store_error(-EBADMSG,
+					   "layer %s: the image config says diff_id %s, which is not this layer's",
+					   oci_digest_fmt(l, layer), oci_digest_fmt(w, diff_id));
+		}
+		return 0;
+	}
+	if (rc != -ENOENT)
+		return rc;
+	ix = calloc(1, sizeof(*ix));
+	if (!ix)
+		return store_error(-ENOMEM, "out of memory");
+	ix->t = t;
+	ix->layer = layer;
+	oci_digest_fmt(ix->lname, layer);
+	ix->cur = "";
+	ix->ubuf = malloc(UBUF_SIZE);
+	ix->fbuf = malloc(UBUF_SIZE);
+	ix->fcap = UBUF_SIZE;
+	ix->diff = EVP_MD_CTX_new();
+	if (!ix->ubuf || !ix->fbuf || !ix->diff || !EVP_DigestInit_ex(ix->diff, EVP_sha256(), NULL)) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = oci_blob_stream_init(&ix->bs, t, layer);
+	if (rc == -ENOENT) {
+		rc = store_error(-ENOENT, "layer %s: its blob is not in the store", ix->lname);
+		goto out;
+	}
+	if (rc == 0)
+		rc = index_layer(ix, diff_id);
+out:
+	if (ix->inner)
+		archive_read_free(ix->inner);
+	if (ix->outer)
+		archive_read_free(ix->outer);
+	oci_blob_stream_release(&ix->bs);
+	EVP_MD_CTX_free(ix->diff);
+	free(ix->ubuf);
+	free(ix->fbuf);
+	free(ix);
+	return rc;
+}

@@ -1,0 +1,1092 @@
+/*
+ * oci_layout.c - OCI image layouts and docker archives: the two ways an
+ * image travels as files.
+ *
+ *   import oci:DIR[:TAG]        index.json -> the descriptor tagged TAG
+ *                               (annotation org.opencontainers.image.ref.name),
+ *                               blobs read from DIR/blobs/sha256/<hex>
+ *   import docker-archive:FILE  `docker save` output: manifest.json, a
+ *                               config and layer tars; spooled to a
+ *                               temporary directory (manifest.json often
+ *                               comes last), then converted to an OCI
+ *                               manifest whose layers are the bytes as given
+ *   export oci:DIR[:TAG]        blobs byte-exact, index.json merged
+ *   export docker-archive:FILE  manifest.json + config + uncompressed layers
+ *
+ * Files from outside are untrusted: index.json, oci-layout and
+ * manifest.json are read with a size cap; member names of a docker archive
+ * are never used as paths on disk (spool files are numbered).  Writes into
+ * a layout go to a temporary name and are renamed into place, so a reader
+ * never sees half a blob or half an index.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
+#include "store/oci_int.h"
+
+#define LAYOUT_SMALL_MAX 4096		/* oci-layout */
+#define ARCHIVE_MEMBERS_MAX 100000	/* members of a docker archive */
+#define ARCHIVE_LINK_DEPTH 8
+#define COPY_BUF (256u << 10)
+
+/* ---- small file helpers ------------------------------------------------- */
+
+/* read_capped - the whole of DIRFD/NAME if at most MAX bytes, malloc'd */
+static int read_capped(int dirfd, const char *name, size_t max, const char *what, char **out,
+		       size_t *len)
+{
+	struct stat st;
+	char *buf;
+	size_t done = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	*out = NULL;
+	if (fd < 0)
+		return store_error(-errno, "cannot open %s: %s", what, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return store_error(-EINVAL, "%s is not a regular file", what);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return store_error(-EFBIG, "%s is %llu bytes, more than the %zu-byte limit", what,
+				   (unsigned long long)st.st_size, max);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return store_error(-ENOMEM, "out of memory");
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	close(fd);
+	buf[done] = '\0';
+	*out = buf;
+	*len = done;
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* write_file_atomic - DIRFD/NAME := LEN bytes at DATA, via a temporary name */
+static int write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
+			     const char *where)
+{
+	char tmp[128];
+	int fd, rc;
+
+	snprintf(tmp, sizeof(tmp), ".%s.govc-tmp", name);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return store_error(-errno, "cannot write %s/%s: %s", where, name, strerror(errno));
+	rc = write_all(fd, data, len);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		rc = -errno;
+	if (rc) {
+		unlinkat(dirfd, tmp, 0);
+		return store_error(rc, "cannot write %s/%s: %s", where, name, strerror(-rc));
+	}
+	return 0;
+}
+
+/* ---- OCI layout import -------------------------------------------------- */
+
+struct layout_src {
+	int blobs;	/* DIR/blobs/sha256 */
+	char location[4200];
+};
+
+static int layout_open_blob(void *arg, const struct oci_digest *d, int *out)
+{
+	struct layout_src *ls = arg;
+	char hex[65];
+	struct stat st;
+	int fd;
+
+	if (ls->blobs < 0)
+		return -ENOENT;
+	fd = openat(ls->blobs, oci_digest_hex(hex, d), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
+	if (fd < 0)
+		return store_error(-errno, "cannot open %s/blobs/sha256/%s: %s", ls->location, hex,
+				   strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return store_error(-EINVAL, "%s/blobs/sha256/%s is not a regular file", ls->location,
+				   hex);
+	}
+	fcntl(fd, F_SETFL, 0);
+	*out = fd;
+	return 0;
+}
+
+static const char *ref_name(json_t *desc)
+{
+	json_t *ann = json_object_get(desc, "annotations");
+	json_t *ref = ann ? json_object_get(ann, OCI_REF_ANNOTATION) : NULL;
+
+	return json_is_string(ref) ? json_string_value(ref) : NULL;
+}
+
+/* layout_find - the descriptor in index.json for SRC_TAG (NULL: the only one) */
+static int layout_find(int dirfd, const char *location, const char *src_tag,
+		       struct oci_descriptor *out)
+{
+	char what[4300], tags[512] = "";
+	char *buf;
+	size_t len, i;
+	json_t *doc = NULL, *manifests, *d, *pick = NULL;
+	int rc;
+
+	snprintf(what, sizeof(what), "%s/oci-layout", location);
+	rc = read_capped(dirfd, "oci-layout", LAYOUT_SMALL_MAX, what, &buf, &len);
+	if (rc == -ENOENT)
+		return store_error(-ENOENT, "'%s' is not an OCI image layout (no oci-layout file)",
+				   location);
+	if (rc)
+		return rc;
+	rc = oci_json_parse(buf, len, what, &doc);
+	free(buf);
+	if (rc)
+		return rc;
+	if (!json_is_string(json_object_get(doc, "imageLayoutVersion")))
+		rc = store_error(-EBADMSG, "%s has no imageLayoutVersion", what);
+	json_decref(doc);
+	doc = NULL;
+	if (rc)
+		return rc;
+
+	snprintf(what, sizeof(what), "%s/index.json", location);
+	rc = read_capped(dirfd, "index.json", OCI_JSON_MAX, what, &buf, &len);
+	if (rc)
+		return rc;
+	rc = oci_json_parse(buf, len, what, &doc);
+	free(buf);
+	if (rc)
+		return rc;
+	manifests = json_object_get(doc, "manifests");
+	if (!json_is_array(manifests)) {
+		rc = store_error(-EBADMSG, "%s has no manifests array", what);
+		goto out;
+	}
+	json_array_foreach(manifests, i, d) {
+		const char *ref = ref_name(d);
+
+		if (ref && strlen(tags) + strlen(ref) + 4 < sizeof(tags))
+			snprintf(tags + strlen(tags), sizeof(tags) - strlen(tags), "%s%s",
+				 tags[0] ? ", " : "", ref);
+		if (src_tag && ref && !strcmp(ref, src_tag) && !pick)
+			pick = d;
+	}
+	if (!src_tag && json_array_size(manifests) == 1)
+		pick = json_array_get(manifests, 0);
+	if (!pick && src_tag)
+		rc = store_error(-ENOENT, "no image tagged '%s' in %s (it has: %s)", src_tag, location,
+				 tags[0] ? tags : "no tagged images");
+	else if (!pick)
+		rc = store_error(json_array_size(manifests) ? -EINVAL : -ENOENT,
+				 "%s holds %zu images; name one as %s:TAG (tags: %s)", location,
+				 json_array_size(manifests), location, tags[0] ? tags : "none");
+	else
+		rc = oci_descriptor_parse(pick, what, out);
+out:
+	json_decref(doc);
+	return rc;
+}
+
+int oci_layout_import(struct store *s, const char *dir, const char *src_tag, const char *name,
+		      const char *tag, const struct oci_import_opts *opts, struct oci_digest *m)
+{
+	struct layout_src ls = { .blobs = -1 };
+	struct oci_source src = { layout_open_blob, &ls, ls.location };
+	struct oci_descriptor top;
+	struct store_txn *t;
+	int dirfd, rc;
+
+	snprintf(ls.location, sizeof(ls.location), "oci:%s", dir);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return store_error(-errno, "cannot open OCI layout '%s': %s", dir, strerror(errno));
+	rc = layout_find(dirfd, ls.location, src_tag, &top);
+	if (rc)
+		goto out;
+	ls.blobs = openat(dirfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+	if (rc)
+		goto out;
+	rc = oci_import(t, &src, &top, name, tag, opts, m);
+	if (rc) {
+		store_txn_abort(t);
+		goto out;
+	}
+	rc = store_txn_commit(t);
+out:
+	if (ls.blobs >= 0)
+		close(ls.blobs);
+	close(dirfd);
+	return rc;
+}
+
+/* ---- docker archive import ---------------------------------------------- */
+
+struct member {
+	char *path;		/* member name, "./" stripped */
+	char *link;		/* symlink or hard link: the member it names */
+	int spooled;
+	struct oci_digest digest;
+	uint64_t size;
+	unsigned char magic[4];
+};
+
+struct spool {
+	char dir[4096];
+	struct member *m;
+	size_t n, cap;
+	char location[4200];
+};
+
+static const char *strip_dot(const char *p)
+{
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	while (*p == '/')
+		p++;
+	return p;
+}
+
+static void spool_path(const struct spool *sp, size_t i, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%zu", sp->dir, i);
+}
+
+static void spool_release(struct spool *sp)
+{
+	char path[4200];
+
+	for (size_t i = 0; i < sp->n; i++) {
+		if (sp->m[i].spooled) {
+			spool_path(sp, i, path, sizeof(path));
+			unlink(path);
+		}
+		free(sp->m[i].path);
+		free(sp->m[i].link);
+	}
+	free(sp->m);
+	if (sp->dir[0])
+		rmdir(sp->dir);
+}
+
+/* join - resolve link TARGET found in member PATH to a member name */
+static char *join(const char *path, const char *target, int symlink)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dl = symlink && slash ? (size_t)(slash - path) : 0;
+	char *out = malloc(dl + strlen(target) + 2);
+	char *w;
+
+	if (!out)
+		return NULL;
+	if (target[0] == '/' || !symlink) {
+		strcpy(out, strip_dot(target));
+		return out;
+	}
+	memcpy(out, path, dl);
+	w = out + dl;
+	for (const char *s = target; *s;) {
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n == 2 && !strncmp(s, "..", 2)) {
+			while (w > out && *--w != '/')
+				;
+		} else if (n && !(n == 1 && *s == '.')) {
+			if (w > out)
+				*w++ = '/';
+			memcpy(w, s, n);
+			w += n;
+		}
+		s += n;
+		while (*s == '/')
+			s++;
+	}
+	*w = '\0';
+	return out;
+}
+
+static int spool_entry(struct spool *sp, struct archive *a, struct archive_entry *e, char *buf)
+{
+	const char *p = archive_entry_pathname(e);
+	struct member *m;
+	char path[4200];
+	EVP_MD_CTX *ctx;
+	unsigned int mdlen;
+	int fd, rc = 0;
+
+	if (!p || strlen(p) > 4096)
+		return store_error(-EBADMSG, "%s: a member has no name or a name too long",
+				   sp->location);
+	if (archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFLNK &&
+	    !archive_entry_hardlink(e))
+		return 0;
+	if (sp->n == ARCHIVE_MEMBERS_MAX)
+		return store_error(-EFBIG, "%s has more than %d members", sp->location,
+				   ARCHIVE_MEMBERS_MAX);
+	if (sp->n == sp->cap) {
+		size_t nc = sp->cap ? sp->cap * 2 : 64;
+		struct member *nm = realloc(sp->m, nc * sizeof(*nm));
+		if (!nm)
+			return store_error(-ENOMEM, "out of memory");
+		sp->m = nm;
+		sp->cap = nc;
+	}
+	m = &sp->m[sp->n];
+	memset(m, 0, sizeof(*m));
+	m->path = strdup(strip_dot(p));
+	if (!m->path)
+		return store_error(-ENOMEM, "out of memory");
+	sp->n++;
+	if (archive_entry_hardlink(e) || archive_entry_filetype(e) == AE_IFLNK) {
+		int sym = !archive_entry_hardlink(e);
+		const char *target = sym ? archive_entry_symlink(e) : archive_entry_hardlink(e);
+		m->link = target ? join(m->path, target, sym) : NULL;
+		return m->link ? 0 : store_error(-ENOMEM, "out of memory");
+	}
+	spool_path(sp, sp->n - 1, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return store_error(-errno, "cannot write temporary file %s: %s", path, strerror(errno));
+	m->spooled = 1;
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		rc = store_error(-ENOMEM, "out of memory");
+	while (rc == 0) {
+		la_ssize_t n = archive_read_data(a, buf, COPY_BUF);
+		if (n < 0) {
+			rc = store_error(-EBADMSG, "%s: member '%.300s' is truncated or corrupt (%s)",
+					 sp->location, m->path, archive_error_string(a));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (m->size < sizeof(m->magic))
+			memcpy(m->magic + m->size, buf,
+			       (size_t)n < sizeof(m->magic) - m->size ? (size_t)n
+								      : sizeof(m->magic) - m->size);
+		m->size += (uint64_t)n;
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		rc = write_all(fd, buf, (size_t)n);
+		if (rc)
+			rc = store_error(rc, "cannot write temporary file %s: %s (set TMPDIR)", path,
+					 strerror(-rc));
+	}
+	if (rc == 0)
+		EVP_DigestFinal_ex(ctx, m->digest.sha256, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	if (close(fd) < 0 && rc == 0)
+		rc = store_error(-errno, "cannot write temporary file %s: %s", path, strerror(errno));
+	return rc;
+}
+
+/* member_find - the spooled member named PATH, following links */
+static struct member *member_find(struct spool *sp, const char *path)
+{
+	path = strip_dot(path);
+	for (int depth = 0; depth < ARCHIVE_LINK_DEPTH; depth++) {
+		struct member *hit = NULL;
+		for (size_t i = 0; i < sp->n; i++)
+			if (!strcmp(sp->m[i].path, path))
+				hit = &sp->m[i];	/* the last of duplicates wins */
+		if (!hit || !hit->link)
+			return hit && hit->spooled ? hit : NULL;
+		path = hit->link;
+	}
+	return NULL;
+}
+
+static int spool_open_blob(void *arg, const struct oci_digest *d, int *out)
+{
+	struct spool *sp = arg;
+	char path[4200];
+
+	for (size_t i = 0; i < sp->n; i++) {
+		if (!sp->m[i].spooled || memcmp(&sp->m[i].digest, d, sizeof(*d)))
+			continue;
+		spool_path(sp, i, path, sizeof(path));
+		*out = open(path, O_RDONLY | O_CLOEXEC);
+		return *out >= 0 ? 0 : store_error(-errno, "cannot open temporary file %s: %s", path,
+						   strerror(errno));
+	}
+	return -ENOENT;
+}
+
+static int spool_archive(struct spool *sp, const char *file)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	char *buf = malloc(COPY_BUF);
+	int rc = 0;
+
+	if (!a || !buf) {
+		archive_read_free(a);
+		free(buf);
+		return store_error(-ENOMEM, "out of memory");
+	}
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, file, 1 << 16) != ARCHIVE_OK) {
+		rc = store_error(-EBADMSG, "cannot read %s: %s", sp->location, archive_error_string(a));
+		goto out;
+	}
+	for (;;) {
+		int r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			rc = store_error(-EBADMSG, "%s is not a readable tar archive: %s", sp->location,
+					 archive_error_string(a));
+			break;
+		}
+		rc = spool_entry(sp, a, e, buf);
+		if (rc)
+			break;
+	}
+out:
+	archive_read_free(a);
+	free(buf);
+	return rc;
+}
+
+static const char *layer_media_type(const struct member *m)
+{
+	if (m->size >= 2 && m->magic[0] == 0x1f && m->magic[1] == 0x8b)
+		return OCI_MT_LAYER_GZIP;
+	if (m->size >= 4 && !memcmp(m->magic, "\x28\xb5\x2f\xfd", 4))
+		return OCI_MT_LAYER_ZSTD;
+	return OCI_MT_LAYER;
+}
+
+static json_t *descriptor_json(const char *mt, const struct oci_digest *d, uint64_t size)
+{
+	char hex[OCI_DIGEST_STRLEN + 1];
+
+	return json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", oci_digest_fmt(hex, d),
+			 "size", (json_int_t)size);
+}
+
+/* pick_image - the manifest.json entry for SRC_REF (NULL: the only one) */
+static int pick_image(struct spool *sp, json_t *list, const char *src_ref, json_t **out)
+{
+	char tags[512] = "";
+	size_t i, j;
+	json_t *img, *t;
+
+	*out = NULL;
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return store_error(-EBADMSG, "%s: manifest.json is not a list of images", sp->location);
+	json_array_foreach(list, i, img) {
+		json_array_foreach(json_object_get(img, "RepoTags"), j, t) {
+			if (!json_is_string(t))
+				continue;
+			if (src_ref && !strcmp(json_string_value(t), src_ref))
+				*out = img;
+			if (strlen(tags) + strlen(json_string_value(t)) + 4 < sizeof(tags))
+				snprintf(tags + strlen(tags), sizeof(tags) - strlen(tags), "%s%s",
+					 tags[0] ? ", " : "", json_string_value(t));
+		}
+	}
+	if (!src_ref && json_array_size(list) == 1)
+		*out = json_array_get(list, 0);
+	if (*out)
+		return 0;
+	if (src_ref)
+		return store_error(-ENOENT, "no image '%s' in %s (it has: %s)", src_ref, sp->location,
+				   tags[0] ? tags : "no tags");
+	return store_error(-EINVAL, "%s holds %zu images; name one as %s:NAME:TAG (tags: %s)",
+			   sp->location, json_array_size(list), sp->location, tags);
+}
+
+/* convert - build an OCI manifest for the image; spool it; fill TOP */
+static int convert(struct spool *sp, json_t *img, struct oci_descriptor *top)
+{
+	json_t *config = json_object_get(img, "Config");
+	json_t *layers = json_object_get(img, "Layers");
+	json_t *man = NULL, *ljs;
+	struct member *cm, *m;
+	char *text = NULL, path[4200];
+	size_t i;
+	json_t *l;
+	int fd, rc = 0;
+
+	if (!json_is_string(config) || !json_is_array(layers) ||
+	    json_array_size(layers) > OCI_LAYERS_MAX)
+		return store_error(-EBADMSG, "%s: manifest.json needs Config and Layers", sp->location);
+	cm = member_find(sp, json_string_value(config));
+	if (!cm)
+		return store_error(-ENOENT, "%s: manifest.json names config '%.300s', which is not in the archive",
+				   sp->location, json_string_value(config));
+	man = json_pack("{s:i, s:s, s:o, s:[]}", "schemaVersion", 2, "mediaType", OCI_MT_MANIFEST,
+			"config", descriptor_json(OCI_MT_CONFIG, &cm->digest, cm->size), "layers");
+	if (!man)
+		return store_error(-ENOMEM, "out of memory");
+	ljs = json_object_get(man, "layers");
+	json_array_foreach(layers, i, l) {
+		m = json_is_string(l) ? member_find(sp, json_string_value(l)) : NULL;
+		if (!m) {
+			rc = store_error(-ENOENT, "%s: manifest.json names layer '%.300s', which is not in the archive",
+					 sp->location, json_is_string(l) ? json_string_value(l) : "?");
+			goto out;
+		}
+		json_array_append_new(ljs, descriptor_json(layer_media_type(m), &m->digest, m->size));
+	}
+	text = json_dumps(man, JSON_COMPACT);
+	if (!text || sp->n == sp->cap) {
+		struct member *nm = text ? realloc(sp->m, (sp->cap + 1) * sizeof(*nm)) : NULL;
+		if (!nm) {
+			rc = store_error(-ENOMEM, "out of memory");
+			goto out;
+		}
+		sp->m = nm;
+		sp->cap++;
+	}
+	m = &sp->m[sp->n];
+	memset(m, 0, sizeof(*m));
+	m->path = strdup("\n(generated manifest)");
+	if (!m->path) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	sp->n++;
+	m->size = strlen(text);
+	oci_digest_of(&m->digest, text, m->size);
+	spool_path(sp, sp->n - 1, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = store_error(-errno, "cannot write temporary file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	m->spooled = 1;
+	rc = write_all(fd, text, m->size);
+	close(fd);
+	if (rc) {
+		rc = store_error(rc, "cannot write temporary file %s: %s", path, strerror(-rc));
+		goto out;
+	}
+	memset(top, 0, sizeof(*top));
+	top->digest = m->digest;
+	top->size = m->size;
+	strcpy(top->media_type, OCI_MT_MANIFEST);
+out:
+	free(text);
+	json_decref(man);
+	return rc;
+}
+
+int oci_archive_import(struct store *s, const char *file, const char *src_ref, const char *name,
+		       const char *tag, const struct oci_import_opts *opts, struct oci_digest *m)
+{
+	struct spool sp;
+	struct oci_source src = { spool_open_blob, &sp, sp.location };
+	struct oci_descriptor top;
+	struct member *mj;
+	struct store_txn *t;
+	json_t *list = NULL, *img;
+	char *buf = NULL, path[4200];
+	const char *tmp = getenv("TMPDIR");
+	size_t len;
+	int rc;
+
+	memset(&sp, 0, sizeof(sp));
+	snprintf(sp.location, sizeof(sp.location), "docker-archive:%s", file);
+	if (access(file, R_OK) < 0)
+		return store_error(-errno, "cannot read %s: %s", sp.location, strerror(errno));
+	snprintf(sp.dir, sizeof(sp.dir), "%s/govc-import-XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
+	if (!mkdtemp(sp.dir)) {
+		rc = store_error(-errno, "cannot create a temporary directory %s: %s (set TMPDIR)",
+				 sp.dir, strerror(errno));
+		sp.dir[0] = '\0';
+		return rc;
+	}
+	rc = spool_archive(&sp, file);
+	if (rc)
+		goto out;
+	mj = member_find(&sp, "manifest.json");
+	if (!mj) {
+		rc = store_error(-ENOENT, "%s is not a docker archive (no manifest.json)", sp.location);
+		goto out;
+	}
+	if (mj->size > OCI_JSON_MAX) {
+		rc = store_error(-EFBIG, "%s: manifest.json is %llu bytes, more than the limit of %u",
+				 sp.location, (unsigned long long)mj->size, OCI_JSON_MAX);
+		goto out;
+	}
+	spool_path(&sp, (size_t)(mj - sp.m), path, sizeof(path));
+	{
+		char what[4300];
+		snprintf(what, sizeof(what), "%s: manifest.json", sp.location);
+		rc = read_capped(AT_FDCWD, path, OCI_JSON_MAX, what, &buf, &len);
+		if (rc == 0) {
+			json_error_t err;
+			list = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+			if (!list)
+				rc = store_error(-EBADMSG, "%s is not valid JSON: %s", what, err.text);
+		}
+	}
+	if (rc == 0)
+		rc = pick_image(&sp, list, src_ref, &img);
+	if (rc == 0)
+		rc = convert(&sp, img, &top);
+	if (rc)
+		goto out;
+	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+	if (rc)
+		goto out;
+	rc = oci_import(t, &src, &top, name, tag, opts, m);
+	if (rc)
+		store_txn_abort(t);
+	else
+		rc = store_txn_commit(t);
+out:
+	json_decref(list);
+	free(buf);
+	spool_release(&sp);
+	return rc;
+}
+
+/* ---- OCI layout export -------------------------------------------------- */
+
+/* blob_export - DIR's blobs/sha256/<hex> := blob D (skipped if there) */
+static int blob_export(struct store_txn *t, int blobs, const struct oci_digest *d, uint64_t size,
+		       const char *where, char *buf)
+{
+	char hex[65], tmp[96];
+	struct stat st;
+	uint64_t off = 0;
+	int fd, rc = 0;
+
+	oci_digest_hex(hex, d);
+	if (fstatat(blobs, hex, &st, 0) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size)
+		return 0;
+	snprintf(tmp, sizeof(tmp), ".%s.govc-tmp", hex);
+	fd = openat(blobs, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return store_error(-errno, "cannot write %s/blobs/sha256/%s: %s", where, hex,
+				   strerror(errno));
+	while (off < size && rc == 0) {
+		long n = oci_blob_read(t, d, off, buf, COPY_BUF);
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : store_error(-EIO, "blob %s is short in the store", hex);
+			break;
+		}
+		rc = write_all(fd, buf, (size_t)n);
+		if (rc)
+			rc = store_error(rc, "cannot write %s/blobs/sha256/%s: %s", where, hex,
+					 strerror(-rc));
+		off += (uint64_t)n;
+	}
+	if (close(fd) < 0 && rc == 0)
+		rc = store_error(-errno, "cannot write %s/blobs/sha256/%s: %s", where, hex,
+				 strerror(errno));
+	if (rc == 0 && renameat(blobs, tmp, blobs, hex) < 0)
+		rc = store_error(-errno, "cannot write %s/blobs/sha256/%s: %s", where, hex,
+				 strerror(errno));
+	if (rc)
+		unlinkat(blobs, tmp, 0);
+	return rc;
+}
+
+/* layout_prepare - open DIR as a layout to write to, creating it */
+static int layout_prepare(const char *dir, int *dirfd, int *blobs)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int empty = 1;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return store_error(-errno, "cannot create '%s': %s", dir, strerror(errno));
+	*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0)
+		return store_error(-errno, "cannot open '%s': %s", dir, strerror(errno));
+	if (fstatat(*dirfd, "oci-layout", &st, 0) < 0) {
+		d = fdopendir(dup(*dirfd));
+		while (d && (e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				empty = 0;
+		if (d)
+			closedir(d);
+		if (!empty) {
+			close(*dirfd);
+			return store_error(-EEXIST,
+					   "'%s' is neither empty nor an OCI image layout; give a new directory",
+					   dir);
+		}
+	}
+	if ((mkdirat(*dirfd, "blobs", 0755) < 0 && errno != EEXIST) ||
+	    (mkdirat(*dirfd, "blobs/sha256", 0755) < 0 && errno != EEXIST) ||
+	    (*blobs = openat(*dirfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		int rc = store_error(-errno, "cannot create '%s/blobs/sha256': %s", dir, strerror(errno));
+		close(*dirfd);
+		return rc;
+	}
+	return 0;
+}
+
+/* index_update - add DESC as REF to DIR's index.json, replacing that ref */
+static int index_update(int dirfd, const char *dir, json_t *desc, const char *ref)
+{
+	char what[4200], *buf = NULL, *text;
+	json_t *doc = NULL, *manifests, *kept;
+	size_t len, i;
+	json_t *d;
+	int rc;
+
+	snprintf(what, sizeof(what), "%s/index.json", dir);
+	rc = read_capped(dirfd, "index.json", OCI_JSON_MAX, what, &buf, &len);
+	if (rc == 0)
+		rc = oci_json_parse(buf, len, what, &doc);
+	free(buf);
+	if (rc == -ENOENT) {
+		rc = 0;
+		doc = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX,
+				"manifests");
+		if (!doc)
+			return store_error(-ENOMEM, "out of memory");
+	}
+	if (rc)
+		return rc;
+	manifests = json_object_get(doc, "manifests");
+	if (!json_is_array(manifests)) {
+		json_decref(doc);
+		return store_error(-EBADMSG, "%s has no manifests array; not overwriting it", what);
+	}
+	kept = json_array();
+	json_array_foreach(manifests, i, d) {
+		const char *r = ref_name(d);
+		if (!r || strcmp(r, ref))
+			json_array_append(kept, d);
+	}
+	json_array_append(kept, desc);
+	json_object_set_new(doc, "manifests", kept);
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (!text)
+		return store_error(-ENOMEM, "out of memory");
+	rc = write_file_atomic(dirfd, "index.json", text, strlen(text), dir);
+	free(text);
+	return rc;
+}
+
+int oci_layout_export(struct store *s, const char *name, const char *tag, const char *dir,
+		      const char *dest_tag)
+{
+	struct oci_image_info info;
+	struct oci_digest m;
+	struct store_txn *t;
+	json_t *desc = NULL;
+	char *buf = NULL, hex[OCI_DIGEST_STRLEN + 1];
+	int dirfd = -1, blobs = -1, rc;
+
+	rc = store_txn_begin(&t, s, 0);
+	if (rc)
+		return rc;
+	rc = oci_tag_get(t, name, tag, &m, NULL);
+	if (rc == 0)
+		rc = oci_image_info(t, &m, &info);
+	if (rc)
+		goto out;
+	rc = layout_prepare(dir, &dirfd, &blobs);
+	if (rc)
+		goto out;
+	buf = malloc(COPY_BUF);
+	if (!buf) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	for (unsigned i = 0; i < info.nlayers && rc == 0; i++) {
+		struct oci_digest ld;
+		uint64_t lsize;
+		rc = oci_image_layer(t, &m, i, &ld, &lsize);
+		if (rc == 0)
+			rc = blob_export(t, blobs, &ld, lsize, dir, buf);
+	}
+	if (rc == 0)
+		rc = blob_export(t, blobs, &info.config, info.config_size, dir, buf);
+	if (rc == 0)
+		rc = blob_export(t, blobs, &m, info.manifest_size, dir, buf);
+	if (rc)
+		goto out;
+	desc = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", info.media_type, "digest",
+			 oci_digest_fmt(hex, &m), "size", (json_int_t)info.manifest_size,
+			 "annotations", OCI_REF_ANNOTATION, dest_tag ? dest_tag : tag);
+	if (!desc) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = index_update(dirfd, dir, desc, dest_tag ? dest_tag : tag);
+	if (rc == 0 && faccessat(dirfd, "oci-layout", F_OK, 0) < 0)
+		rc = write_file_atomic(dirfd, "oci-layout", OCI_LAYOUT_FILE,
+				       strlen(OCI_LAYOUT_FILE), dir);
+out:
+	json_decref(desc);
+	free(buf);
+	if (blobs >= 0)
+		close(blobs);
+	if (dirfd >= 0)
+		close(dirfd);
+	store_txn_abort(t);
+	return rc;
+}
+
+/* ---- docker archive export ---------------------------------------------- */
+
+static int tar_member(struct archive *a, const char *path, uint64_t size)
+{
+	struct archive_entry *e = archive_entry_new();
+	int rc;
+
+	if (!e)
+		return store_error(-ENOMEM, "out of memory");
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_mtime(e, 0, 0);
+	rc = archive_write_header(a, e);
+	archive_entry_free(e);
+	return rc == ARCHIVE_OK ? 0 : store_error(-EIO, "cannot write the archive: %s",
+						  archive_error_string(a));
+}
+
+static int tar_data(struct archive *a, const void *buf, size_t len)
+{
+	return archive_write_data(a, buf, len) == (la_ssize_t)len
+		       ? 0
+		       : store_error(-EIO, "cannot write the archive: %s", archive_error_string(a));
+}
+
+/* tar_blob - a member holding blob D as stored */
+static int tar_blob(struct store_txn *t, struct archive *a, const char *path,
+		    const struct oci_digest *d, uint64_t size, char *buf)
+{
+	uint64_t off = 0;
+	int rc = tar_member(a, path, size);
+
+	while (rc == 0 && off < size) {
+		long n = oci_blob_read(t, d, off, buf, COPY_BUF);
+		if (n <= 0)
+			return n < 0 ? (int)n : store_error(-EIO, "blob '%s' is short", path);
+		rc = tar_data(a, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	return rc;
+}
+
+/* tar_layer - a member holding layer D uncompressed (docker's format) */
+static int tar_layer(struct store_txn *t, struct archive *a, const char *path,
+		     const struct oci_digest *d, char *buf)
+{
+	struct oci_layer_info li;
+	struct oci_blob_stream bs;
+	struct archive *in = NULL;
+	char hex[OCI_DIGEST_STRLEN + 1];
+	uint64_t done = 0;
+	int rc = oci_layer_info(t, d, &li);
+
+	if (rc)
+		return rc;
+	if (li.compression == OCI_COMP_NONE)
+		return tar_blob(t, a, path, d, li.size, buf);
+	rc = oci_blob_stream_init(&bs, t, d);
+	if (rc)
+		return rc;
+	rc = oci_blob_stream_open(&in, &bs, oci_digest_fmt(hex, d));
+	if (rc == 0)
+		rc = tar_member(a, path, li.usize);
+	while (rc == 0) {
+		la_ssize_t n = archive_read_data(in, buf, COPY_BUF);
+		if (n < 0)
+			rc = store_error(-EIO, "layer %s: cannot decompress: %s", hex,
+					 archive_error_string(in));
+		if (n <= 0)
+			break;
+		if (done + (uint64_t)n > li.usize) {
+			rc = store_error(-EIO, "layer %s decompresses to more than its index says", hex);
+			break;
+		}
+		rc = tar_data(a, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	if (rc == 0 && done != li.usize)
+		rc = store_error(-EIO, "layer %s decompresses to less than its index says", hex);
+	if (in)
+		archive_read_free(in);
+	oci_blob_stream_release(&bs);
+	return rc;
+}
+
+int oci_archive_export(struct store *s, const char *name, const char *tag, const char *file)
+{
+	struct oci_image_info info;
+	struct oci_digest m;
+	struct store_txn *t;
+	struct archive *a = NULL;
+	json_t *list = NULL, *layers;
+	char *buf = NULL, *text = NULL, tmp[4200], member[80], hex[65], ref[OCI_NAME_MAX + OCI_TAG_MAX + 2];
+	int rc, opened = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.govc-tmp", file);
+	rc = store_txn_begin(&t, s, 0);
+	if (rc)
+		return rc;
+	rc = oci_tag_get(t, name, tag, &m, NULL);
+	if (rc == 0)
+		rc = oci_image_info(t, &m, &info);
+	if (rc)
+		goto out;
+	buf = malloc(COPY_BUF);
+	a = archive_write_new();
+	if (!buf || !a) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	archive_write_set_format_pax_restricted(a);
+	if (archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+		rc = store_error(-EIO, "cannot write %s: %s", file, archive_error_string(a));
+		goto out;
+	}
+	opened = 1;
+	snprintf(member, sizeof(member), "%s.json", oci_digest_hex(hex, &info.config));
+	snprintf(ref, sizeof(ref), "%s:%s", name, tag);
+	list = json_pack("[{s:s, s:[s], s:[]}]", "Config", member, "RepoTags", ref, "Layers");
+	if (!list) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	layers = json_object_get(json_array_get(list, 0), "Layers");
+	rc = tar_blob(t, a, member, &info.config, info.config_size, buf);
+	for (unsigned i = 0; i < info.nlayers && rc == 0; i++) {
+		struct oci_layer_info li;
+		struct oci_digest ld;
+		size_t j;
+		json_t *seen;
+		int dup = 0;
+
+		rc = oci_image_layer(t, &m, i, &ld, NULL);
+		if (rc == 0)
+			rc = oci_layer_info(t, &ld, &li);
+		if (rc)
+			break;
+		snprintf(member, sizeof(member), "%s.tar", oci_digest_hex(hex, &li.diff_id));
+		json_array_foreach(layers, j, seen)
+			dup |= !strcmp(json_string_value(seen), member);
+		if (!dup)
+			rc = tar_layer(t, a, member, &ld, buf);
+		json_array_append_new(layers, json_string(member));
+	}
+	if (rc)
+		goto out;
+	text = json_dumps(list, JSON_COMPACT);
+	if (!text) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = tar_member(a, "manifest.json", strlen(text));
+	if (rc == 0)
+		rc = tar_data(a, text, strlen(text));
+	if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
+		rc = store_error(-EIO, "cannot write %s: %s", file, archive_error_string(a));
+	if (rc == 0 && rename(tmp, file) < 0)
+		rc = store_error(-errno, "cannot write %s: %s", file, strerror(errno));
+out:
+	if (a)
+		archive_write_free(a);
+	if (rc && opened)
+		unlink(tmp);
+	free(text);
+	json_decref(list);
+	free(buf);
+	store_txn_abort(t);
+	return rc;
+}
+
+/* ---- the store as a layout ---------------------------------------------- */
+
+struct index_walk {
+	struct store_txn *t;
+	json_t *manifests;
+};
+
+static int index_add_tag(const struct oci_tag *tg, void *arg)
+{
+	struct index_walk *w = arg;
+	struct oci_image_info info;
+	char hex[OCI_DIGEST_STRLEN + 1], ref[OCI_NAME_MAX + OCI_TAG_MAX + 2];
+	json_t *d;
+	int rc = oci_image_info(w->t, &tg->manifest, &info);
+
+	if (rc)
+		return rc;
+	snprintf(ref, sizeof(ref), "%s:%s", tg->name, tg->tag);
+	d = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", info.media_type, "digest",
+		      oci_digest_fmt(hex, &tg->manifest), "size", (json_int_t)info.manifest_size,
+		      "annotations", OCI_REF_ANNOTATION, ref);
+	if (!d || json_array_append_new(w->manifests, d))
+		return store_error(-ENOMEM, "out of memory");
+	return 0;
+}
+
+int oci_layout_index_json(struct store_txn *t, char **out, size_t *len)
+{
+	json_t *doc = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX,
+				"manifests");
+	struct index_walk w = { t, NULL };
+	int rc;
+
+	*out = NULL;
+	if (!doc)
+		return store_error(-ENOMEM, "out of memory");
+	w.manifests = json_object_get(doc, "manifests");
+	rc = oci_tag_foreach(t, NULL, index_add_tag, &w);
+	if (rc == 0) {
+		*out = json_dumps(doc, JSON_COMPACT);
+		if (!*out)
+			rc = store_error(-ENOMEM, "out of memory");
+		else
+			*len = strlen(*out);
+	}
+	json_decref(doc);
+	return rc;
+}
