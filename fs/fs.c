@@ -190,8 +190,11 @@ static int startup_recovery(struct fs *fs)
 static int build_args(struct fuse_args *args, const struct fs_options *o)
 {
 	char opts[4096];
-	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=govc,default_permissions%s%s",
-			 o->store_dir, o->fuse_opts && *o->fuse_opts ? "," : "",
+	/* as root, honour setuid bits and device nodes: an image's rootfs
+	 * needs them (only root can reach the mount without allow_other) */
+	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=govc,default_permissions%s%s%s",
+			 o->store_dir, geteuid() == 0 ? ",suid,dev" : "",
+			 o->fuse_opts && *o->fuse_opts ? "," : "",
 			 o->fuse_opts ? o->fuse_opts : "");
 
 	if (n >= (int)sizeof(opts))
@@ -283,6 +286,7 @@ out:
 		fuse_loop_cfg_destroy(loop);
 	fuse_opt_free_args(&args);
 	fs_nodes_free(&fs);
+	fs_images_free(&fs);
 	store_free(fs.store);
 	pthread_cond_destroy(&fs.wake);
 	pthread_mutex_destroy(&fs.commit_lock);

@@ -6,7 +6,10 @@
  *   FS_ID_FIXED_MAX+1 .. 2^62 working-tree inodes: the store's own numbers,
  *                             stable across restarts
  *   2^62 ..                   dynamic nodes (snapshots, logs, images) that
- *                             live while the kernel holds them
+ *                             live while the kernel holds them; the nodes
+ *                             of the image views are interned by a key, so
+ *                             a path keeps its number while it is held and
+ *                             the hard links of a layer share one
  *
  * Shared state and locking.  libfuse calls handlers on many threads.
  *   fs->lock protects the node table (every struct fs_node field marked
@@ -25,6 +28,7 @@
 #include <git2/oid.h>
 
 #include "fs/fs.h"
+#include "store/oci.h"
 #include "store/store.h"
 #include "store/worktree.h"
 
@@ -34,6 +38,13 @@ enum fs_fixed_id {
 	FS_ID_COMMITS,
 	FS_ID_LOG,
 	FS_ID_EVENTS,
+	FS_ID_IMAGES,		/* images/ */
+	FS_ID_LAYERS,		/* layers/ */
+	FS_ID_OCI,		/* oci/ */
+	FS_ID_OCI_LAYOUT,	/* oci/oci-layout */
+	FS_ID_OCI_INDEX,	/* oci/index.json */
+	FS_ID_OCI_BLOBS,	/* oci/blobs/ */
+	FS_ID_OCI_SHA256,	/* oci/blobs/sha256/ */
 	FS_ID_FIXED_MAX = 1023,
 };
 
@@ -51,7 +62,17 @@ enum fs_kind {
 	FS_K_BLOB,		/* a file of a commit snapshot */
 	FS_K_LINK,		/* a symlink of a commit snapshot */
 	FS_K_LOG,		/* log/<repo> */
+	/* image views (images.c); all interned, see fs_node_intern */
+	FS_K_IMG_DIR,		/* images/<prefix>/: key = the name so far */
+	FS_K_IMG_TAGS,		/* images/<name>/tags/: key = name */
+	FS_K_IMG_TAG,		/* images/<name>/tags/<tag>/: key = name \0 tag */
+	FS_K_IMG_LAYERS,	/* <image>/layers/: digest = manifest, depth */
+	FS_K_IMG_LINK,		/* <image>/layers/<digest>: key = link target */
+	FS_K_IMG_BLOB,		/* a blob as a file: digest, size */
+	FS_K_IMG_NODE,		/* a rootfs or layer tree node: image, on */
 };
+
+struct fs_image;
 
 struct fs_node {
 	uint64_t id;
@@ -65,7 +86,33 @@ struct fs_node {
 	uint32_t mode;
 	uint64_t size;
 	int64_t time;		/* commit time, seconds */
+	/* image views, immutable after creation; KEY and TARGET are owned by
+	 * the node and freed with it, which cannot happen while the kernel
+	 * holds the node, so a copy's pointers stay valid for a request */
+	uint64_t key_a, key_b;	/* interned: (kind, key_a, key_b, key) */
+	char *key;
+	size_t key_len;
+	char *target;		/* FS_K_IMG_NODE symlinks: the target */
+	struct fs_image *image;	/* FS_K_IMG_NODE */
+	struct oci_digest digest;
+	uint32_t depth;		/* FS_K_IMG_LAYERS: '..' steps to the root */
+	struct oci_node on;	/* FS_K_IMG_NODE (on.target unused) */
+	int interned;
 	struct fs_node *next;	/* hash chain, protected by fs->lock */
+	struct fs_node *knext;	/* key chain, protected by fs->lock */
+};
+
+/*
+ * An image or a layer opened for its tree view: opened once per mount and
+ * kept until unmount (a handful per image in the store), shared by every
+ * thread (oci_image is immutable).  The list is protected by fs->lock.
+ */
+struct fs_image {
+	struct oci_digest digest;	/* manifest, or layer for a layer view */
+	int layer;
+	uint32_t slot;			/* 1, 2, ...: part of node keys */
+	struct oci_image *img;
+	struct fs_image *next;
 };
 
 struct fs {
@@ -77,6 +124,10 @@ struct fs {
 	struct fs_node **table;		/* protected by lock */
 	size_t table_size, nodes;	/* protected by lock */
 	uint64_t next_dynamic;		/* protected by lock */
+	struct fs_node **keyed;		/* interned nodes, protected by lock */
+	size_t keyed_size;		/* protected by lock */
+	struct fs_image *images;	/* protected by lock */
+	uint32_t image_slots;		/* protected by lock */
 
 	/* commit timing, protected by lock */
 	pthread_cond_t wake;
@@ -98,6 +149,10 @@ int fs_node_ref(struct fs *fs, uint64_t id, uint64_t nlookup);
 /* fs_node_new - create a dynamic node (copied from TMPL) with one lookup;
  * returns its id, or 0 when out of memory. */
 uint64_t fs_node_new(struct fs *fs, const struct fs_node *tmpl);
+/* fs_node_intern - the node equal to TMPL by (kind, key_a, key_b, key),
+ * created if absent, with one more lookup; returns its id, or 0 when out
+ * of memory.  Takes TMPL's key and target (frees them if the node exists). */
+uint64_t fs_node_intern(struct fs *fs, struct fs_node *tmpl);
 /* fs_node_get - copy node ID into OUT; -ENOENT if unknown. */
 int fs_node_get(struct fs *fs, uint64_t id, struct fs_node *out);
 /* fs_node_forget - drop NLOOKUP lookups; returns 1 if the node was an
@@ -129,9 +184,18 @@ int fs_view_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent,
 int fs_view_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id,
 		    struct stat *st, double *timeout);
 /* fs_view_list - the names in virtual directory ID, for readdir */
+struct fs_dirnode {
+	struct oci_node on;	/* on.target unused */
+	char *target;		/* owned */
+};
 struct fs_dirlist {
 	char **names;
 	size_t n, cap;
+	/* image trees: each name's node (cap entries), so that readdirplus
+	 * needs no lookup, and the image they belong to */
+	struct fs_dirnode *nodes;
+	struct fs_image *image;
+	int cache;		/* immutable: the kernel may cache the listing */
 };
 int fs_dirlist_add(struct fs_dirlist *l, const char *name);
 void fs_dirlist_free(struct fs_dirlist *l);
@@ -144,5 +208,31 @@ int fs_view_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len,
 int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size,
 		 fuse_req_t req);
 int fs_view_readlink(struct fs *fs, fuse_ino_t id, fuse_req_t req);
+/* fs_view_xattr - getxattr (NAME) or listxattr (NAME NULL) of a virtual
+ * node: the size, or a negative errno */
+long fs_view_xattr(struct fs *fs, fuse_ino_t id, const char *name, char *buf, size_t size);
+
+/* images.c: images/, layers/, oci/ (the views.c calls above end here) */
+int fs_img_is_fixed(fuse_ino_t id);
+int fs_img_is_kind(int kind);
+int fs_img_fixed_entry(struct fs *fs, struct store_txn *t, fuse_ino_t id,
+		       struct fuse_entry_param *e);
+int fs_img_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent,
+		  const char *name, struct fuse_entry_param *e);
+int fs_img_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id,
+		   struct stat *st, double *timeout);
+int fs_img_list(struct fs *fs, struct store_txn *t, fuse_ino_t id,
+		struct fs_dirlist *out);
+/* fs_img_dirent - the entry of listed name I of L (L->nodes set) */
+int fs_img_dirent(struct fs *fs, const struct fs_dirlist *l, size_t i,
+		  struct fuse_entry_param *e);
+int fs_img_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len,
+		int *direct_io);
+int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size,
+		fuse_req_t req);
+int fs_img_readlink(struct fs *fs, fuse_ino_t id, fuse_req_t req);
+long fs_img_xattr(struct fs *fs, fuse_ino_t id, const char *name, char *buf,
+		  size_t size);
+void fs_images_free(struct fs *fs);
 
 #endif

@@ -36,11 +36,15 @@ void fs_nodes_free(struct fs *fs)
 		struct fs_node *n = fs->table[i], *next;
 		for (; n; n = next) {
 			next = n->next;
+			free(n->key);
+			free(n->target);
 			free(n);
 		}
 	}
 	free(fs->table);
+	free(fs->keyed);
 	fs->table = NULL;
+	fs->keyed = NULL;
 }
 
 static void grow(struct fs *fs)
@@ -85,6 +89,51 @@ static void insert(struct fs *fs, struct fs_node *n)
 	fs->nodes++;
 }
 
+/* ---- interned nodes: a second table, by key ------------------------------ */
+
+static uint64_t key_hash(const struct fs_node *n)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)n->kind;
+
+	h = (h ^ n->key_a) * 1099511628211ULL;
+	h = (h ^ n->key_b) * 1099511628211ULL;
+	for (size_t i = 0; i < n->key_len; i++)
+		h = (h ^ (unsigned char)n->key[i]) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static int key_equal(const struct fs_node *a, const struct fs_node *b)
+{
+	return a->kind == b->kind && a->key_a == b->key_a && a->key_b == b->key_b &&
+	       a->key_len == b->key_len && (!a->key_len || !memcmp(a->key, b->key, a->key_len));
+}
+
+static struct fs_node **key_slot(struct fs *fs, const struct fs_node *n)
+{
+	return &fs->keyed[key_hash(n) & (fs->keyed_size - 1)];
+}
+
+static void key_grow(struct fs *fs)
+{
+	size_t old_size = fs->keyed_size;
+	struct fs_node **old = fs->keyed, **nt = calloc(old_size * 2, sizeof(*nt));
+
+	if (!nt)
+		return;
+	fs->keyed = nt;
+	fs->keyed_size = old_size * 2;
+	for (size_t i = 0; i < old_size; i++) {
+		struct fs_node *n = old[i], *next;
+		for (; n; n = next) {
+			struct fs_node **s = key_slot(fs, n);
+			next = n->knext;
+			n->knext = *s;
+			*s = n;
+		}
+	}
+	free(old);
+}
+
 static void drop(struct fs *fs, struct fs_node *gone)
 {
 	struct fs_node **p = &fs->table[slot(fs, gone->id)];
@@ -92,8 +141,68 @@ static void drop(struct fs *fs, struct fs_node *gone)
 	while (*p != gone)
 		p = &(*p)->next;
 	*p = gone->next;
+	if (gone->interned) {
+		p = key_slot(fs, gone);
+		while (*p != gone)
+			p = &(*p)->knext;
+		*p = gone->knext;
+	}
 	fs->nodes--;
+	free(gone->key);
+	free(gone->target);
 	free(gone);
+}
+
+uint64_t fs_node_intern(struct fs *fs, struct fs_node *tmpl)
+{
+	struct fs_node *n, **s;
+	uint64_t id;
+
+	pthread_mutex_lock(&fs->lock);
+	if (!fs->keyed) {
+		fs->keyed_size = TABLE_INITIAL;
+		fs->keyed = calloc(fs->keyed_size, sizeof(*fs->keyed));
+		if (!fs->keyed) {
+			pthread_mutex_unlock(&fs->lock);
+			goto fail;
+		}
+	}
+	for (n = *key_slot(fs, tmpl); n && !key_equal(n, tmpl); n = n->knext)
+		;
+	if (n) {
+		n->nlookup++;
+		id = n->id;
+		pthread_mutex_unlock(&fs->lock);
+		free(tmpl->key);
+		free(tmpl->target);
+		tmpl->key = tmpl->target = NULL;
+		return id;
+	}
+	n = malloc(sizeof(*n));
+	if (!n) {
+		pthread_mutex_unlock(&fs->lock);
+		goto fail;
+	}
+	*n = *tmpl;
+	n->nlookup = 1;
+	n->nopen = 0;
+	n->orphan = 0;
+	n->interned = 1;
+	id = n->id = fs->next_dynamic++;
+	insert(fs, n);
+	if (fs->nodes >= fs->keyed_size)
+		key_grow(fs);
+	s = key_slot(fs, n);
+	n->knext = *s;
+	*s = n;
+	pthread_mutex_unlock(&fs->lock);
+	tmpl->key = tmpl->target = NULL;
+	return id;
+fail:
+	free(tmpl->key);
+	free(tmpl->target);
+	tmpl->key = tmpl->target = NULL;
+	return 0;
 }
 
 int fs_node_ref(struct fs *fs, uint64_t id, uint64_t nlookup)

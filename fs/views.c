@@ -35,6 +35,9 @@ static const struct {
 	{ "commits", FS_ID_COMMITS, S_IFDIR | 0555 },
 	{ "log", FS_ID_LOG, S_IFDIR | 0555 },
 	{ "events", FS_ID_EVENTS, S_IFREG | 0444 },
+	{ "images", FS_ID_IMAGES, S_IFDIR | 0555 },
+	{ "layers", FS_ID_LAYERS, S_IFDIR | 0555 },
+	{ "oci", FS_ID_OCI, S_IFDIR | 0555 },
 };
 
 int fs_dirlist_add(struct fs_dirlist *l, const char *name)
@@ -56,9 +59,13 @@ int fs_dirlist_add(struct fs_dirlist *l, const char *name)
 
 void fs_dirlist_free(struct fs_dirlist *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->names[i]);
+		if (l->nodes)
+			free(l->nodes[i].target);
+	}
 	free(l->names);
+	free(l->nodes);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -216,6 +223,8 @@ int fs_view_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent, const 
 	int rc;
 
 	memset(e, 0, sizeof(*e));
+	if (fs_img_is_fixed(parent))
+		return fs_img_lookup(fs, t, parent, name, e);
 	switch (parent) {
 	case FS_ID_ROOT:
 		for (size_t i = 0; i < sizeof(root_entries) / sizeof(root_entries[0]); i++) {
@@ -256,6 +265,8 @@ int fs_view_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent, const 
 	}
 	if (fs_node_get(fs, parent, &p))
 		return -ENOENT;
+	if (fs_img_is_kind(p.kind))
+		return fs_img_lookup(fs, t, parent, name, e);
 	switch (p.kind) {
 	case FS_K_COMMITS_REPO:
 		snprintf(n.repo, sizeof(n.repo), "%s", p.repo);
@@ -274,6 +285,8 @@ int fs_view_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct st
 	struct fs_node n;
 
 	*timeout = SNAPSHOT_TIMEOUT;
+	if (fs_img_is_fixed(id))
+		return fs_img_getattr(fs, t, id, st, timeout);
 	for (size_t i = 0; i < sizeof(root_entries) / sizeof(root_entries[0]); i++) {
 		if (root_entries[i].id == id) {
 			fixed_attr(fs, id, root_entries[i].mode, st);
@@ -292,6 +305,8 @@ int fs_view_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct st
 	}
 	if (fs_node_get(fs, id, &n))
 		return -ENOENT;
+	if (fs_img_is_kind(n.kind))
+		return fs_img_getattr(fs, t, id, st, timeout);
 	dynamic_attr(fs, &n, st);
 	if (n.kind == FS_K_LOG || n.kind == FS_K_COMMITS_REPO)
 		*timeout = n.kind == FS_K_LOG ? 0 : LIST_TIMEOUT;
@@ -339,6 +354,8 @@ int fs_view_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_di
 	size_t len, pos = 0;
 	int rc;
 
+	if (fs_img_is_fixed(id))
+		return fs_img_list(fs, t, id, out);
 	switch (id) {
 	case FS_ID_ROOT:
 		for (size_t i = 0; i < sizeof(root_entries) / sizeof(root_entries[0]); i++)
@@ -356,6 +373,8 @@ int fs_view_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_di
 	}
 	if (fs_node_get(fs, id, &n))
 		return -ENOENT;
+	if (fs_img_is_kind(n.kind))
+		return fs_img_list(fs, t, id, out);
 	if (n.kind == FS_K_COMMITS_REPO)
 		return list_commits(fs, t, n.repo, out);
 	if (n.kind != FS_K_TREE)
@@ -411,8 +430,12 @@ int fs_view_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len, int 
 		*direct_io = 1;
 		return 0;
 	}
+	if (fs_img_is_fixed(id))
+		return fs_img_open(fs, id, content, len, direct_io);
 	if (id <= FS_ID_FIXED_MAX || fs_node_get(fs, id, &n))
 		return id <= FS_ID_FIXED_MAX ? -EISDIR : -ENOENT;
+	if (fs_img_is_kind(n.kind))
+		return fs_img_open(fs, id, content, len, direct_io);
 	if (n.kind == FS_K_TREE || n.kind == FS_K_COMMITS_REPO)
 		return -EISDIR;
 	if (n.kind != FS_K_LOG)
@@ -436,6 +459,8 @@ int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_r
 	size_t len;
 	int rc;
 
+	if (id != FS_ID_EVENTS && fs_node_get(fs, id, &n) == 0 && fs_img_is_kind(n.kind))
+		return fs_img_read(fs, id, off, size, req);
 	rc = store_txn_begin(&t, fs->store, 0);
 	if (rc)
 		return rc;
@@ -476,6 +501,8 @@ int fs_view_readlink(struct fs *fs, fuse_ino_t id, fuse_req_t req)
 
 	if (rc)
 		return rc;
+	if (fs_img_is_kind(n.kind))
+		return fs_img_readlink(fs, id, req);
 	if (n.kind != FS_K_LINK)
 		return -EINVAL;
 	rc = store_txn_begin(&t, fs->store, 0);
@@ -488,4 +515,14 @@ int fs_view_readlink(struct fs *fs, fuse_ino_t id, fuse_req_t req)
 	if (rc == 0)
 		fuse_reply_readlink(req, target);
 	return rc;
+}
+
+long fs_view_xattr(struct fs *fs, fuse_ino_t id, const char *name, char *buf, size_t size)
+{
+	struct fs_node n;
+
+	/* only the trees of images carry extended attributes */
+	if (id > FS_ID_FIXED_MAX && fs_node_get(fs, id, &n) == 0 && fs_img_is_kind(n.kind))
+		return fs_img_xattr(fs, id, name, buf, size);
+	return name ? -ENODATA : 0;
 }

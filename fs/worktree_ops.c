@@ -618,8 +618,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
-	fi->cache_readdir = fs_is_wt(ino);
-	fi->keep_cache = fs_is_wt(ino);
+	fi->cache_readdir = fs_is_wt(ino) || d->list.cache;
+	fi->keep_cache = fs_is_wt(ino) || d->list.cache;
 	fuse_reply_open(req, fi);
 }
 
@@ -650,6 +650,10 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		if (i < 2) {
 			e.attr.st_ino = i == 0 ? ino : FS_ID_ROOT;
 			e.attr.st_mode = S_IFDIR;
+		} else if (plus && d->list.nodes) {
+			rc = fs_img_dirent(fs, &d->list, i - 2, &e);
+			if (rc)
+				break;
 		} else if (plus) {
 			rc = fs_is_wt(ino) ? 0 : fs_view_lookup(fs, t, ino, name, &e);
 			if (fs_is_wt(ino)) {
@@ -766,7 +770,17 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	char *buf = NULL;
 	long got;
 
-	if (!fs_is_wt(ino) || !xattr_name_ok(name)) {
+	if (!fs_is_wt(ino)) {
+		if (size && !(buf = malloc(size))) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		got = fs_view_xattr(fs_of(req), ino, name, buf, size);
+		reply_sized(req, size, got, buf);
+		free(buf);
+		return;
+	}
+	if (!xattr_name_ok(name)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
@@ -791,7 +805,13 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	long got;
 
 	if (!fs_is_wt(ino)) {
-		reply_sized(req, size, 0, "");
+		if (size && !(buf = malloc(size))) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		got = fs_view_xattr(fs_of(req), ino, NULL, buf, size);
+		reply_sized(req, size, got, buf);
+		free(buf);
 		return;
 	}
 	if (size && !(buf = malloc(size))) {
