@@ -1,6 +1,7 @@
 #!/bin/sh
 # demo.sh - the main job end to end: create a store, mount it, make a
-# repository, write files, show the history, unmount.
+# repository, write files, show the history; import an image and run a
+# program from its rootfs; unmount.
 set -eu
 govc=${GOVC:-$(cd "$(dirname "$0")" && pwd)/govc}
 demo=$(mktemp -d /tmp/govc-demo.XXXXXX)
@@ -30,6 +31,24 @@ echo "== the first commit, $first, as a snapshot"
 cat "$mnt/commits/hello/$first/README"
 echo "== $mnt/events"
 cat "$mnt/events"
+
+# an image: busybox as an OCI layout, imported, run from its lazy rootfs
+if command -v umoci >/dev/null && [ -x /bin/busybox ]; then
+	root=$demo/bb
+	mkdir -p "$root/bin" "$root/etc" "$root/proc" "$root/dev" "$root/tmp"
+	cp /bin/busybox "$root/bin/"
+	for a in sh echo ls cat uname; do ln -s busybox "$root/bin/$a"; done
+	echo 'hello from an image' > "$root/etc/motd"
+	umoci init --layout "$demo/oci" && umoci new --image "$demo/oci:1"
+	umoci insert --image "$demo/oci:1" "$root" / >/dev/null
+	"$govc" import "$store" "oci:$demo/oci:1" busybox:1
+	echo "== govc images $store"
+	"$govc" images "$store"
+	echo "== ls $mnt/images/busybox/rootfs"
+	ls "$mnt/images/busybox/rootfs"
+	echo "== chroot $mnt/images/busybox/rootfs /bin/sh -c 'cat /etc/motd'"
+	chroot "$mnt/images/busybox/rootfs" /bin/sh -c 'cat /etc/motd'
+fi
 "$govc" umount "$mnt"
 trap - EXIT
 echo "== govc log $store hello (after unmounting)"
