@@ -175,6 +175,8 @@ void fs_reply_store_error(fuse_req_t req, int rc, const char *op);
 /* worktree_ops.c: operations on working-tree inodes */
 extern const struct fuse_lowlevel_ops fs_ops;
 void fs_wt_attr(const struct store_inode *n, struct stat *st);
+/* fs_xattr_absent - the answer to getxattr(NAME) that found GOT */
+long fs_xattr_absent(const char *name, long got);
 int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino,
 		struct fuse_entry_param *e);
 

@@ -728,6 +728,17 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+long fs_xattr_absent(const char *name, long got)
+{
+	/* "not supported" rather than "absent" for SELinux labels: ls -l
+	 * then stops asking for the rest of the filesystem, one FUSE round
+	 * trip per file saved (the kernel caches no xattr); a label that is
+	 * there is still returned */
+	if (got == -ENODATA && !strcmp(name, "security.selinux"))
+		return -EOPNOTSUPP;
+	return got;
+}
+
 static int xattr_name_ok(const char *name)
 {
 	/* ACLs and other system.* attributes have meaning we do not keep */
@@ -792,7 +803,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		free(buf);
 		return;
 	}
-	got = store_wt_xattr_get(t, ino, name, buf, size);
+	got = fs_xattr_absent(name, store_wt_xattr_get(t, ino, name, buf, size));
 	store_txn_abort(t);
 	reply_sized(req, size, got, buf);
 	free(buf);

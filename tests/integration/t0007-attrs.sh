@@ -5,7 +5,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 TZ=UTC; export TZ
 setup
-plan 20
+plan 22
 mkdir "$M/repos/at"
 W=$M/repos/at
 echo data > "$W/f"
@@ -19,6 +19,10 @@ check "several, a large value, on a directory" sh -c "setfattr -n user.shape -v 
 check "getfattr -d lists them" sh -c "getfattr -d '$W/f' | grep -q '^user.color=\"blue\"' && getfattr -d '$W/f' | grep -q '^user.shape=\"round\"'"
 check "setfattr -x removes one" sh -c "setfattr -x user.shape '$W/f' && ! getfattr -n user.shape '$W/f' 2>/dev/null"
 check "a missing xattr is ENODATA" sh -c "! getfattr -n user.none '$W/f' 2>'$T/err' && grep -qi 'no such attribute' '$T/err'"
+# no SELinux labels: "not supported", so that ls -l stops asking for them
+# (one FUSE round trip per file otherwise); a label set is still kept
+check "a missing SELinux label is EOPNOTSUPP (ls -l then stops asking)" sh -c "! getfattr -n security.selinux '$W/f' 2>'$T/err' && grep -qi 'not supported' '$T/err'"
+check "a label that is set reads back" sh -c "setfattr -n security.selinux -v lbl '$W/d' && getfattr --only-values -n security.selinux '$W/d' | grep -qx lbl"
 chmod 640 "$W/f"
 chmod 4755 "$W/d"
 chown 1234:5678 "$W/f"

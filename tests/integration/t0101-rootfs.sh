@@ -9,7 +9,7 @@ set -eu
 command -v umoci >/dev/null || skip_all "umoci is not installed"
 [ "$(id -u)" = 0 ] || skip_all "needs root (device nodes, owners)"
 setup
-plan 24
+plan 25
 CMP="python3 $(dirname "$0")/treecmp.py"
 I=$T/img
 B=$T/bundle
@@ -75,6 +75,7 @@ check "a later layer wins (a/change is v2; a/keep became a directory)" sh -c "[ 
 check "hard links share an inode number, across layers too" sh -c "[ \"\$(stat -c %i '$RF/h/one')\" = \"\$(stat -c %i '$RF/h/two')\" ] && [ \"\$(stat -c %i '$RF/h/three')\" = \"\$(stat -c %i '$RF/h/four')\" ] && [ \"\$(stat -c %h '$RF/h/three')\" = 2 ]"
 check "setuid bit, owner, device and fifo are as the layers say" sh -c "[ \"\$(stat -c '%a %u:%g' '$RF/s/suid')\" = '4755 0:0' ] && [ \"\$(stat -c '%a %u:%g' '$RF/s/owned')\" = '640 1000:1001' ] && [ -c '$RF/s/null' ] && [ \"\$(stat -c '%t:%T' '$RF/s/null')\" = 1:3 ] && [ -p '$RF/s/fifo' ]"
 check "xattrs, security.capability included" sh -c "[ \"\$(getfattr --only-values -n user.test '$RF/s/owned')\" = hello ] && getfattr -n security.capability -e base64 '$RF/s/suid' | grep -q AQAAAgAgAAAAAAAAAAAAAAAAAAA="
+check "a missing SELinux label is EOPNOTSUPP in the rootfs too" sh -c "! getfattr -n security.selinux '$RF/a/change' 2>'$T/err' && grep -qi 'not supported' '$T/err'"
 check "a 3 MB file reads back intact" cmp "$R/a/big" "$RF/a/big"
 check "the rootfs is read-only" sh -c "! touch '$RF/newfile' 2>/dev/null && ! rm '$RF/a/change' 2>/dev/null && ! mkdir '$RF/x' 2>/dev/null"
 check "the device node works as a device (reads as /dev/null)" sh -c "[ -z \"\$(head -c 10 '$RF/s/null')\" ]"
