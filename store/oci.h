@@ -441,8 +441,10 @@ long oci_xattr_list(struct store_txn *t, const struct oci_image *img,
 /*
  * oci_layout_import - import the image tagged SRC_TAG (NULL: the only
  * one) of the OCI image layout in DIR as NAME:TAG.  oci_archive_import
- * does the same for a `docker save` tarball FILE (SRC_REF picks one of
- * its RepoTags when it holds several).  Each runs one write transaction
+ * does the same for a `docker save` tarball FILE; SRC_REF (NULL: the only
+ * image) names one of its RepoTags, as docker or skopeo spell it (with or
+ * without "docker.io/", "library/", ":latest"), or is "@N" for its Nth
+ * image (0 first; skopeo's source index).  Each runs one write transaction
  * of its own: all or nothing.  M (may be NULL) receives the manifest.
  */
 int oci_layout_import(struct store *s, const char *dir, const char *src_tag,

@@ -22,7 +22,9 @@
  * Untrusted input: paths with "..", absolute paths, relative symlinks that
  * climb above the root and hard links to anything not earlier in the same
  * layer are refused with -EPERM naming the layer and the entry; sizes,
- * names, xattrs and the entry count are capped (oci.h).
+ * names, xattrs and the entry count are capped (oci.h).  A tar may end
+ * right after its last entry's data (umoci insert writes such layers),
+ * but one cut anywhere else (in a header, say) is -EBADMSG.
  *
  * Workload: one pass; O(depth) lookups per entry, usually O(1) thanks to a
  * one-directory cache (tars list a directory's entries together).  Files up
@@ -49,6 +51,9 @@
 #define FILE_MEM_MAX (64u << 20)
 #define UBUF_SIZE (128u << 10)
 #define PATH_COMPS_MAX (OCI_PATH_MAX / 2 + 1)
+/* more than a tar holds after its last entry's data, short of a header:
+ * up to 511 bytes of padding and one zero block */
+#define TAIL_SIZE 1024
 
 static const unsigned char root_hash[OCI_HASH_LEN];
 
@@ -73,6 +78,9 @@ struct ix {
 	EVP_MD_CTX *diff;
 	uint64_t usize;
 	char *ubuf;
+	uint64_t data_end;		/* where the last entry's data ends */
+	unsigned char tail[TAIL_SIZE];	/* the last bytes of the tar */
+	size_t tail_len;
 	int outer_failed;
 	char outer_err[256];
 	const char *cur;		/* raw path of the current entry */
@@ -724,6 +732,24 @@ static int add_entry(struct ix *ix, struct archive_entry *e)
 
 /* ---- the two readers ---------------------------------------------------- */
 
+/* tail_keep - remember the last TAIL_SIZE bytes of the tar stream */
+static void tail_keep(struct ix *ix, const char *p, size_t n)
+{
+	if (n >= TAIL_SIZE) {
+		memcpy(ix->tail, p + n - TAIL_SIZE, TAIL_SIZE);
+		ix->tail_len = TAIL_SIZE;
+		return;
+	}
+	if (ix->tail_len + n > TAIL_SIZE) {
+		size_t drop = ix->tail_len + n - TAIL_SIZE;
+
+		memmove(ix->tail, ix->tail + drop, ix->tail_len - drop);
+		ix->tail_len -= drop;
+	}
+	memcpy(ix->tail + ix->tail_len, p, n);
+	ix->tail_len += n;
+}
+
 static la_ssize_t inner_read(struct archive *a, void *arg, const void **buf)
 {
 	struct ix *ix = arg;
@@ -739,6 +765,7 @@ static la_ssize_t inner_read(struct archive *a, void *arg, const void **buf)
 	}
 	EVP_DigestUpdate(ix->diff, ix->ubuf, (size_t)n);
 	ix->usize += (uint64_t)n;
+	tail_keep(ix, ix->ubuf, (size_t)n);
 	*buf = ix->ubuf;
 	return n;
 }
@@ -758,10 +785,34 @@ static int drain(struct ix *ix)
 	}
 }
 
+/*
+ * cut_after_data - does the tar merely end early, after its last entry's
+ * data?  umoci insert (0.4.7) ends a layer right after the last file's
+ * data, without padding or end-of-archive blocks; Go's tar reader, and so
+ * the runtimes, accept that, and so do we.  But only if every byte after
+ * that data is zero (padding, a zero block): a partial header there is a
+ * truncated layer, and accepting it would lose the entry silently.
+ */
+static int cut_after_data(struct ix *ix)
+{
+	uint64_t left;
+
+	if (ix->outer_failed || drain(ix) || ix->usize < ix->data_end)
+		return 0;
+	left = ix->usize - ix->data_end;
+	if (left >= TAIL_SIZE || left > ix->tail_len)
+		return 0;
+	for (size_t i = ix->tail_len - (size_t)left; i < ix->tail_len; i++)
+		if (ix->tail[i])
+			return 0;
+	return 1;
+}
+
 static int read_entries(struct ix *ix)
 {
 	struct archive_entry *e;
 	char prev[320] = "";
+	la_int64_t start;
 	int rc;
 
 	for (;;) {
@@ -769,21 +820,16 @@ static int read_entries(struct ix *ix)
 		if (rc == ARCHIVE_EOF)
 			return 0;
 		if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-			/* umoci insert (0.4.7) ends a layer right after the last
-			 * file's data, without padding or end-of-archive blocks;
-			 * Go's tar reader and so the runtimes accept that, and so
-			 * do we - but only when less than a header is left */
-			if (!ix->outer_failed && prev[0] &&
-			    ix->usize - (uint64_t)archive_filter_bytes(ix->inner, 0) < 512 &&
-			    drain(ix) == 0 &&
-			    ix->usize - (uint64_t)archive_filter_bytes(ix->inner, 0) < 512)
+			if (prev[0] && cut_after_data(ix))
 				return 0;
 			if (ix->outer_failed)
 				return store_error(-EBADMSG,
 						   "layer %s: the compressed stream is truncated or corrupt after entry '%s' (%s)",
 						   ix->lname, prev, ix->outer_err);
-			return store_error(-EBADMSG, "layer %s: not a valid tar archive%s%s%s (%s)", ix->lname,
-					   prev[0] ? " after entry '" : "", prev, prev[0] ? "'" : "",
+			return store_error(-EBADMSG,
+					   "layer %s: the tar archive is truncated or damaged %s%s%s (%s)",
+					   ix->lname, prev[0] ? "after entry '" : "at its start", prev,
+					   prev[0] ? "'" : "",
 					   archive_error_string(ix->inner) ? archive_error_string(ix->inner)
 									   : "unknown error");
 		}
@@ -791,10 +837,16 @@ static int read_entries(struct ix *ix)
 		if (!ix->cur)
 			return store_error(-EBADMSG, "layer %s: an entry after '%s' has no readable path",
 					   ix->lname, prev);
+		/* the header is consumed: the entry's data starts here */
+		start = archive_filter_bytes(ix->inner, 0);
 		rc = add_entry(ix, e);
 		if (rc)
 			return rc;
 		snprintf(prev, sizeof(prev), "%.300s", ix->cur);
+		ix->data_end = (uint64_t)start;
+		if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) &&
+		    archive_entry_size(e) > 0)
+			ix->data_end += (uint64_t)archive_entry_size(e);
 	}
 }
 

@@ -506,21 +506,66 @@ static json_t *descriptor_json(const char *mt, const struct oci_digest *d, uint6
 			 "size", (json_int_t)size);
 }
 
-/* pick_image - the manifest.json entry for SRC_REF (NULL: the only one) */
+/*
+ * familiar - reference REF as docker shows it, so that the spellings of one
+ * image compare equal: no "docker.io/" (skopeo writes it, docker does
+ * not), no "library/" for official images, a tag (":latest" if none).
+ */
+static void familiar(char *out, size_t len, const char *ref)
+{
+	const char *slash, *colon;
+
+	if (!strncmp(ref, "docker.io/", 10))
+		ref += 10;
+	else if (!strncmp(ref, "index.docker.io/", 16))
+		ref += 16;
+	if (!strncmp(ref, "library/", 8) && !strchr(ref + 8, '/'))
+		ref += 8;
+	slash = strrchr(ref, '/');
+	colon = strrchr(slash ? slash : ref, ':');
+	snprintf(out, len, "%s%s", ref, colon || strchr(ref, '@') ? "" : ":latest");
+}
+
+/* source_index - N for a reference "@N" (skopeo's "source index"), or -1 */
+static long source_index(const char *ref)
+{
+	char *end;
+	long n;
+
+	if (!ref || ref[0] != '@' || ref[1] < '0' || ref[1] > '9')
+		return -1;
+	n = strtol(ref + 1, &end, 10);
+	return *end || n > ARCHIVE_MEMBERS_MAX ? -1 : n;
+}
+
+/*
+ * pick_image - the manifest.json entry for SRC_REF: an image's RepoTags
+ * entry (compared as familiar() spells it), "@N" for the Nth image, or
+ * NULL for the only one.
+ */
 static int pick_image(struct spool *sp, json_t *list, const char *src_ref, json_t **out)
 {
-	char tags[512] = "";
+	char tags[512] = "", want[OCI_NAME_MAX + OCI_TAG_MAX + 32], have[sizeof(want)];
+	long index = source_index(src_ref);
 	size_t i, j;
 	json_t *img, *t;
 
 	*out = NULL;
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return store_error(-EBADMSG, "%s: manifest.json is not a list of images", sp->location);
+	if (index >= 0) {
+		*out = json_array_get(list, (size_t)index);
+		return *out ? 0 : store_error(-ENOENT, "%s holds %zu images; there is no '%s'",
+					       sp->location, json_array_size(list), src_ref);
+	}
+	if (src_ref)
+		familiar(want, sizeof(want), src_ref);
 	json_array_foreach(list, i, img) {
 		json_array_foreach(json_object_get(img, "RepoTags"), j, t) {
 			if (!json_is_string(t))
 				continue;
-			if (src_ref && !strcmp(json_string_value(t), src_ref))
+			familiar(have, sizeof(have), json_string_value(t));
+			if (src_ref && !*out && !strcmp(have, want))
 				*out = img;
 			if (strlen(tags) + strlen(json_string_value(t)) + 4 < sizeof(tags))
 				snprintf(tags + strlen(tags), sizeof(tags) - strlen(tags), "%s%s",
@@ -534,8 +579,8 @@ static int pick_image(struct spool *sp, json_t *list, const char *src_ref, json_
 	if (src_ref)
 		return store_error(-ENOENT, "no image '%s' in %s (it has: %s)", src_ref, sp->location,
 				   tags[0] ? tags : "no tags");
-	return store_error(-EINVAL, "%s holds %zu images; name one as %s:NAME:TAG (tags: %s)",
-			   sp->location, json_array_size(list), sp->location, tags);
+	return store_error(-EINVAL, "%s holds %zu images; name one as %s:NAME:TAG or %s:@N (tags: %s)",
+			   sp->location, json_array_size(list), sp->location, sp->location, tags);
 }
 
 /* convert - build an OCI manifest for the image; spool it; fill TOP */

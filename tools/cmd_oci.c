@@ -144,6 +144,7 @@ int cmd_oci_import(int argc, char **argv)
 		"Import an image into STORE.  SOURCE is one of\n"
 		"  oci:DIR[:TAG]               an OCI image layout (TAG: its ref.name)\n"
 		"  docker-archive:FILE[:REF]   a `docker save` or `podman save` tarball\n"
+		"                              (REF: one of its NAME:TAGs, or @N for its Nth)\n"
 		"Every blob is verified against its digest and every layer is indexed;\n"
 		"on any error nothing is stored.  From a multi-platform image the\n"
 		"host's platform is taken unless --platform says otherwise.  Without\n"

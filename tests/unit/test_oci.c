@@ -645,6 +645,102 @@ static void test_bad_entries(void **state)
 	free_layers(good, 1);
 }
 
+/* header_of - the offset of the ustar header block of entry NAME in TAR */
+static size_t header_of(const struct buf *tar, const char *name)
+{
+	for (size_t off = 0; off + 512 <= tar->len; off += 512) {
+		const char *block = (const char *)tar->p + off;
+		if (!strncmp(block, name, 100) && !memcmp(block + 257, "ustar", 5))
+			return off;
+	}
+	fail_msg("no header for '%s'", name);
+	return 0;
+}
+
+/* cut_layer - keep the first LEN bytes of uncompressed layer L (and ADD) */
+static void cut_layer(struct layer *l, size_t len, const char *add)
+{
+	size_t alen = add ? strlen(add) : 0;
+
+	l->tar.len = len;
+	if (alen)
+		buf_write(NULL, &l->tar, add, alen);
+	oci_digest_of(&l->digest, l->tar.p, l->tar.len);
+	l->diff_id = l->digest;
+}
+
+/*
+ * A tar cut short: right after the last file's data (what umoci insert
+ * writes) is a layer; anything more, up to a whole header, is not.
+ */
+static void test_truncated_tar(void **state)
+{
+	static const struct ent three[] = {
+		{ .type = 'f', .path = "a", .mode = 0644, .data = "first file\n" },
+		{ .type = 'f', .path = "b", .mode = 0644, .data = "second file\n" },
+		{ .type = 'f', .path = "c", .mode = 0644, .data = "third file\n" },
+	};
+	struct store *s = *state;
+	struct layer l[1];
+	struct oci_digest m;
+	struct store_txn *t;
+	struct oci_image *img;
+	size_t c;
+
+	/* ends right after c's data: accepted, c complete */
+	layer_make(&l[0], NONE, three, 3);
+	c = header_of(&l[0].tar, "c");
+	cut_layer(&l[0], c + 512 + strlen(three[2].data), NULL);
+	assert_int_equal(import_layers(s, "unpadded", "unpadded", l, 1, &m), 0);
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	assert_int_equal(oci_image_open(&img, t, &m), 0);
+	assert_content(t, img, "c", "third file\n");
+	oci_image_free(img);
+	store_txn_abort(t);
+	free_layers(l, 1);
+
+	/* ends 100 bytes into c's header: c would be lost silently */
+	layer_make(&l[0], NONE, three, 3);
+	cut_layer(&l[0], header_of(&l[0].tar, "c") + 100, NULL);
+	expect_bad(s, "inheader", l, 1, -EBADMSG, "truncated");
+	free_layers(l, 1);
+
+	/* the same, compressed */
+	layer_make(&l[0], NONE, three, 3);
+	{
+		struct buf raw = l[0].tar;
+		struct archive *a = archive_write_new();
+		size_t cut = header_of(&raw, "c") + 100;
+
+		archive_write_add_filter_gzip(a);
+		archive_write_set_format_raw(a);
+		memset(&l[0].tar, 0, sizeof(l[0].tar));
+		assert_int_equal(archive_write_open(a, &l[0].tar, NULL, buf_write, NULL), ARCHIVE_OK);
+		{
+			struct archive_entry *ae = archive_entry_new();
+			archive_entry_set_filetype(ae, AE_IFREG);
+			assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+			archive_entry_free(ae);
+		}
+		assert_int_equal(archive_write_data(a, raw.p, cut), (la_ssize_t)cut);
+		assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+		archive_write_free(a);
+		oci_digest_of(&l[0].diff_id, raw.p, cut);
+		oci_digest_of(&l[0].digest, l[0].tar.p, l[0].tar.len);
+		l[0].media_type = OCI_MT_LAYER_GZIP;
+		free(raw.p);
+	}
+	expect_bad(s, "inheadergz", l, 1, -EBADMSG, "truncated");
+	free_layers(l, 1);
+
+	/* c's data, then bytes that are neither padding nor a header */
+	layer_make(&l[0], NONE, three, 3);
+	c = header_of(&l[0].tar, "c");
+	cut_layer(&l[0], c + 512 + strlen(three[2].data), "not padding");
+	expect_bad(s, "garbage", l, 1, -EBADMSG, "after entry 'c'");
+	free_layers(l, 1);
+}
+
 /* rewrite - replace a file of layout SUB with TEXT (or LEN bytes of 'x') */
 static void rewrite_blob(const char *sub, const struct oci_digest *d, const char *text)
 {
@@ -834,6 +930,15 @@ static void test_export_roundtrip(void **state)
 	snprintf(path, sizeof(path), "%s/img.tar", dir);
 	assert_int_equal(oci_archive_export(s, "app", "latest", path), 0);
 	assert_int_equal(oci_archive_import(s, path, NULL, "fromarchive", "1", NULL, &m2), 0);
+	/* its image by reference, spelt as docker or skopeo would, or by index */
+	assert_int_equal(oci_archive_import(s, path, "docker.io/library/app", "fromarchive", "2", NULL, &m), 0);
+	assert_memory_equal(&m, &m2, sizeof(m));
+	assert_int_equal(oci_archive_import(s, path, "app:latest", "fromarchive", "3", NULL, &m), 0);
+	assert_int_equal(oci_archive_import(s, path, "@0", "fromarchive", "4", NULL, &m), 0);
+	assert_memory_equal(&m, &m2, sizeof(m));
+	assert_int_equal(oci_archive_import(s, path, "@1", "fromarchive", "5", NULL, &m), -ENOENT);
+	assert_int_equal(oci_archive_import(s, path, "app:other", "fromarchive", "5", NULL, &m), -ENOENT);
+	assert_non_null(strstr(store_errmsg(), "it has: app:latest"));
 	{
 		struct store_txn *t;
 		struct oci_image *img;
@@ -916,6 +1021,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_union, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_layer_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_tar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_documents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_roundtrip, setup, teardown),
