@@ -21,6 +21,11 @@
  * bases and clean directories' trees exist; dirty directories have dirty
  * parents; chunks and xattrs belong to existing inodes.
  *
+ * Images: every OCI blob is re-hashed (sha256) chunk by chunk; every tag
+ * names an imported image whose manifest, config, index and layer blobs
+ * are present and whose layers are indexed; every file of a layer index
+ * names a git blob of its size.
+ *
  * Workload: ~100k objects and inodes take seconds: per object one SHA-1
  * and one lookup per reference; per inode a lookup or two; memory is one
  * set entry per linked inode.  Everything is read in one read
@@ -36,8 +41,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <git2.h>
+#include <openssl/evp.h>
 
 #include "store/fsck.h"
+#include "store/oci_int.h"
 #include "store/object.h"
 #include "store/repo.h"
 #include "store/store_int.h"
@@ -757,6 +764,126 @@ static int check_xattr(struct fsck *f, const MDB_val *k, const MDB_val *v)
 	return check_owned(f, k, "extended attributes", 0);
 }
 
+/* ---- images ---------------------------------------------------------------- */
+
+/* check_blob - blob D hashes to D and has SIZE bytes in whole chunks */
+static int check_blob(const struct oci_digest *d, uint64_t size, void *arg)
+{
+	struct fsck *f = arg;
+	char name[OCI_DIGEST_STRLEN + 1], got[OCI_DIGEST_STRLEN + 1];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct oci_digest sum;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char *buf = malloc(OCI_BLOB_CHUNK);
+	uint64_t off = 0;
+	int rc = 0;
+
+	f->objects++;
+	if (!ctx || !buf || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	while (off < size) {
+		long n = oci_blob_read(f->t, d, off, buf, OCI_BLOB_CHUNK);
+		if (n <= 0) {
+			problem(f, "blob %s: unreadable at byte %llu of %llu (%s)",
+				oci_digest_fmt(name, d), (unsigned long long)off,
+				(unsigned long long)size, n < 0 ? store_errmsg() : "short");
+			goto out;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	memcpy(sum.sha256, md, sizeof(sum.sha256));
+	if (memcmp(&sum, d, sizeof(sum)))
+		problem(f, "blob %s: its content hashes to %s", oci_digest_fmt(name, d),
+			oci_digest_fmt(got, &sum));
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+/* need_blob - image WHO names blob D (as WHAT): it must be in the store */
+static void need_blob(struct fsck *f, const char *who, const char *what,
+		      const struct oci_digest *d)
+{
+	char name[OCI_DIGEST_STRLEN + 1];
+	uint64_t size;
+
+	if (oci_blob_size(f->t, d, &size))
+		problem(f, "%s: %s %s is missing", who, what, oci_digest_fmt(name, d));
+}
+
+/* check_image_tag - a tag names an imported image whose blobs and layer
+ * indexes are all there */
+static int check_image_tag(const struct oci_tag *tag, void *arg)
+{
+	struct fsck *f = arg;
+	char who[OCI_NAME_MAX + OCI_TAG_MAX + 16];
+	struct oci_image_info info;
+	int rc;
+
+	snprintf(who, sizeof(who), "image %s:%s", tag->name, tag->tag);
+	rc = oci_image_info(f->t, &tag->manifest, &info);
+	if (rc) {
+		problem(f, "%s: its manifest was never imported (no image record)", who);
+		return 0;
+	}
+	need_blob(f, who, "manifest", &tag->manifest);
+	if (!oci_digest_is_zero(&tag->index))
+		need_blob(f, who, "image index", &tag->index);
+	need_blob(f, who, "config", &info.config);
+	for (unsigned i = 0; i < info.nlayers; i++) {
+		struct oci_layer_info li;
+		struct oci_digest d;
+		char name[OCI_DIGEST_STRLEN + 1];
+		uint64_t size;
+		if (oci_image_layer(f->t, &tag->manifest, i, &d, &size)) {
+			problem(f, "%s: layer %u is unreadable", who, i + 1);
+			continue;
+		}
+		need_blob(f, who, "layer", &d);
+		if (oci_layer_info(f->t, &d, &li))
+			problem(f, "%s: layer %s has no index", who, oci_digest_fmt(name, &d));
+	}
+	return 0;
+}
+
+/* check_layer_entry - a file of a layer index names a blob that is there */
+static int check_layer_entry(struct fsck *f, const MDB_val *k, const MDB_val *v)
+{
+	struct oci_entry_rec rec;
+	char a[GIT_OID_HEXSZ + 1];
+	git_object_t type;
+	const void *body;
+	size_t len;
+	git_oid id;
+
+	if (k->mv_size < 9 || ((const unsigned char *)k->mv_data)[8] != OCI_K_ENTRY)
+		return 0;
+	if (v->mv_size < sizeof(rec)) {
+		problem(f, "layer index: a record of %zu bytes is too short", v->mv_size);
+		return 0;
+	}
+	memcpy(&rec, v->mv_data, sizeof(rec));
+	if (!S_ISREG(rec.mode) || (rec.flags & OCI_EF_WHITEOUT))
+		return 0;
+	git_oid_fromraw(&id, rec.blob);
+	if (store_object_read(f->t, &id, &type, &body, &len) != 0) {
+		problem(f, "layer index of layer %llu: file content %s is missing",
+			(unsigned long long)store_be64_get(k->mv_data), hex(a, &id));
+		mark_bad(f, &id);
+	} else if (type != GIT_OBJECT_BLOB || len != rec.size) {
+		problem(f, "layer index of layer %llu: file content %s is not a blob of %llu bytes",
+			(unsigned long long)store_be64_get(k->mv_data), hex(a, &id),
+			(unsigned long long)rec.size);
+	}
+	return 0;
+}
+
 int store_fsck(struct store *s, FILE *out, unsigned long *nobjects)
 {
 	struct fsck f = { .out = out };
@@ -781,6 +908,12 @@ int store_fsck(struct store *s, FILE *out, unsigned long *nobjects)
 		f.owner = 0;
 		rc = scan(&f, TBL_XATTRS, check_xattr);
 	}
+	if (rc == 0)
+		rc = oci_blob_foreach(f.t, check_blob, &f);
+	if (rc == 0)
+		rc = oci_tag_foreach(f.t, NULL, check_image_tag, &f);
+	if (rc == 0)
+		rc = scan(&f, TBL_OCI_FILES, check_layer_entry);
 	store_txn_abort(f.t);
 	if (f.problems > FSCK_PRINT_MAX)
 		fprintf(out, "... and %lu more problems\n", f.problems - FSCK_PRINT_MAX);

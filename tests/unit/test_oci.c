@@ -23,10 +23,12 @@
 #include <archive_entry.h>
 #include <git2.h>
 
+#include "store/fsck.h"
 #include "store/gc.h"
 #include "store/object.h"
 #include "store/oci.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 static char dir[64];	/* the test's scratch directory */
 
@@ -956,6 +958,63 @@ static void test_export_roundtrip(void **state)
 	free_layers(ls, 3);
 }
 
+/* fsck_report - run fsck; its return code, with its report in OUT */
+static int fsck_report(struct store *s, char *out, size_t len)
+{
+	FILE *f = fmemopen(out, len, "w");
+	int rc;
+
+	assert_non_null(f);
+	rc = store_fsck(s, f, NULL);
+	fclose(f);
+	return rc;
+}
+
+static void test_fsck(void **state)
+{
+	struct store *s = *state;
+	struct layer ls[3];
+	struct oci_digest m;
+	struct store_txn *t;
+	unsigned char key[36];
+	char report[4096], name[OCI_DIGEST_STRLEN + 1];
+	git_oid tool;
+
+	build_three(ls);
+	assert_int_equal(import_layers(s, "img", "app", ls, 3, &m), 0);
+	assert_int_equal(fsck_report(s, report, sizeof(report)), 0);
+
+	/* a flipped byte in a layer blob: its digest no longer matches */
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	memcpy(key, ls[2].digest.sha256, 32);
+	memset(key + 32, 0, 4);
+	{
+		MDB_val v;
+		char *copy;
+		assert_int_equal(store_get(t, TBL_OCI_BLOBS, key, sizeof(key), &v), 0);
+		copy = malloc(v.mv_size);
+		assert_non_null(copy);
+		memcpy(copy, v.mv_data, v.mv_size);
+		copy[v.mv_size / 2] ^= 1;
+		assert_int_equal(store_put(t, TBL_OCI_BLOBS, key, sizeof(key), copy, v.mv_size, 0), 0);
+		free(copy);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(fsck_report(s, report, sizeof(report)), -EIO);
+	assert_non_null(strstr(report, oci_digest_fmt(name, &ls[2].digest)));
+	assert_non_null(strstr(report, "hashes to"));
+
+	/* a file's content gone from the object table: its layer is named */
+	assert_int_equal(git_odb_hash(&tool, "TOOL CONTENT", 12, GIT_OBJECT_BLOB), 0);
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_del(t, TBL_OBJECTS, tool.id, GIT_OID_RAWSZ), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(fsck_report(s, report, sizeof(report)), -EIO);
+	assert_non_null(strstr(report, "file content"));
+	assert_non_null(strstr(report, "is missing"));
+	free_layers(ls, 3);
+}
+
 static void test_gc(void **state)
 {
 	struct store *s = *state;
@@ -1026,6 +1085,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fsck, setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
