@@ -211,11 +211,12 @@ int fs_run(const struct fs_options *o)
 	struct fuse_loop_config *loop = NULL;
 	struct fs fs = { .opt = *o };
 	char msg[1200];
-	int rc, status = 1, mounted = 0, committer_started = 0;
+	int rc, status = 1, mounted = 0, committer_started = 0, watcher_started = 0;
 
 	pthread_mutex_init(&fs.lock, NULL);
 	pthread_mutex_init(&fs.commit_lock, NULL);
 	pthread_cond_init(&fs.wake, NULL);
+	pthread_cond_init(&fs.watch_wake, NULL);
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.started = time(NULL);
@@ -254,6 +255,11 @@ int fs_run(const struct fs_options *o)
 		goto out;
 	}
 	committer_started = 1;
+	if (fs_watch_start(&fs) != 0) {
+		report(o->ready_fd, "cannot start the watcher thread");
+		goto out;
+	}
+	watcher_started = 1;
 	report(o->ready_fd, "ok");
 	loop = fuse_loop_cfg_create();
 	if (!loop)
@@ -264,6 +270,8 @@ int fs_run(const struct fs_options *o)
 	rc = fuse_session_loop_mt(fs.se, loop);
 	status = rc < 0 ? 1 : 0;
 out:
+	if (watcher_started)
+		fs_watch_stop(&fs);
 	if (committer_started) {
 		pthread_mutex_lock(&fs.lock);
 		fs.stopping = 1;
@@ -289,6 +297,7 @@ out:
 	fs_images_free(&fs);
 	store_free(fs.store);
 	pthread_cond_destroy(&fs.wake);
+	pthread_cond_destroy(&fs.watch_wake);
 	pthread_mutex_destroy(&fs.commit_lock);
 	pthread_mutex_destroy(&fs.lock);
 	return status;

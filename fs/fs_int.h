@@ -128,6 +128,10 @@ struct fs {
 	size_t keyed_size;		/* protected by lock */
 	struct fs_image *images;	/* protected by lock */
 	uint32_t image_slots;		/* protected by lock */
+	/* the watcher (watch.c): its wake-up, under lock; seen is its own */
+	pthread_t watch_thread;
+	pthread_cond_t watch_wake;
+	uint64_t events_seen;
 
 	/* commit timing, protected by lock */
 	pthread_cond_t wake;
@@ -153,6 +157,8 @@ uint64_t fs_node_new(struct fs *fs, const struct fs_node *tmpl);
  * created if absent, with one more lookup; returns its id, or 0 when out
  * of memory.  Takes TMPL's key and target (frees them if the node exists). */
 uint64_t fs_node_intern(struct fs *fs, struct fs_node *tmpl);
+/* fs_node_find - the id of the interned node (KIND, 0, 0, KEY), or 0 */
+uint64_t fs_node_find(struct fs *fs, int kind, const char *key, size_t key_len);
 /* fs_node_get - copy node ID into OUT; -ENOENT if unknown. */
 int fs_node_get(struct fs *fs, uint64_t id, struct fs_node *out);
 /* fs_node_forget - drop NLOOKUP lookups; returns 1 if the node was an
@@ -236,5 +242,9 @@ int fs_img_readlink(struct fs *fs, fuse_ino_t id, fuse_req_t req);
 long fs_img_xattr(struct fs *fs, fuse_ino_t id, const char *name, char *buf,
 		  size_t size);
 void fs_images_free(struct fs *fs);
+
+/* watch.c: the thread that invalidates kernel caches on store events */
+int fs_watch_start(struct fs *fs);
+void fs_watch_stop(struct fs *fs);
 
 #endif

@@ -13,9 +13,12 @@
  *
  * Everything bound to a digest (blobs, rootfs and layer trees) is immutable,
  * so the kernel caches it for long: entries, attributes, listings, pages and
- * negative lookups.  What names and tags point at changes with imports, so
- * those directories are cached for a second: a retagged image shows in
- * images/<name>/ within a second, as a new rootfs with new inode numbers.
+ * negative lookups.  What names and tags point at changes with imports and
+ * rmi; each raises an event, and the watcher (watch.c) invalidates what the
+ * kernel cached of images/ when it sees one, so those are cached for long
+ * too.  A retagged image shows a new rootfs, with new inode numbers.  The
+ * lists that gc changes without an event (layers/, oci/blobs/sha256/) are
+ * cached for a second.
  *
  * Threads: handlers run on any thread.  fs->images (the opened images) and
  * the node tables are under fs->lock; an opened image is immutable and
@@ -159,9 +162,8 @@ static void view_attr(struct fs *fs, const struct fs_node *n, struct stat *st, d
 	case FS_K_IMG_LAYERS:
 		plain_attr(fs, n->id, S_IFDIR | 0555, 0, st);
 		return;
-	default:		/* names and tags: they change */
+	default:		/* names and tags: the watcher invalidates them */
 		plain_attr(fs, n->id, S_IFDIR | 0555, 0, st);
-		*timeout = LIST_TIMEOUT;
 		return;
 	}
 }
@@ -368,9 +370,7 @@ static int image_child(struct fs *fs, struct store_txn *t, const char *name, con
 			rc = oci_root(t, im->img, &root);
 		if (rc)
 			return rc;
-		rc = node_entry(fs, im, &root, e);
-		e->entry_timeout = LIST_TIMEOUT;	/* the tag may move */
-		return rc;
+		return node_entry(fs, im, &root, e);
 	}
 	return -ENOENT;
 }
@@ -720,6 +720,7 @@ int fs_img_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_dir
 
 	switch (id) {
 	case FS_ID_IMAGES:
+		out->cache = 1;		/* the watcher invalidates it */
 		return list_name(t, "", out);
 	case FS_ID_LAYERS: {
 		struct layer_walk w = { t, out };
@@ -745,10 +746,13 @@ int fs_img_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_dir
 		return -ENOENT;
 	switch (n.kind) {
 	case FS_K_IMG_DIR:
+		out->cache = 1;
 		return list_name(t, n.key, out);
 	case FS_K_IMG_TAGS:
+		out->cache = 1;
 		return oci_tag_foreach(t, n.key, add_tag_name, out);
 	case FS_K_IMG_TAG:
+		out->cache = 1;
 		for (size_t i = 0; i < 4; i++) {
 			int rc = fs_dirlist_add(out, image_files[i]);
 			if (rc)

@@ -153,6 +153,21 @@ static void drop(struct fs *fs, struct fs_node *gone)
 	free(gone);
 }
 
+uint64_t fs_node_find(struct fs *fs, int kind, const char *key, size_t key_len)
+{
+	struct fs_node probe = { .kind = (enum fs_kind)kind, .key = (char *)key, .key_len = key_len };
+	struct fs_node *n = NULL;
+	uint64_t id;
+
+	pthread_mutex_lock(&fs->lock);
+	if (fs->keyed)
+		for (n = *key_slot(fs, &probe); n && !key_equal(n, &probe); n = n->knext)
+			;
+	id = n ? n->id : 0;
+	pthread_mutex_unlock(&fs->lock);
+	return id;
+}
+
 uint64_t fs_node_intern(struct fs *fs, struct fs_node *tmpl)
 {
 	struct fs_node *n, **s;

@@ -9,7 +9,7 @@ set -eu
 command -v umoci >/dev/null || skip_all "umoci is not installed"
 [ "$(id -u)" = 0 ] || skip_all "needs root (device nodes, owners)"
 setup
-plan 25
+plan 27
 CMP="python3 $(dirname "$0")/treecmp.py"
 I=$T/img
 B=$T/bundle
@@ -100,6 +100,16 @@ check "umoci unpack of oci/ gives the same tree" sh -c "umoci unpack --image '$M
 i=0; while [ ! -d "$M/images/localhost:5000/team/app/rootfs/bin" ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
 check "a name with '/' and ':' is nested directories" test -f "$M/images/localhost:5000/team/app/rootfs/a/added"
 check "tags/<tag>/ shows every tag" sh -c "[ \"\$(ls '$M/images/test/tags')\" = v ] && [ -d '$M/images/test/tags/v/rootfs/bin' ]"
+# listings of images/ are cached by the kernel, and invalidated when a tag
+# changes (by any process): a new tag shows in a listing read just before
+ls "$M/images/test/tags" >/dev/null; ls "$M/images" >/dev/null
+"$GOVC" import "$S" "oci:$I:v" test:w >/dev/null
+"$GOVC" import "$S" "oci:$I:v" other:1 >/dev/null
+sleep 0.5
+check "a cached listing shows a new tag and a new image within half a second" sh -c "ls '$M/images/test/tags' | grep -qx w && ls '$M/images' | grep -qx other"
+"$GOVC" rmi "$S" test:w >/dev/null
+sleep 0.5
+check "and drops a removed tag as fast" sh -c "! ls '$M/images/test/tags' | grep -qx w && [ ! -e '$M/images/test/tags/w' ]"
 # a new tag "latest" pointing at a one-layer image becomes the default
 B1=$T/one
 umoci init --layout "$B1" && umoci new --image "$B1:latest"

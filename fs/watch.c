@@ -1,0 +1,177 @@
+/*
+ * watch.c - keep the kernel's caches true when the store changes under
+ * the mount: a thread follows the event log (every change of names and
+ * tags raises an event, from whichever process made it) and tells the
+ * kernel, with libfuse's notify calls, which cached entries and listings
+ * are stale.  So the image views can be cached for long and still show an
+ * import or a `govc rmi` run beside the mount at once.
+ *
+ * Threads: one watcher thread.  It reads the store in read transactions
+ * of its own and takes fs->lock only to look nodes up; it holds no lock
+ * while it notifies the kernel (a notify may wait for a request in flight
+ * in another handler).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "fs/fs_int.h"
+
+#define WATCH_PERIOD_NS (100LL * 1000000)
+#define EVENT_READ_MAX (256u << 10)
+
+static const char *const image_entries[] = { "manifest.json", "config.json", "layers", "rootfs",
+					     "tags" };
+
+static void inval_entry(struct fs *fs, fuse_ino_t parent, const char *name)
+{
+	fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
+}
+
+static void inval_dir(struct fs *fs, fuse_ino_t dir)
+{
+	/* the listing the kernel cached, and the attributes */
+	fuse_lowlevel_notify_inval_inode(fs->se, dir, 0, 0);
+}
+
+/* image_changed - tag TAG of image NAME was set or removed */
+static void image_changed(struct fs *fs, const char *name, const char *tag)
+{
+	char prefix[OCI_NAME_MAX + 1];
+	const char *p = name;
+	fuse_ino_t dir = FS_ID_IMAGES;
+
+	/* each directory on the way to images/<name>/: its next component */
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		char comp[OCI_NAME_MAX + 1];
+
+		snprintf(comp, sizeof(comp), "%.*s", (int)len, p);
+		inval_entry(fs, dir, comp);
+		inval_dir(fs, dir);
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(p + len - name), name);
+		dir = fs_node_find(fs, FS_K_IMG_DIR, prefix, strlen(prefix));
+		if (!dir || !slash)
+			break;
+		p = slash + 1;
+	}
+	if (dir) {
+		for (size_t i = 0; i < sizeof(image_entries) / sizeof(image_entries[0]); i++)
+			inval_entry(fs, dir, image_entries[i]);
+		inval_dir(fs, dir);
+	}
+	dir = fs_node_find(fs, FS_K_IMG_TAGS, name, strlen(name));
+	if (dir && tag) {
+		inval_entry(fs, dir, tag);
+		inval_dir(fs, dir);
+	}
+	inval_dir(fs, FS_ID_OCI_INDEX);
+}
+
+static void handle(struct fs *fs, const char *line, size_t len)
+{
+	json_t *ev = json_loadb(line, len, 0, NULL);
+	const char *type = ev ? json_string_value(json_object_get(ev, "type")) : NULL;
+
+	if (type && !strcmp(type, "image")) {
+		const char *name = json_string_value(json_object_get(ev, "name"));
+		const char *tag = json_string_value(json_object_get(ev, "tag"));
+		if (name)
+			image_changed(fs, name, tag);
+	} else if (type && !strcmp(type, "repo")) {
+		const char *repo = json_string_value(json_object_get(ev, "repo"));
+		if (repo) {
+			inval_entry(fs, FS_ID_REPOS, repo);
+			inval_entry(fs, FS_ID_COMMITS, repo);
+			inval_entry(fs, FS_ID_LOG, repo);
+		}
+	}
+	json_decref(ev);
+}
+
+/* follow - handle the events from *SEEN on; *SEEN moves past whole lines */
+static void follow(struct fs *fs, uint64_t *seen)
+{
+	struct store_txn *t;
+	uint64_t size = 0;
+	char *buf;
+	long got;
+
+	if (store_txn_begin(&t, fs->store, 0))
+		return;
+	if (store_events_size(t, &size) || size <= *seen) {
+		store_txn_abort(t);
+		return;
+	}
+	if (size - *seen > EVENT_READ_MAX)
+		size = *seen + EVENT_READ_MAX;
+	buf = malloc((size_t)(size - *seen));
+	got = buf ? store_events_read(t, *seen, buf, (size_t)(size - *seen)) : -ENOMEM;
+	store_txn_abort(t);
+	for (long i = 0, start = 0; i < got; i++) {
+		if (buf[i] != '\n')
+			continue;
+		handle(fs, buf + start, (size_t)(i - start));
+		*seen += (uint64_t)(i + 1 - start);
+		start = i + 1;
+	}
+	if (got > 0 && size - *seen == (uint64_t)got && (size_t)got == EVENT_READ_MAX)
+		*seen = size;	/* one line longer than we read: skip it */
+	free(buf);
+}
+
+static void *watcher(void *arg)
+{
+	struct fs *fs = arg;
+	uint64_t seen = fs->events_seen, gen = store_generation(fs->store);
+
+	pthread_mutex_lock(&fs->lock);
+	while (!fs->stopping) {
+		struct timespec ts;
+		uint64_t now_gen;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WATCH_PERIOD_NS;
+		ts.tv_sec += ts.tv_nsec / 1000000000;
+		ts.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&fs->watch_wake, &fs->lock, &ts);
+		if (fs->stopping)
+			break;
+		pthread_mutex_unlock(&fs->lock);
+		now_gen = store_generation(fs->store);
+		if (now_gen != gen) {
+			gen = now_gen;
+			follow(fs, &seen);
+		}
+		pthread_mutex_lock(&fs->lock);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
+int fs_watch_start(struct fs *fs)
+{
+	struct store_txn *t;
+
+	fs->events_seen = 0;
+	if (store_txn_begin(&t, fs->store, 0) == 0) {
+		store_events_size(t, &fs->events_seen);
+		store_txn_abort(t);
+	}
+	return pthread_create(&fs->watch_thread, NULL, watcher, fs) ? -EAGAIN : 0;
+}
+
+void fs_watch_stop(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->stopping = 1;
+	pthread_cond_signal(&fs->watch_wake);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_join(fs->watch_thread, NULL);
+}
