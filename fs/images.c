@@ -30,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs/fs_int.h"
 #include "store/oci.h"
@@ -38,6 +40,7 @@
 #define LIST_TIMEOUT 1.0
 #define IMMUTABLE_TIMEOUT 86400.0
 #define DIGEST_NAME_MAX OCI_DIGEST_STRLEN
+#define PREFETCH_MAX (4u << 20)
 
 static const char *const image_files[] = { "manifest.json", "config.json", "layers", "rootfs",
 					    "tags" };
@@ -818,6 +821,15 @@ int fs_img_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len, int *
 	return n.kind == FS_K_IMG_LINK ? -ELOOP : -EISDIR;
 }
 
+void fs_prefetch(const char *p, size_t rest)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)p & ~(page - 1);
+	size_t len = rest < PREFETCH_MAX ? rest : PREFETCH_MAX;
+
+	madvise((void *)start, len + ((uintptr_t)p - start), MADV_WILLNEED);
+}
+
 int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_req_t req)
 {
 	struct store_txn *t;
@@ -833,6 +845,8 @@ int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_re
 		const void *data;
 		size_t len;
 		rc = oci_data(t, &n.on, &data, &len);
+		if (rc == 0 && off + size < len)
+			fs_prefetch((const char *)data + off + size, len - off - size);
 		if (rc == 0) {
 			/* straight from the memory map, inside the transaction */
 			if (off >= len)

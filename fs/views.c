@@ -478,6 +478,8 @@ int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_r
 		rc = -EINVAL;
 	if (rc == 0)
 		rc = store_object_read(t, &n.oid, NULL, &body, &len);
+	if (rc == 0 && off + size < len)
+		fs_prefetch((const char *)body + off + size, len - off - size);
 	if (rc == 0) {
 		/* reply straight from the memory map, inside the txn */
 		if (off >= len)
