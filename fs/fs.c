@@ -293,6 +293,7 @@ out:
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
 	fuse_opt_free_args(&args);
+	fs_listings_free(&fs);
 	fs_nodes_free(&fs);
 	fs_images_free(&fs);
 	store_free(fs.store);

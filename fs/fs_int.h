@@ -49,6 +49,9 @@ enum fs_fixed_id {
 };
 
 #define FS_ID_DYNAMIC (1ULL << 62)
+#define FS_LISTINGS 32
+
+struct dir_handle;
 
 static inline int fs_is_wt(fuse_ino_t id)
 {
@@ -128,6 +131,10 @@ struct fs {
 	size_t keyed_size;		/* protected by lock */
 	struct fs_image *images;	/* protected by lock */
 	uint32_t image_slots;		/* protected by lock */
+	/* directory listings read without OPENDIR (worktree_ops.c) */
+	int no_opendir;			/* set at init */
+	struct dir_handle *listings[FS_LISTINGS];	/* protected by lock */
+	uint64_t listing_clock;		/* protected by lock */
 	/* the watcher (watch.c): its wake-up, under lock; seen is its own */
 	pthread_t watch_thread;
 	pthread_cond_t watch_wake;
@@ -181,6 +188,7 @@ void fs_reply_store_error(fuse_req_t req, int rc, const char *op);
 /* worktree_ops.c: operations on working-tree inodes */
 extern const struct fuse_lowlevel_ops fs_ops;
 void fs_wt_attr(const struct store_inode *n, struct stat *st);
+void fs_listings_free(struct fs *fs);
 /*
  * fs_prefetch - ask the kernel to read ahead what follows a read of a file
  * (REST bytes at P, in LMDB's map), at most a few MiB: a cold sequential
@@ -216,6 +224,9 @@ int fs_dirlist_add(struct fs_dirlist *l, const char *name);
 void fs_dirlist_free(struct fs_dirlist *l);
 int fs_view_list(struct fs *fs, struct store_txn *t, fuse_ino_t id,
 		 struct fs_dirlist *out);
+/* fs_view_cacheable - 1 if the kernel may cache virtual directory ID's
+ * listing (immutable, or invalidated by the watcher) */
+int fs_view_cacheable(struct fs *fs, fuse_ino_t id);
 /* fs_view_open - content of a virtual file, generated at open (log) or
  * NULL for files read live (events, snapshot blobs) */
 int fs_view_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len,

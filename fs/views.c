@@ -256,6 +256,21 @@ int fs_view_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent, const 
 		n.kind = parent == FS_ID_COMMITS ? FS_K_COMMITS_REPO : FS_K_LOG;
 		n.mode = parent == FS_ID_COMMITS ? (S_IFDIR | 0555) : (S_IFREG | 0444);
 		snprintf(n.repo, sizeof(n.repo), "%s", name);
+		if (parent == FS_ID_COMMITS) {
+			/* interned by name: the watcher invalidates its listing
+			 * when the repository gets a commit */
+			uint64_t id;
+			n.key = strdup(name);
+			n.key_len = strlen(name);
+			id = n.key ? fs_node_intern(fs, &n) : 0;
+			if (!id)
+				return -ENOMEM;
+			n.id = id;
+			e->ino = id;
+			e->attr_timeout = e->entry_timeout = LIST_TIMEOUT;
+			dynamic_attr(fs, &n, &e->attr);
+			return 0;
+		}
 		rc = new_entry(fs, &n, LIST_TIMEOUT, e);
 		if (parent == FS_ID_LOG)
 			e->attr_timeout = 0;
@@ -391,6 +406,18 @@ int fs_view_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_di
 			return rc;
 	}
 	return rc;
+}
+
+int fs_view_cacheable(struct fs *fs, fuse_ino_t id)
+{
+	struct fs_node n;
+
+	if (id == FS_ID_IMAGES)
+		return 1;
+	if (id <= FS_ID_FIXED_MAX || fs_node_get(fs, id, &n))
+		return 0;
+	return n.kind == FS_K_TREE || (fs_img_is_kind(n.kind) && n.kind != FS_K_IMG_BLOB &&
+				       n.kind != FS_K_IMG_LINK);
 }
 
 struct text {

@@ -72,6 +72,8 @@ static void image_changed(struct fs *fs, const char *name, const char *tag)
 		inval_dir(fs, dir);
 	}
 	inval_dir(fs, FS_ID_OCI_INDEX);
+	inval_dir(fs, FS_ID_OCI_SHA256);
+	inval_dir(fs, FS_ID_LAYERS);
 }
 
 static void handle(struct fs *fs, const char *line, size_t len)
@@ -91,6 +93,18 @@ static void handle(struct fs *fs, const char *line, size_t len)
 			inval_entry(fs, FS_ID_COMMITS, repo);
 			inval_entry(fs, FS_ID_LOG, repo);
 		}
+		inval_dir(fs, FS_ID_REPOS);
+		inval_dir(fs, FS_ID_COMMITS);
+		inval_dir(fs, FS_ID_LOG);
+	} else if (type && !strcmp(type, "commit")) {
+		const char *repo = json_string_value(json_object_get(ev, "repo"));
+		fuse_ino_t dir = repo ? fs_node_find(fs, FS_K_COMMITS_REPO, repo, strlen(repo)) : 0;
+		if (dir)
+			inval_dir(fs, dir);
+	} else if (type && !strcmp(type, "gc")) {
+		inval_dir(fs, FS_ID_OCI_SHA256);
+		inval_dir(fs, FS_ID_LAYERS);
+		inval_dir(fs, FS_ID_OCI_INDEX);
 	}
 	json_decref(ev);
 }

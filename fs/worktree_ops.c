@@ -576,8 +576,24 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 }
 
 /* Directory handles hold a snapshot of the names, taken at opendir. */
+/*
+ * Directory listings.  Where the kernel allows (FUSE_CAP_NO_OPENDIR_SUPPORT)
+ * OPENDIR answers ENOSYS: the kernel then opens directories without asking
+ * us, caches every listing (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE by default)
+ * until it or the watcher invalidates it, and a warm `find` costs no round
+ * trip at all.  READDIR then comes without a handle: the listing taken at
+ * offset 0 is kept in fs->listings (the last FS_LISTINGS directories) for
+ * the calls that continue it.  Otherwise OPENDIR makes a handle and the
+ * listing is taken at the first READDIR.
+ */
 struct dir_handle {
 	struct fs_dirlist list;
+	int loaded;
+	/* shared listings (no OPENDIR), under fs->lock */
+	fuse_ino_t ino;
+	unsigned refs;
+	uint64_t used;
+	int dead;
 };
 
 static int collect_name(const char *name, const struct store_inode *ino, void *arg)
@@ -587,20 +603,30 @@ static int collect_name(const char *name, const struct store_inode *ino, void *a
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
-	struct dir_handle *d = calloc(1, sizeof(*d));
-	struct store_inode n;
-	struct store_txn *t;
-	int rc;
+	struct dir_handle *d;
 
+	if (fs_of(req)->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (begin(req, &t, 0)) {
-		free(d);
-		return;
-	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->cache_readdir = fi->keep_cache = fs_is_wt(ino) || fs_view_cacheable(fs_of(req), ino);
+	fuse_reply_open(req, fi);
+}
+
+/* load - the listing of directory INO into D, once */
+static int load(struct fs *fs, struct store_txn *t, fuse_ino_t ino, struct dir_handle *d)
+{
+	struct store_inode n;
+	int rc;
+
+	if (d->loaded)
+		return 0;
 	if (fs_is_wt(ino)) {
 		rc = store_inode_get(t, ino, &n);
 		if (rc == 0 && !S_ISDIR(n.mode))
@@ -610,17 +636,99 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	} else {
 		rc = fs_view_list(fs, t, ino, &d->list);
 	}
-	store_txn_abort(t);
-	if (rc) {
+	if (rc)
+		fs_dirlist_free(&d->list);
+	else
+		d->loaded = 1;
+	return rc;
+}
+
+static void listing_free(struct dir_handle *d)
+{
+	if (d) {
 		fs_dirlist_free(&d->list);
 		free(d);
-		fs_reply_store_error(req, rc, "opendir");
-		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)d;
-	fi->cache_readdir = fs_is_wt(ino) || d->list.cache;
-	fi->keep_cache = fs_is_wt(ino) || d->list.cache;
-	fuse_reply_open(req, fi);
+}
+
+/* listing_get - the shared listing of INO to read from offset OFF */
+static int listing_get(struct fs *fs, struct store_txn *t, fuse_ino_t ino, off_t off,
+		       struct dir_handle **out)
+{
+	struct dir_handle *d = NULL, *gone = NULL;
+	size_t slot = 0;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	if (off > 0) {
+		for (size_t i = 0; i < FS_LISTINGS; i++) {
+			d = fs->listings[i];
+			if (d && d->ino == ino)
+				break;
+			d = NULL;
+		}
+		if (d) {
+			d->refs++;
+			d->used = ++fs->listing_clock;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (d) {
+		*out = d;
+		return 0;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->ino = ino;
+	d->refs = 1;
+	rc = load(fs, t, ino, d);
+	if (rc) {
+		listing_free(d);
+		return rc;
+	}
+	pthread_mutex_lock(&fs->lock);
+	/* replace this directory's listing, else an empty slot, else the LRU */
+	for (size_t i = 0; i < FS_LISTINGS; i++) {
+		struct dir_handle *o = fs->listings[i];
+		if (o && o->ino == ino) {
+			slot = i;
+			break;
+		}
+		if (!o || (fs->listings[slot] && o->used < fs->listings[slot]->used))
+			slot = i;
+	}
+	gone = fs->listings[slot];
+	if (gone) {
+		gone->dead = 1;
+		if (gone->refs)
+			gone = NULL;	/* its last reader frees it */
+	}
+	d->used = ++fs->listing_clock;
+	fs->listings[slot] = d;
+	pthread_mutex_unlock(&fs->lock);
+	listing_free(gone);
+	*out = d;
+	return 0;
+}
+
+static void listing_put(struct fs *fs, struct dir_handle *d)
+{
+	int free_it;
+
+	pthread_mutex_lock(&fs->lock);
+	free_it = --d->refs == 0 && d->dead;
+	pthread_mutex_unlock(&fs->lock);
+	if (free_it)
+		listing_free(d);
+}
+
+void fs_listings_free(struct fs *fs)
+{
+	for (size_t i = 0; i < FS_LISTINGS; i++) {
+		listing_free(fs->listings[i]);
+		fs->listings[i] = NULL;
+	}
 }
 
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -637,11 +745,18 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (plus && begin(req, &t, 0)) {
+	if ((plus || !d || !d->loaded) && begin(req, &t, 0)) {
 		free(buf);
 		return;
 	}
-	for (size_t i = (size_t)off; i < d->list.n + 2; i++) {
+	rc = d ? load(fs, t, ino, d) : listing_get(fs, t, ino, off, &d);
+	if (rc) {
+		store_txn_abort(t);
+		free(buf);
+		fs_reply_store_error(req, rc, "readdir");
+		return;
+	}
+	for (size_t i = (size_t)off; rc == 0 && i < d->list.n + 2; i++) {
 		const char *name = i == 0 ? "." : i == 1 ? ".." : d->list.names[i - 2];
 		struct fuse_entry_param e;
 		size_t need;
@@ -692,6 +807,8 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		fs_reply_store_error(req, rc, "readdir");
 	else
 		fuse_reply_buf(req, buf, used);
+	if (!fi->fh)
+		listing_put(fs, d);
 	free(buf);
 }
 
@@ -709,10 +826,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
-
-	fs_dirlist_free(&d->list);
-	free(d);
+	listing_free((struct dir_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -870,6 +984,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * instead of asking for system.posix_acl_* on every ls -l */
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
 		conn->want |= FUSE_CAP_POSIX_ACL;
+	/* OPENDIR answers ENOSYS: see struct dir_handle */
+	fs->no_opendir = !!(conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;

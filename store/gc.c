@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <git2.h>
+#include <jansson.h>
 
 #include "store/gc.h"
 #include "store/object.h"
@@ -533,6 +535,21 @@ static int sweep(struct gc *g, int dry, struct store_gc_stats *st)
 	return rc;
 }
 
+/* gc_event - tell mounts that blobs and layers went (their lists change) */
+static int gc_event(struct store_txn *t, const struct store_gc_stats *st)
+{
+	json_t *ev = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "type", "gc", "objects",
+			       (json_int_t)st->objects, "blobs", (json_int_t)st->blobs, "layers",
+			       (json_int_t)st->layers, "images", (json_int_t)st->images, "time",
+			       (json_int_t)time(NULL));
+	char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	int rc = line ? store_event_append(t, line) : store_error(-ENOMEM, "out of memory");
+
+	json_decref(ev);
+	free(line);
+	return rc;
+}
+
 int store_gc(struct store *s, unsigned flags, struct store_gc_stats *out)
 {
 	struct gc g;
@@ -556,6 +573,8 @@ int store_gc(struct store *s, unsigned flags, struct store_gc_stats *out)
 		rc = walk(&g);
 	if (rc == 0)
 		rc = sweep(&g, flags & STORE_GC_DRY_RUN, out);
+	if (rc == 0 && !(flags & STORE_GC_DRY_RUN) && (out->blobs || out->layers || out->images))
+		rc = gc_event(g.t, out);
 	if (rc == 0 && !(flags & STORE_GC_DRY_RUN))
 		rc = store_txn_commit(g.t);
 	else
