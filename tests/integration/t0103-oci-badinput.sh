@@ -3,7 +3,7 @@
 # the root (../, absolute paths, symlinks climbing out, hard links to
 # outside or to nothing earlier), truncated streams, blobs that do not
 # match their digest, manifests that are not JSON or name a missing blob,
-# 100 MB JSON documents, broken docker archives.  Each import exits
+# 100 MB JSON documents, broken docker archives, a full disk.  Each import exits
 # non-zero with a message naming the problem, and the store holds nothing
 # of it afterwards: the same tags, the same blobs and objects, the same
 # bytes.
@@ -13,7 +13,7 @@ for tool in python3 mdb_copy; do
 	command -v $tool >/dev/null || skip_all "$tool is not installed"
 done
 setup
-plan 46
+plan 50
 MK=$T/mk.py
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -250,3 +250,50 @@ python3 "$MK" missing "$T/retag"
 check_fails "a failed import onto an existing tag" "$GOVC" import "$S" "oci:$T/retag:bad" good:1
 check "leaves the tag on the image it had" sh -c "'$GOVC' images --no-trunc '$S' good | awk 'NR == 2 { print \$1 \":\" \$2, \$3 }' | cmp - '$T/good.out'"
 check "and govc fsck passes" "$GOVC" fsck "$S"
+
+# ---- a full disk ----------------------------------------------------------------------
+# an image larger than the disk under the store: the import fails with
+# ENOSPC, nothing of it stays, and the store goes on working
+mkdir -p "$T/small"
+if mount -t tmpfs -o size=24m tmpfs "$T/small" 2>/dev/null; then
+	SS=$T/small/s
+	"$GOVC" init "$SS" >/dev/null
+	python3 - "$T/huge" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+d = sys.argv[1]
+os.makedirs(d + "/blobs/sha256")
+open(d + "/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+def blob(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(d + "/blobs/sha256/" + h, "wb").write(b)
+    return {"digest": "sha256:" + h, "size": len(b)}
+def layer(name, size):
+    out = io.BytesIO()
+    t = tarfile.open(fileobj=out, mode="w")
+    i = tarfile.TarInfo(name); i.size = size
+    t.addfile(i, io.BytesIO(os.urandom(size)))
+    t.close()
+    return out.getvalue()
+def image(tag, size):
+    l = layer("data", size)
+    cfg = blob(json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers",
+        "diff_ids": ["sha256:" + hashlib.sha256(l).hexdigest()]}}).encode())
+    cfg["mediaType"] = "application/vnd.oci.image.config.v1+json"
+    ld = blob(l); ld["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
+    m = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": cfg, "layers": [ld]}).encode())
+    m["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+    m["annotations"] = {"org.opencontainers.image.ref.name": tag}
+    return m
+json.dump({"schemaVersion": 2, "manifests": [image("huge", 40 << 20), image("small", 4096)]},
+          open(d + "/index.json", "w"))
+PY
+	rc=0; "$GOVC" import "$SS" "oci:$T/huge:huge" huge:1 2>"$T/full.err" || rc=$?
+	check "an import onto a full disk fails with ENOSPC, named" sh -c "[ $rc -ne 0 ] && grep -qi 'no space\|full' '$T/full.err' || { sed 's/^/# /' '$T/full.err'; exit 1; }"
+	check "and leaves no tag" sh -c "! '$GOVC' images '$SS' | grep -q huge"
+	check "the store still takes a small image" "$GOVC" import "$SS" "oci:$T/huge:small" small:1
+	check "and govc fsck passes" "$GOVC" fsck "$SS"
+	umount "$T/small"
+else
+	skip "cannot mount a tmpfs"; skip "cannot mount a tmpfs"; skip "cannot mount a tmpfs"; skip "cannot mount a tmpfs"
+fi
