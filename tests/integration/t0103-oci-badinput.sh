@@ -13,7 +13,7 @@ for tool in python3 mdb_copy; do
 	command -v $tool >/dev/null || skip_all "$tool is not installed"
 done
 setup
-plan 50
+plan 53
 MK=$T/mk.py
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -251,14 +251,9 @@ check_fails "a failed import onto an existing tag" "$GOVC" import "$S" "oci:$T/r
 check "leaves the tag on the image it had" sh -c "'$GOVC' images --no-trunc '$S' good | awk 'NR == 2 { print \$1 \":\" \$2, \$3 }' | cmp - '$T/good.out'"
 check "and govc fsck passes" "$GOVC" fsck "$S"
 
-# ---- a full disk ----------------------------------------------------------------------
-# an image larger than the disk under the store: the import fails with
-# ENOSPC, nothing of it stays, and the store goes on working
-mkdir -p "$T/small"
-if mount -t tmpfs -o size=24m tmpfs "$T/small" 2>/dev/null; then
-	SS=$T/small/s
-	"$GOVC" init "$SS" >/dev/null
-	python3 - "$T/huge" <<'PY'
+# mkhuge.py DIR MB - a layout with two images: huge (one MB-sized layer of
+# random bytes) and small
+cat > "$T/mkhuge.py" <<'PY'
 import hashlib, io, json, os, sys, tarfile
 d = sys.argv[1]
 os.makedirs(d + "/blobs/sha256")
@@ -285,9 +280,18 @@ def image(tag, size):
     m["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
     m["annotations"] = {"org.opencontainers.image.ref.name": tag}
     return m
-json.dump({"schemaVersion": 2, "manifests": [image("huge", 40 << 20), image("small", 4096)]},
+json.dump({"schemaVersion": 2, "manifests": [image("huge", int(sys.argv[2]) << 20), image("small", 4096)]},
           open(d + "/index.json", "w"))
 PY
+
+# ---- a full disk ----------------------------------------------------------------------
+# an image larger than the disk under the store: the import fails with
+# ENOSPC, nothing of it stays, and the store goes on working
+mkdir -p "$T/small"
+if mount -t tmpfs -o size=24m tmpfs "$T/small" 2>/dev/null; then
+	SS=$T/small/s
+	"$GOVC" init "$SS" >/dev/null
+	python3 "$T/mkhuge.py" "$T/huge" 40
 	rc=0; "$GOVC" import "$SS" "oci:$T/huge:huge" huge:1 2>"$T/full.err" || rc=$?
 	check "an import onto a full disk fails with ENOSPC, named" sh -c "[ $rc -ne 0 ] && grep -qi 'no space\|full' '$T/full.err' || { sed 's/^/# /' '$T/full.err'; exit 1; }"
 	check "and leaves no tag" sh -c "! '$GOVC' images '$SS' | grep -q huge"
@@ -297,3 +301,21 @@ PY
 else
 	skip "cannot mount a tmpfs"; skip "cannot mount a tmpfs"; skip "cannot mount a tmpfs"; skip "cannot mount a tmpfs"
 fi
+
+# ---- an import killed half way ----------------------------------------------------------
+# kill -9 while it streams a 300 MB layer in (once it has read 30 MB of
+# it): LMDB never sees the commit
+python3 "$T/mkhuge.py" "$T/killme" 300
+"$GOVC" import "$S" "oci:$T/killme:huge" killed:1 >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 500 ] && kill -0 $pid 2>/dev/null &&
+	[ "$(awk '/^rchar/ { print $2 }' /proc/$pid/io 2>/dev/null || echo 0)" -lt 30000000 ]; do
+	sleep 0.01; i=$((i + 1))
+done
+running=0; kill -0 $pid 2>/dev/null && running=1
+kill -9 $pid 2>/dev/null || true
+wait $pid 2>/dev/null || true
+check "an import killed half way (it was still reading) leaves no tag" sh -c "[ $running = 1 ] && ! '$GOVC' images '$S' | grep -q killed"
+check "and govc fsck passes" "$GOVC" fsck "$S"
+check "the same import then goes through" "$GOVC" import "$S" "oci:$T/killme:huge" killed:1
