@@ -16,9 +16,8 @@
  * negative lookups.  What names and tags point at changes with imports and
  * rmi; each raises an event, and the watcher (watch.c) invalidates what the
  * kernel cached of images/ when it sees one, so those are cached for long
- * too.  A retagged image shows a new rootfs, with new inode numbers.  The
- * lists that gc changes without an event (layers/, oci/blobs/sha256/) are
- * cached for a second.
+ * too.  A retagged image shows a new rootfs, with new inode numbers.
+ * layers/ and oci/blobs/sha256/ follow imports and gc the same way.
  *
  * Threads: handlers run on any thread.  fs->images (the opened images) and
  * the node tables are under fs->lock; an opened image is immutable and
