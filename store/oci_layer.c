@@ -30,6 +30,14 @@
  * one-directory cache (tars list a directory's entries together).  Files up
  * to FILE_MEM_MAX are hashed in memory, larger ones through a temporary
  * file, since a git id must be known before its record can be reserved.
+ *
+ * Locality: the layer's records are kept in memory (the stage, a hash
+ * table) while the tar is read, and written at the end, sorted, with
+ * MDB_APPEND.  Written as they came they would sit on pages scattered
+ * among the file contents written meanwhile, and a cold listing of the
+ * rootfs would read them from all over the store; sorted and appended they
+ * fill whole pages one after another (about 150 bytes of memory per entry
+ * until the layer is written).
  */
 #include "config.h"
 
@@ -66,7 +74,23 @@ struct npath {
 	unsigned short clen[PATH_COMPS_MAX];
 };
 
+/* A record of the stage: key then value; the value may be edited in place. */
+struct srec {
+	uint32_t vlen;
+	uint16_t klen;
+	unsigned char data[];
+};
+
+struct stage {
+	struct srec **slot;	/* open addressing; TOMB marks a deleted one */
+	size_t cap, live, used;
+};
+
+/* the per-node list of xattr names (NUL-terminated), kept in the stage only */
+#define K_XATTR_NAMES 'y'
+
 struct ix {
+	struct stage stage;
 	struct store_txn *t;
 	const struct oci_digest *layer;
 	char lname[OCI_DIGEST_STRLEN + 1];
@@ -149,21 +173,186 @@ static size_t prefix_len(const struct npath *p, unsigned k)
 	return k == 0 ? 0 : (size_t)p->off[k - 1] + p->clen[k - 1];
 }
 
+/* ---- the stage ------------------------------------------------------------ */
+
+static struct srec tomb_rec;
+#define TOMB (&tomb_rec)
+
+static size_t stage_hash(const unsigned char *key, size_t klen)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < klen; i++)
+		h = (h ^ key[i]) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* stage_find - the slot holding KEY, or the first free one on its path */
+static size_t stage_find(const struct stage *st, const unsigned char *key, size_t klen, int *found)
+{
+	size_t i = stage_hash(key, klen) & (st->cap - 1), free_at = SIZE_MAX;
+
+	for (;; i = (i + 1) & (st->cap - 1)) {
+		struct srec *r = st->slot[i];
+		if (!r) {
+			*found = 0;
+			return free_at != SIZE_MAX ? free_at : i;
+		}
+		if (r == TOMB) {
+			if (free_at == SIZE_MAX)
+				free_at = i;
+		} else if (r->klen == klen && !memcmp(r->data, key, klen)) {
+			*found = 1;
+			return i;
+		}
+	}
+}
+
+static int stage_grow(struct stage *st)
+{
+	struct stage g = { .cap = st->cap ? st->cap * 2 : 4096 };
+	int found;
+
+	while (st->live * 2 >= g.cap)
+		g.cap *= 2;
+	g.slot = calloc(g.cap, sizeof(*g.slot));
+	if (!g.slot)
+		return store_error(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < st->cap; i++) {
+		struct srec *r = st->slot[i];
+		if (r && r != TOMB)
+			g.slot[stage_find(&g, r->data, r->klen, &found)] = r;
+	}
+	g.live = g.used = st->live;
+	free(st->slot);
+	*st = g;
+	return 0;
+}
+
+/* stage_get - the value of KEY (editable in place); -ENOENT if none */
+static int stage_get(struct stage *st, const unsigned char *key, size_t klen, unsigned char **val,
+		     size_t *vlen)
+{
+	int found;
+	size_t i;
+
+	if (!st->cap)
+		return -ENOENT;
+	i = stage_find(st, key, klen, &found);
+	if (!found)
+		return -ENOENT;
+	*val = st->slot[i]->data + klen;
+	*vlen = st->slot[i]->vlen;
+	return 0;
+}
+
+/* stage_put - set KEY to VLEN bytes, returned in *VAL to be filled */
+static int stage_put(struct stage *st, const unsigned char *key, size_t klen, size_t vlen,
+		     unsigned char **val)
+{
+	struct srec *r;
+	int found, rc;
+	size_t i;
+
+	if ((st->used + 1) * 2 > st->cap && (rc = stage_grow(st)))
+		return rc;
+	r = malloc(sizeof(*r) + klen + vlen);
+	if (!r)
+		return store_error(-ENOMEM, "out of memory");
+	r->klen = (uint16_t)klen;
+	r->vlen = (uint32_t)vlen;
+	memcpy(r->data, key, klen);
+	i = stage_find(st, key, klen, &found);
+	if (found) {
+		free(st->slot[i]);
+	} else {
+		if (!st->slot[i])
+			st->used++;
+		st->live++;
+	}
+	st->slot[i] = r;
+	*val = r->data + klen;
+	return 0;
+}
+
+static void stage_del(struct stage *st, const unsigned char *key, size_t klen)
+{
+	int found;
+	size_t i;
+
+	if (!st->cap)
+		return;
+	i = stage_find(st, key, klen, &found);
+	if (found) {
+		free(st->slot[i]);
+		st->slot[i] = TOMB;
+		st->live--;
+	}
+}
+
+static void stage_free(struct stage *st)
+{
+	for (size_t i = 0; i < st->cap; i++)
+		if (st->slot[i] != TOMB)
+			free(st->slot[i]);
+	free(st->slot);
+	memset(st, 0, sizeof(*st));
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct srec *x = *(struct srec *const *)a, *y = *(struct srec *const *)b;
+	int c = memcmp(x->data, y->data, x->klen < y->klen ? x->klen : y->klen);
+
+	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/*
+ * stage_write - write the staged records in key order.  The layer's id is
+ * the newest, so its keys follow every key in the table: MDB_APPEND fills
+ * pages one after another.  (If that ever fails, plain puts are used.)
+ */
+static int stage_write(struct ix *ix)
+{
+	struct stage *st = &ix->stage;
+	struct srec **v = malloc((st->live ? st->live : 1) * sizeof(*v));
+	unsigned flags = MDB_APPEND;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!v)
+		return store_error(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < st->cap; i++) {
+		struct srec *r = st->slot[i];
+		if (r && r != TOMB && r->data[8] != K_XATTR_NAMES)
+			v[n++] = r;
+	}
+	qsort(v, n, sizeof(*v), rec_cmp);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = store_put(ix->t, TBL_OCI_FILES, v[i]->data, v[i]->klen, v[i]->data + v[i]->klen,
+			       v[i]->vlen, flags);
+		if (rc == -EEXIST && flags) {
+			flags = 0;	/* not the newest id after all */
+			rc = store_put(ix->t, TBL_OCI_FILES, v[i]->data, v[i]->klen,
+				       v[i]->data + v[i]->klen, v[i]->vlen, 0);
+		}
+	}
+	free(v);
+	return rc;
+}
+
 /* ---- records ------------------------------------------------------------ */
 
 static int entry_get(struct ix *ix, const unsigned char *dirhash, const char *name, size_t nlen,
 		     struct oci_entry_rec *rec)
 {
-	unsigned char key[OCI_FILES_KEY_MAX];
-	size_t klen = oci_entry_key(key, ix->lid, dirhash, name, nlen);
-	MDB_val v;
-	int rc = store_get(ix->t, TBL_OCI_FILES, key, klen, &v);
+	unsigned char key[OCI_FILES_KEY_MAX], *val;
+	size_t klen = oci_entry_key(key, ix->lid, dirhash, name, nlen), vlen;
+	int rc = stage_get(&ix->stage, key, klen, &val, &vlen);
 
 	if (rc)
 		return rc;
-	if (v.mv_size < sizeof(*rec))
-		return store_error(-EIO, "layer %s: corrupt entry record", ix->lname);
-	memcpy(rec, v.mv_data, sizeof(*rec));
+	memcpy(rec, val, sizeof(*rec));
 	return 0;
 }
 
@@ -173,8 +362,8 @@ static int entry_put(struct ix *ix, const unsigned char *dirhash, const char *na
 	unsigned char key[OCI_FILES_KEY_MAX];
 	size_t klen = oci_entry_key(key, ix->lid, dirhash, name, nlen);
 	size_t tlen = target ? strlen(target) + 1 : 0;
-	void *p;
-	int rc = store_reserve(ix->t, TBL_OCI_FILES, key, klen, sizeof(*rec) + tlen, &p);
+	unsigned char *p;
+	int rc = stage_put(&ix->stage, key, klen, sizeof(*rec) + tlen, &p);
 
 	if (rc)
 		return rc;
@@ -187,31 +376,33 @@ static int entry_put(struct ix *ix, const unsigned char *dirhash, const char *na
 static int node_put(struct ix *ix, uint32_t node, uint32_t parent, uint32_t nlink,
 		    const char *name, size_t nlen)
 {
-	unsigned char key[16], val[sizeof(struct oci_node_rec) + OCI_ENTRY_NAME_MAX];
+	unsigned char key[16], *val;
 	struct oci_node_rec nr = { .parent = parent, .nlink = nlink };
 	size_t klen = oci_node_key(key, ix->lid, node);
+	int rc = stage_put(&ix->stage, key, klen, sizeof(nr) + nlen, &val);
 
+	if (rc)
+		return rc;
 	memcpy(val, &nr, sizeof(nr));
 	memcpy(val + sizeof(nr), name, nlen);
-	return store_put(ix->t, TBL_OCI_FILES, key, klen, val, sizeof(nr) + nlen, 0);
+	return 0;
 }
 
 /* node_nlink_add - change the link count of hard-linked NODE by DELTA */
 static int node_nlink_add(struct ix *ix, uint32_t node, int delta)
 {
-	unsigned char key[16], val[sizeof(struct oci_node_rec) + OCI_ENTRY_NAME_MAX];
+	unsigned char key[16], *val;
 	struct oci_node_rec nr;
-	size_t klen = oci_node_key(key, ix->lid, node);
-	MDB_val v;
-	int rc = store_get(ix->t, TBL_OCI_FILES, key, klen, &v);
+	size_t klen = oci_node_key(key, ix->lid, node), vlen;
+	int rc = stage_get(&ix->stage, key, klen, &val, &vlen);
 
-	if (rc || v.mv_size < sizeof(nr) || v.mv_size > sizeof(val))
-		return rc ? rc : store_error(-EIO, "layer %s: corrupt node record", ix->lname);
-	memcpy(val, v.mv_data, v.mv_size);
+	if (rc || vlen < sizeof(nr))
+		return rc ? store_error(-EIO, "layer %s: missing node record", ix->lname)
+			  : store_error(-EIO, "layer %s: corrupt node record", ix->lname);
 	memcpy(&nr, val, sizeof(nr));
 	nr.nlink = (uint32_t)((int64_t)nr.nlink + delta);
 	memcpy(val, &nr, sizeof(nr));
-	return store_put(ix->t, TBL_OCI_FILES, key, klen, val, v.mv_size, 0);
+	return 0;
 }
 
 static int node_new(struct ix *ix, uint32_t parent, const char *name, size_t nlen, uint32_t *out)
@@ -245,32 +436,59 @@ static int xattrs_check(struct ix *ix, struct archive_entry *e)
 
 static int xattrs_put(struct ix *ix, struct archive_entry *e, uint32_t node)
 {
-	unsigned char key[13 + OCI_XATTR_NAME_MAX];
+	unsigned char key[13 + OCI_XATTR_NAME_MAX], *val;
 	const char *name;
 	const void *value;
-	size_t size;
+	size_t size, names = 0;
 	int rc;
 
+	/* the values, and the list of their names (for xattrs_del) */
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
 		size_t nl = strlen(name);
 		oci_node_key(key, ix->lid, node);
 		key[8] = OCI_K_XATTR;
 		memcpy(key + 13, name, nl);
-		rc = store_put(ix->t, TBL_OCI_FILES, key, 13 + nl, value ? value : "", size, 0);
+		rc = stage_put(&ix->stage, key, 13 + nl, size, &val);
 		if (rc)
 			return rc;
+		if (size)
+			memcpy(val, value, size);
+		names += nl + 1;
 	}
-	return 0;
+	oci_node_key(key, ix->lid, node);
+	key[8] = K_XATTR_NAMES;
+	rc = stage_put(&ix->stage, key, 13, names, &val);
+	archive_entry_xattr_reset(e);
+	while (rc == 0 && archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+		size_t nl = strlen(name) + 1;
+		memcpy(val, name, nl);
+		val += nl;
+	}
+	return rc;
 }
 
 static int xattrs_del(struct ix *ix, uint32_t node)
 {
-	unsigned char key[13];
+	unsigned char key[13 + OCI_XATTR_NAME_MAX], list[13], *names;
+	size_t len;
 
-	oci_node_key(key, ix->lid, node);
+	oci_node_key(list, ix->lid, node);
+	list[8] = K_XATTR_NAMES;
+	if (stage_get(&ix->stage, list, sizeof(list), &names, &len))
+		return 0;
+	memcpy(key, list, 13);
 	key[8] = OCI_K_XATTR;
-	return store_del_prefix(ix->t, TBL_OCI_FILES, key, sizeof(key));
+	for (size_t off = 0; off < len;) {
+		size_t nl = strnlen((const char *)names + off, len - off);
+		if (nl > OCI_XATTR_NAME_MAX)
+			break;
+		memcpy(key + 13, names + off, nl);
+		stage_del(&ix->stage, key, 13 + nl);
+		off += nl + 1;
+	}
+	stage_del(&ix->stage, list, sizeof(list));
+	return 0;
 }
 
 static int type_clash(struct ix *ix)
@@ -565,7 +783,6 @@ static int add_hardlink(struct ix *ix, const unsigned char *dirhash, uint32_t pa
 	size_t tnlen;
 	unsigned char key[OCI_FILES_KEY_MAX];
 	const char *target = NULL;
-	MDB_val v;
 	int rc = norm_path(ix, linkname, &ix->link, "the target of hard link");
 
 	if (rc)
@@ -593,10 +810,11 @@ static int add_hardlink(struct ix *ix, const unsigned char *dirhash, uint32_t pa
 	if (rc)
 		return rc;
 	if (S_ISLNK(tr.mode)) {
-		size_t klen = oci_entry_key(key, ix->lid, th, tname, tnlen);
-		if ((rc = store_get(ix->t, TBL_OCI_FILES, key, klen, &v)))
+		size_t klen = oci_entry_key(key, ix->lid, th, tname, tnlen), vlen;
+		unsigned char *val;
+		if ((rc = stage_get(&ix->stage, key, klen, &val, &vlen)))
 			return rc;
-		target = strndup((const char *)v.mv_data + sizeof(tr), v.mv_size - sizeof(tr));
+		target = strndup((const char *)val + sizeof(tr), vlen - sizeof(tr));
 		if (!target)
 			return store_error(-ENOMEM, "out of memory");
 	}
@@ -867,6 +1085,9 @@ static int write_layer(struct ix *ix, const struct oci_digest *diff)
 	rec.compression = code == ARCHIVE_FILTER_GZIP   ? OCI_COMP_GZIP
 			  : code == ARCHIVE_FILTER_ZSTD ? OCI_COMP_ZSTD
 							: OCI_COMP_NONE;
+	rc = stage_write(ix);
+	if (rc)
+		return rc;
 	rc = store_put(ix->t, TBL_OCI_LAYERS, ix->layer->sha256, 32, &rec, sizeof(rec), 0);
 	if (rc)
 		return rc;
@@ -985,6 +1206,7 @@ out:
 	if (ix->outer)
 		archive_read_free(ix->outer);
 	oci_blob_stream_release(&ix->bs);
+	stage_free(&ix->stage);
 	EVP_MD_CTX_free(ix->diff);
 	free(ix->ubuf);
 	free(ix->fbuf);

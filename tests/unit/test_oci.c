@@ -537,6 +537,46 @@ static void test_union(void **state)
 	free_layers(ls, 3);
 }
 
+/* an entry given twice in one layer: the later one wins whole, xattrs too,
+ * and a hard link to the first keeps its count right; the records reach
+ * the store sorted (they are staged in memory while the layer is read) */
+static void test_replaced_entries(void **state)
+{
+	static const struct ent twice[] = {
+		{ .type = 'd', .path = "d", .mode = 0755 },
+		{ .type = 'f', .path = "d/f", .mode = 0644, .data = "first", .xname = "user.old", .xval = "1", .xlen = 1 },
+		{ .type = 'h', .path = "d/g", .mode = 0644, .data = "d/f" },
+		{ .type = 'f', .path = "d/f", .mode = 0600, .data = "second", .xname = "user.new", .xval = "22", .xlen = 2 },
+		{ .type = 'f', .path = "d/a", .mode = 0644, .data = "a" },
+	};
+	struct store *s = *state;
+	struct layer l;
+	struct oci_digest m;
+	struct store_txn *t;
+	struct oci_image *img;
+	struct oci_node n;
+	char buf[64];
+
+	layer_make(&l, GZIP, twice, sizeof(twice) / sizeof(twice[0]));
+	assert_int_equal(import_layers(s, "twice", "twice", &l, 1, &m), 0);
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	assert_int_equal(oci_image_open(&img, t, &m), 0);
+	assert_names(t, img, "d", "a f g");
+	assert_content(t, img, "d/f", "second");
+	assert_int_equal(oci_resolve(t, img, "d/f", &n), 0);
+	assert_int_equal(n.mode & 07777, 0600);
+	assert_int_equal(oci_xattr_get(t, img, &n, "user.old", buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(oci_xattr_get(t, img, &n, "user.new", buf, sizeof(buf)), 2);
+	assert_int_equal(oci_xattr_list(t, img, &n, buf, sizeof(buf)), (long)sizeof("user.new"));
+	/* g still names the first content, and the pair's count fell back */
+	assert_content(t, img, "d/g", "first");
+	assert_int_equal(oci_resolve(t, img, "d/g", &n), 0);
+	assert_int_equal(n.nlink, 1);
+	oci_image_free(img);
+	store_txn_abort(t);
+	free_layers(&l, 1);
+}
+
 static void test_layer_view(void **state)
 {
 	struct store *s = *state;
@@ -1079,6 +1119,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_union, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_layer_view, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replaced_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_tar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_documents, setup, teardown),
