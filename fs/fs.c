@@ -116,6 +116,8 @@ int fs_commit_all(struct fs *fs)
 		}
 	}
 	pthread_mutex_unlock(&fs->commit_lock);
+	if (l.n)
+		fs_watch_kick(fs);	/* commits/<repo>/ lists the new commit now */
 	free(l.v);
 	return rc ? rc : first_err;
 }

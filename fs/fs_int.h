@@ -264,5 +264,7 @@ void fs_images_free(struct fs *fs);
 /* watch.c: the thread that invalidates kernel caches on store events */
 int fs_watch_start(struct fs *fs);
 void fs_watch_stop(struct fs *fs);
+/* fs_watch_kick - look at the event log now (after our own commits) */
+void fs_watch_kick(struct fs *fs);
 
 #endif

@@ -181,6 +181,13 @@ int fs_watch_start(struct fs *fs)
 	return pthread_create(&fs->watch_thread, NULL, watcher, fs) ? -EAGAIN : 0;
 }
 
+void fs_watch_kick(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	pthread_cond_signal(&fs->watch_wake);
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void fs_watch_stop(struct fs *fs)
 {
 	pthread_mutex_lock(&fs->lock);
