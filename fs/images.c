@@ -703,8 +703,10 @@ static int add_node(const char *name, const struct oci_node *on, void *arg)
 		return rc;
 	if (l->cap != cap || !l->nodes) {
 		struct fs_dirnode *nn = realloc(l->nodes, l->cap * sizeof(*nn));
-		if (!nn)
+		if (!nn) {
+			free(l->names[--l->n]);	/* no node for it: drop the name */
 			return -ENOMEM;
+		}
 		l->nodes = nn;
 	}
 	l->nodes[l->n - 1].on = *on;

@@ -24,6 +24,7 @@
 
 #define WATCH_PERIOD_NS (100LL * 1000000)
 #define EVENT_READ_MAX (256u << 10)
+#define EVENT_LINE_MAX (16u << 20)
 
 static const char *const image_entries[] = { "manifest.json", "config.json", "layers", "rootfs",
 					     "tags" };
@@ -109,35 +110,57 @@ static void handle(struct fs *fs, const char *line, size_t len)
 	json_decref(ev);
 }
 
-/* follow - handle the events from *SEEN on; *SEEN moves past whole lines */
+/*
+ * follow - handle the events from *SEEN on; *SEEN moves past whole lines.
+ * Reads until it has caught up with the log: the watcher runs again only
+ * when the store changes, so what is left now would wait for the next
+ * change.  A line longer than a read (a commit event lists up to 100
+ * paths of up to 4 KiB) is read again with a larger buffer, up to
+ * EVENT_LINE_MAX; a longer one is skipped.
+ */
 static void follow(struct fs *fs, uint64_t *seen)
 {
-	struct store_txn *t;
-	uint64_t size = 0;
-	char *buf;
-	long got;
+	size_t want = EVENT_READ_MAX;
 
-	if (store_txn_begin(&t, fs->store, 0))
-		return;
-	if (store_events_size(t, &size) || size <= *seen) {
+	for (;;) {
+		struct store_txn *t;
+		uint64_t size = 0, start_seen = *seen;
+		size_t n;
+		char *buf;
+		long got;
+
+		if (store_txn_begin(&t, fs->store, 0))
+			return;
+		if (store_events_size(t, &size) || size <= *seen) {
+			store_txn_abort(t);
+			return;
+		}
+		n = size - *seen > want ? want : (size_t)(size - *seen);
+		buf = malloc(n);
+		got = buf ? store_events_read(t, *seen, buf, n) : -ENOMEM;
 		store_txn_abort(t);
-		return;
-	}
-	if (size - *seen > EVENT_READ_MAX)
-		size = *seen + EVENT_READ_MAX;
-	buf = malloc((size_t)(size - *seen));
-	got = buf ? store_events_read(t, *seen, buf, (size_t)(size - *seen)) : -ENOMEM;
-	store_txn_abort(t);
-	for (long i = 0, start = 0; i < got; i++) {
-		if (buf[i] != '\n')
+		for (long i = 0, start = 0; i < got; i++) {
+			if (buf[i] != '\n')
+				continue;
+			handle(fs, buf + start, (size_t)(i - start));
+			*seen += (uint64_t)(i + 1 - start);
+			start = i + 1;
+		}
+		free(buf);
+		if (got <= 0 || (size_t)got < n)
+			return;
+		if (*seen != start_seen) {
+			want = EVENT_READ_MAX;
 			continue;
-		handle(fs, buf + start, (size_t)(i - start));
-		*seen += (uint64_t)(i + 1 - start);
-		start = i + 1;
+		}
+		if ((uint64_t)got == size - start_seen)
+			return;		/* a line still being written */
+		if (want < EVENT_LINE_MAX) {
+			want *= 2;	/* one line longer than we read */
+			continue;
+		}
+		*seen += (uint64_t)got;	/* longer than any event: skip it */
 	}
-	if (got > 0 && size - *seen == (uint64_t)got && (size_t)got == EVENT_READ_MAX)
-		*seen = size;	/* one line longer than we read: skip it */
-	free(buf);
 }
 
 static void *watcher(void *arg)

@@ -6,7 +6,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 setup
-plan 8
+plan 9
 git() { command git -c user.name=t -c user.email=t@t -c init.defaultBranch=main "$@"; }
 
 mkdir "$M/repos/a"
@@ -19,6 +19,18 @@ wait_for_commit a 2
 sleep 0.3
 check "commits/<repo>/ lists a commit the daemon made after it was listed" test "$(ls "$M/commits/a" | wc -l)" -eq $((n1 + 1))
 check "and the listing names the log's newest id" sh -c "ls '$M/commits/a' | grep -qx \"\$('$GOVC' log '$S' a | head -n 1 | cut -f1)\""
+
+# a commit whose event is longer than the watcher reads at once (100
+# paths of 3 KiB: over 256 KiB on one line) is still seen
+d=$(python3 -c 'print("/".join(["d" * 250] * 11))')
+mkdir "$M/repos/b" && echo one > "$M/repos/b/f"
+wait_for_commit b 1
+ls "$M/commits/b" >/dev/null	# cached now
+mkdir -p "$M/repos/b/$d"
+i=0; while [ $i -lt 100 ]; do : > "$M/repos/b/$d/$(printf '%0200d' $i)"; i=$((i + 1)); done
+wait_for_commit b 2
+sleep 0.3
+check "commits/<repo>/ lists a commit whose event is a line over 256 KiB" test "$(ls "$M/commits/b" | wc -l)" -eq 2
 
 # a repository made by another process
 git init -q "$T/g" && echo x > "$T/g/x" && git -C "$T/g" add x && git -C "$T/g" commit -qm x
