@@ -822,13 +822,24 @@ int fs_img_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len, int *
 	return n.kind == FS_K_IMG_LINK ? -ELOOP : -EISDIR;
 }
 
-void fs_prefetch(const char *p, size_t rest)
+static void prefetch(const char *p, size_t rest)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t start = (uintptr_t)p & ~(page - 1);
 	size_t len = rest < PREFETCH_MAX ? rest : PREFETCH_MAX;
 
 	madvise((void *)start, len + ((uintptr_t)p - start), MADV_WILLNEED);
+}
+
+void fs_reply_mapped(fuse_req_t req, const void *data, size_t len, uint64_t off, size_t size)
+{
+	if (off + size < len)
+		prefetch((const char *)data + off + size, len - off - size);
+	if (off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, (const char *)data + off,
+			       size < len - off ? size : (size_t)(len - off));
 }
 
 int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_req_t req)
@@ -846,16 +857,8 @@ int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_re
 		const void *data;
 		size_t len;
 		rc = oci_data(t, &n.on, &data, &len);
-		if (rc == 0 && off + size < len)
-			fs_prefetch((const char *)data + off + size, len - off - size);
-		if (rc == 0) {
-			/* straight from the memory map, inside the transaction */
-			if (off >= len)
-				fuse_reply_buf(req, NULL, 0);
-			else
-				fuse_reply_buf(req, (const char *)data + off,
-					       size < len - off ? size : (size_t)(len - off));
-		}
+		if (rc == 0)
+			fs_reply_mapped(req, data, len, off, size);
 	} else if (n.kind == FS_K_IMG_BLOB) {
 		char *buf = malloc(size ? size : 1);
 		long got = buf ? oci_blob_read(t, &n.digest, off, buf, size) : -ENOMEM;

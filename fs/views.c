@@ -505,16 +505,8 @@ int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_r
 		rc = -EINVAL;
 	if (rc == 0)
 		rc = store_object_read(t, &n.oid, NULL, &body, &len);
-	if (rc == 0 && off + size < len)
-		fs_prefetch((const char *)body + off + size, len - off - size);
-	if (rc == 0) {
-		/* reply straight from the memory map, inside the txn */
-		if (off >= len)
-			fuse_reply_buf(req, NULL, 0);
-		else
-			fuse_reply_buf(req, (const char *)body + off,
-				       size < len - off ? size : (size_t)(len - off));
-	}
+	if (rc == 0)
+		fs_reply_mapped(req, body, len, off, size);
 	store_txn_abort(t);
 	return rc;
 }

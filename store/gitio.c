@@ -35,6 +35,7 @@
 
 #include "store/git.h"
 #include "store/gitio.h"
+#include "store/store_int.h"
 #include "store/object.h"
 #include "store/repo.h"
 #include "store/worktree.h"
@@ -303,26 +304,6 @@ static int collect_store_ref(const char *name, const char *value, void *arg)
 	return ref_list_add(arg, name, &id);
 }
 
-/* dir_is_empty - 1 if directory DIR holds nothing, 0 if it does, or a
- * negative errno. */
-static int dir_is_empty(const char *dir)
-{
-	struct dirent *e;
-	DIR *d = opendir(dir);
-	int empty = 1;
-
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			empty = 0;
-			break;
-		}
-	}
-	closedir(d);
-	return empty;
-}
-
 /*
  * open_destination - open the git repository at DIR, or create it (HEAD
  * on BRANCH) when DIR is absent or an empty directory.  *created says
@@ -342,7 +323,7 @@ static int open_destination(git_repository **out, const char *dir, const char *b
 	if (stat(dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			return store_error(-ENOTDIR, "'%s' is not a directory", dir);
-		rc = dir_is_empty(dir);
+		rc = store_dir_is_empty(dir);
 		if (rc < 0)
 			return store_error(rc, "cannot read directory '%s': %s", dir, strerror(-rc));
 		if (rc == 0)

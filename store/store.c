@@ -107,8 +107,7 @@ int store_mdb_error(int rc, const char *what)
 	}
 }
 
-/* dir_is_empty - 1 if DIR holds nothing, 0 if it holds something. */
-static int dir_is_empty(const char *dir)
+int store_dir_is_empty(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -197,7 +196,7 @@ int store_open(struct store **out, const char *dir, unsigned flags)
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			return store_error(-errno, "cannot create store directory '%s': %s",
 					   dir, strerror(errno));
-		rc = dir_is_empty(dir);
+		rc = store_dir_is_empty(dir);
 		if (rc < 0)
 			return store_error(rc, "cannot open store directory '%s': %s",
 					   dir, strerror(-rc));
