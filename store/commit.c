@@ -630,6 +630,104 @@ out:
 	return rc;
 }
 
+/* ---- materializing pending content ------------------------------------- */
+
+/*
+ * A transaction that frees many pages leaves LMDB one large free-list
+ * record, and every later transaction that allocates a page reads that
+ * record whole and writes back what it did not use.  A commit drops the
+ * chunks of every file it hashes, so committing 10,000 new files in one
+ * transaction made each later create and write of the daemon cost 17 us
+ * instead of 6-8 us, until the record was used up.  So a commit first turns
+ * pending chunks into blobs a few files per transaction (each frees a
+ * small record), and its own transaction then finds those files done.
+ * Content does not change, so the batches may interleave with writes: what
+ * changes in between, the commit transaction hashes itself.
+ */
+#define MATERIALIZE_FILES 64
+#define MATERIALIZE_BYTES (4u << 20)
+
+struct pending {
+	uint64_t *files, *dirs;
+	size_t nfiles, ndirs, cap_files, cap_dirs;
+};
+
+static int push_id(uint64_t **v, size_t *n, size_t *cap, uint64_t id)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		uint64_t *nv = realloc(*v, c * sizeof(*nv));
+		if (!nv)
+			return store_error(-ENOMEM, "out of memory");
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = id;
+	return 0;
+}
+
+static int needs_blob(const struct store_inode *n)
+{
+	return S_ISREG(n->mode) && ((n->flags & STORE_INO_CHUNKS) || n->base_len != n->size ||
+				    git_oid_is_zero(&n->id));
+}
+
+static int collect_pending(const char *name, const struct store_inode *ino, void *arg)
+{
+	struct pending *p = arg;
+
+	if (store_ignored_name(name))
+		return 0;
+	if (S_ISDIR(ino->mode) && (ino->flags & STORE_INO_DIRTY))
+		return push_id(&p->dirs, &p->ndirs, &p->cap_dirs, ino->ino);
+	if (needs_blob(ino))
+		return push_id(&p->files, &p->nfiles, &p->cap_files, ino->ino);
+	return 0;
+}
+
+static int materialize(struct store *s, uint64_t root)
+{
+	struct pending p = { 0 };
+	struct store_inode r;
+	struct store_txn *t;
+	size_t i = 0;
+	int rc = store_txn_begin(&t, s, 0);
+
+	if (rc)
+		return rc;
+	rc = store_inode_get(t, root, &r);
+	if (rc == 0 && (r.flags & STORE_INO_DIRTY))
+		rc = push_id(&p.dirs, &p.ndirs, &p.cap_dirs, root);
+	while (rc == 0 && p.ndirs)
+		rc = store_wt_readdir(t, p.dirs[--p.ndirs], NULL, collect_pending, &p);
+	store_txn_abort(t);
+	while (rc == 0 && i < p.nfiles) {
+		uint64_t bytes = 0;
+		size_t done = 0;
+		rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+		for (; rc == 0 && i < p.nfiles && done < MATERIALIZE_FILES &&
+		       bytes < MATERIALIZE_BYTES; i++, done++) {
+			struct store_inode n;
+			rc = store_inode_get(t, p.files[i], &n);
+			if (rc == -ENOENT) {
+				rc = 0;		/* removed since */
+				continue;
+			}
+			if (rc == 0 && needs_blob(&n) && !(n.flags & STORE_INO_ORPHAN)) {
+				bytes += n.size;
+				rc = store_wt_blob(t, &n);
+			}
+		}
+		if (rc == 0)
+			rc = store_txn_commit(t);
+		else if (t)
+			store_txn_abort(t);
+	}
+	free(p.files);
+	free(p.dirs);
+	return rc;
+}
+
 int store_wt_commit(struct store *s, const char *repo, const char *branch, git_oid *out)
 {
 	struct walk w = { 0 };
@@ -639,6 +737,15 @@ int store_wt_commit(struct store *s, const char *repo, const char *branch, git_o
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	rc = store_txn_begin(&w.t, s, 0);
+	if (rc)
+		return rc;
+	rc = store_wt_root(w.t, repo, branch, &root_ino);
+	store_txn_abort(w.t);
+	if (rc == 0)
+		rc = materialize(s, root_ino);
+	if (rc && rc != -ENOENT)
+		return rc;
 	rc = store_txn_begin(&w.t, s, STORE_TXN_WRITE);
 	if (rc)
 		return rc;

@@ -22,6 +22,7 @@
 #include "store/object.h"
 #include "store/repo.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "store/worktree.h"
 
 static char dir[64];
@@ -246,6 +247,57 @@ static void test_empty_dirs_and_symlinks_commit(void **state)
 	assert_non_null(strstr(log.text, "A run.sh"));
 }
 
+/* largest_free_record - the most page numbers one LMDB free-list record holds */
+static size_t largest_free_record(struct ctx *c)
+{
+	struct store_txn *t;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t max = 0;
+
+	assert_int_equal(store_txn_begin(&t, c->s, 0), 0);
+	assert_int_equal(mdb_cursor_open(store_mdb_txn(t), 0, &cur), 0);
+	while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+		size_t n;
+		assert_true(v.mv_size >= sizeof(n));
+		memcpy(&n, v.mv_data, sizeof(n));	/* an IDL: its count first */
+		if (n > max)
+			max = n;
+	}
+	mdb_cursor_close(cur);
+	store_txn_abort(t);
+	return max;
+}
+
+/*
+ * A commit that drops the chunks of many files in its own transaction
+ * leaves one huge free-list record, which every later small transaction
+ * reads and rewrites whole: the daemon's creates and writes got 2-3x
+ * slower after committing 10,000 files.  The commit frees them in small
+ * records instead.
+ */
+static void test_commit_frees_in_small_records(void **state)
+{
+	struct ctx *c = *state;
+	char name[32], body[4096];
+	git_oid id;
+
+	for (int i = 0; i < 3000; i++) {
+		struct store_txn *t = wtx(c);
+		struct store_inode n;
+		snprintf(name, sizeof(name), "f%d", i);
+		memset(body, 'a' + i % 26, sizeof(body));
+		assert_int_equal(store_wt_mknode(t, c->root, name, S_IFREG | 0644, 0, 0, NULL, &n),
+				 0);
+		assert_int_equal(store_wt_write(t, n.ino, 0, body, sizeof(body), 1),
+				 (long)sizeof(body));
+		assert_int_equal(store_txn_commit(t), 0);
+	}
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
+	/* 3000 files held 6000 chunk pages; no record may hold most of them */
+	assert_true(largest_free_record(c) < 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +305,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_only_changed_trees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_dirs_and_symlinks_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_frees_in_small_records, setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
