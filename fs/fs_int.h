@@ -49,6 +49,20 @@ enum fs_fixed_id {
 };
 
 #define FS_ID_DYNAMIC (1ULL << 62)
+
+/*
+ * FS_FH_DIO marks a working-tree file handle opened with direct_io.  A new
+ * file created write-only (cp, tar -x, shell redirection) is written
+ * without the page cache: the kernel then skips the GETXATTR of
+ * security.capability it sends before a cached write, one round trip of
+ * the five a copied file costs.  The kernel does not strip privileges on
+ * direct writes, so op_write does (kill_privs).  Other opens keep the
+ * page cache, and stay coherent: the kernel drops the cached pages a
+ * direct write covers, and with FUSE_CAP_AUTO_INVAL_DATA a reader whose
+ * attributes the write invalidated drops the file's pages when it finds
+ * the mtime changed (tests/integration/t0010).
+ */
+#define FS_FH_DIO 1
 #define FS_LISTINGS 32
 
 struct dir_handle;

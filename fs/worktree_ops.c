@@ -316,8 +316,13 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	fs_changed(fs);
 	if (fi) {
+		/* a new file opened to be written only (cp, tar, shell
+		 * redirection) bypasses the page cache: see FS_FH_DIO */
+		int dio = (fi->flags & O_ACCMODE) == O_WRONLY;
 		fs_node_open(fs, e.ino);
-		fi->keep_cache = 1;
+		fi->fh = dio ? FS_FH_DIO : 0;
+		fi->direct_io = dio;
+		fi->keep_cache = !dio;
 		fuse_reply_create(req, &e, fi);
 	} else {
 		fuse_reply_entry(req, &e);
@@ -501,11 +506,41 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/*
+ * kill_privs - what the kernel does itself on write() through the page
+ * cache but leaves to the filesystem for direct I/O: drop the file's
+ * capabilities, and unless the writer is root the setuid bit and the
+ * setgid bit of a group-executable file.  *KILLED says the mode changed.
+ */
+static int kill_privs(struct store_txn *t, uint64_t ino, uid_t uid, int *killed)
+{
+	struct store_inode n;
+	uint32_t kill;
+	int rc = store_wt_xattr_remove(t, ino, "security.capability");
+
+	if (rc && rc != -ENODATA)
+		return rc;
+	if (uid == 0)
+		return 0;
+	rc = store_inode_get(t, ino, &n);
+	if (rc)
+		return rc;
+	kill = S_ISUID | ((n.mode & S_IXGRP) ? S_ISGID : 0);
+	if (!(n.mode & kill))
+		return 0;
+	*killed = 1;
+	return store_wt_setattr(t, ino,
+				&(struct store_attr){ .mask = STORE_ATTR_MODE,
+						      .mode = n.mode & 07777 & ~kill },
+				&n);
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct store_txn *t;
+	int killed = 0;
 	long rc;
 
 	if (!fs_is_wt(ino)) {
@@ -526,6 +561,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		off = (off_t)n.size;
 	}
 	rc = store_wt_write(t, ino, (uint64_t)off, buf, size, store_now_ns());
+	if (rc >= 0 && fi->fh == FS_FH_DIO) {
+		int krc = kill_privs(t, ino, fuse_req_ctx(req)->uid, &killed);
+		if (krc)
+			rc = krc;
+	}
 	if (rc >= 0) {
 		int crc = store_txn_commit(t);
 		if (crc)
@@ -539,6 +579,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	fs_changed(fs);
 	fuse_reply_write(req, (size_t)rc);
+	if (killed)	/* the kernel caches the old mode */
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -980,6 +1022,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	/* a changed mtime drops cached pages (see FS_FH_DIO); the default */
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	/* with POSIX ACLs on, the kernel caches each inode's (absent) ACL
 	 * instead of asking for system.posix_acl_* on every ls -l */
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
