@@ -57,7 +57,7 @@ r=0; while [ $r -lt "$RUNS" ]; do
 	timed sh -c "cp -r '$src' '$B/native$r' && sync '$B/native$r/f0'" >> "$B/t.native"
 	rm -rf "$B/g$r"; git init -q "$B/g$r"
 	drop
-	timed sh -c "cp -r '$src' '$B/g$r/d' && cd '$B/g$r' && git add -A && git -c user.name=b -c user.email=b@b commit -q -m x" >> "$B/t.git"
+	timed sh -c "cp -r '$src' '$B/g$r/d' && cd '$B/g$r' && git -c gc.auto=0 add -A && git -c gc.auto=0 -c user.name=b -c user.email=b@b commit -q -m x" >> "$B/t.git"
 	r=$((r + 1))
 done
 g=$(median < "$B/t.govc"); n=$(median < "$B/t.native"); gi=$(median < "$B/t.git")
