@@ -171,6 +171,50 @@ static void report(int fd, const char *msg)
 		return;
 }
 
+/*
+ * LMDB trusts its pages: bytes overwritten inside one can send a read
+ * anywhere.  The daemon reads the whole dirty state of the store before it
+ * mounts (startup_recovery); a fault there is reported as damage, as govc
+ * fsck reports it, not as a crash.  Nothing is mounted yet.
+ */
+static char fault_msg[1400];
+static size_t fault_len;
+static int fault_fd = -1;
+static struct sigaction old_segv, old_bus;
+
+static void startup_fault(int sig)
+{
+	(void)sig;
+	if (fault_fd >= 0)
+		(void)!write(fault_fd, fault_msg, fault_len);
+	(void)!write(2, fault_msg, fault_len);
+	_exit(1);
+}
+
+static void catch_faults(const char *store_dir, int ready_fd)
+{
+	static char altstack[64 * 1024];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	struct sigaction sa = { .sa_handler = startup_fault, .sa_flags = SA_ONSTACK };
+	int n = snprintf(fault_msg, sizeof(fault_msg),
+			 "store '%s' is damaged: reading it faulted; run govc fsck on it, and "
+			 "restore it from a backup or export what still reads\n",
+			 store_dir);
+
+	fault_len = n < (int)sizeof(fault_msg) ? (size_t)n : sizeof(fault_msg) - 1;
+	fault_fd = ready_fd;
+	sigemptyset(&sa.sa_mask);
+	sigaltstack(&ss, NULL);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+}
+
+static void release_faults(void)
+{
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+}
+
 static int startup_recovery(struct fs *fs)
 {
 	struct store_txn *t;
@@ -222,8 +266,10 @@ int fs_run(const struct fs_options *o)
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.started = time(NULL);
+	catch_faults(o->store_dir, o->ready_fd);
 	rc = store_open(&fs.store, o->store_dir, 0);
 	if (rc) {
+		release_faults();
 		snprintf(msg, sizeof(msg), "cannot open store: %s", store_errmsg());
 		report(o->ready_fd, msg);
 		goto out;
@@ -231,8 +277,10 @@ int fs_run(const struct fs_options *o)
 	rc = fs_nodes_init(&fs);
 	if (rc == 0)
 		rc = startup_recovery(&fs);
+	release_faults();
 	if (rc) {
-		snprintf(msg, sizeof(msg), "cannot start: %s", store_errmsg());
+		snprintf(msg, sizeof(msg), "cannot start: store '%s': %s", o->store_dir,
+			 store_errmsg());
 		report(o->ready_fd, msg);
 		goto out;
 	}

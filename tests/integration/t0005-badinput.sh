@@ -5,7 +5,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 setup
-plan 22
+plan 23
 mkdir "$M/repos/b"
 W=$M/repos/b
 echo keep > "$W/keep"
@@ -88,7 +88,7 @@ mkdir "$T/mnt2/repos/r"
 i=0; while [ $i -lt 200 ]; do seq 1 $i > "$T/mnt2/repos/r/f$i"; i=$((i + 1)); done
 i=0; while [ "$("$GOVC" log "$T/store-pages0" r | wc -l)" -lt 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 "$GOVC" umount "$T/mnt2"
-damaged=; crashed=; found=0
+damaged=; crashed=; unclear=; found=0
 for seed in 1 2 3 4 5 6; do
 	rm -rf "$T/store-pages"
 	cp -a "$T/store-pages0" "$T/store-pages"
@@ -105,7 +105,10 @@ EOF
 	# a sanitizer build reports a crash and exits 1
 	! grep -q 'AddressSanitizer\|runtime error' "$T/err" || rc="$rc (sanitizer)"
 	case $rc in 0) ;; 1) found=$((found + 1)) ;; *) crashed="$crashed seed $seed: exit $rc;" ;; esac
-	rc=0; timeout 20 "$GOVC" mount "$T/store-pages" "$T/mnt2" >/dev/null 2>&1 || rc=$?
+	rc=0; timeout 20 "$GOVC" mount "$T/store-pages" "$T/mnt2" >/dev/null 2>"$T/merr" || rc=$?
+	if [ $rc != 0 ] && ! grep -q "store '$T/store-pages'" "$T/merr"; then
+		unclear="$unclear seed $seed: exit $rc, $(head -c 200 "$T/merr" | tr '\n' ' ');"
+	fi
 	if [ $rc = 0 ]; then
 		timeout 20 ls -R "$T/mnt2" >/dev/null 2>&1 || true
 		timeout 20 "$GOVC" umount "$T/mnt2" >/dev/null 2>&1 || fusermount3 -u -z "$T/mnt2"
@@ -117,3 +120,4 @@ done
 check "govc fsck on damaged pages exits 0 or 1, never crashes${crashed:+ ($crashed)}" test -z "$crashed"
 check "govc fsck finds the damage in most of them ($found of 6)" test "$found" -ge 3
 check "a failed mount of a damaged store leaves no mount behind${damaged:+ ($damaged)}" test -z "$damaged"
+check "a failed mount of a damaged store names it and says why${unclear:+ ($unclear)}" test -z "$unclear"
