@@ -11,6 +11,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +253,21 @@ static int build_args(struct fuse_args *args, const struct fs_options *o)
 	return 0;
 }
 
+/* prime - open a regular file of the mount once, so that the kernel
+ * meets OPEN's ENOSYS (fs->no_open) before anything else opens or creates
+ * a file; runs beside the loop that answers it */
+static void *prime(void *arg)
+{
+	const char *mountpoint = arg;
+	char path[PATH_MAX];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/events", mountpoint) < (int)sizeof(path) &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+		close(fd);
+	return NULL;
+}
+
 int fs_run(const struct fs_options *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -317,6 +334,11 @@ int fs_run(const struct fs_options *o)
 	fuse_loop_cfg_set_clone_fd(loop, 0);
 	fuse_loop_cfg_set_max_threads(loop, 16);
 	fuse_loop_cfg_set_idle_threads(loop, 8);
+	{
+		pthread_t t;
+		if (pthread_create(&t, NULL, prime, (void *)o->mountpoint) == 0)
+			pthread_detach(t);
+	}
 	rc = fuse_session_loop_mt(fs.se, loop);
 	status = rc < 0 ? 1 : 0;
 out:
@@ -344,6 +366,7 @@ out:
 		fuse_loop_cfg_destroy(loop);
 	fuse_opt_free_args(&args);
 	fs_listings_free(&fs);
+	fs_texts_free(&fs);
 	fs_nodes_free(&fs);
 	fs_images_free(&fs);
 	store_free(fs.store);

@@ -325,6 +325,18 @@ int fs_view_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct st
 	dynamic_attr(fs, &n, st);
 	if (n.kind == FS_K_LOG || n.kind == FS_K_COMMITS_REPO)
 		*timeout = n.kind == FS_K_LOG ? 0 : LIST_TIMEOUT;
+	if (n.kind == FS_K_LOG && fs->no_open) {
+		uint64_t len;
+		int64_t changed;
+		size_t none;
+		int rc = fs_text(fs, id, 0, 0, NULL, &none, &len, &changed);
+		if (rc)
+			return rc;
+		st->st_size = (off_t)len;
+		st->st_blocks = (blkcnt_t)((len + 511) / 512);
+		st->st_mtim.tv_sec = st->st_ctim.tv_sec = (time_t)(changed / 1000000000);
+		st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = (long)(changed % 1000000000);
+	}
 	return 0;
 }
 
@@ -476,6 +488,102 @@ int fs_view_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len, int 
 	*len = x.len;
 	*direct_io = 1;
 	return *content ? 0 : -ENOMEM;
+}
+
+int fs_view_generated(struct fs *fs, fuse_ino_t id)
+{
+	struct fs_node n;
+
+	if (id == FS_ID_OCI_LAYOUT || id == FS_ID_OCI_INDEX)
+		return 1;
+	return id > FS_ID_FIXED_MAX && fs_node_get(fs, id, &n) == 0 && n.kind == FS_K_LOG;
+}
+
+/*
+ * Generated files read without OPEN (fs->no_open): the text of log/<repo>,
+ * oci/index.json and oci/oci-layout is made when first asked for and kept,
+ * for the FS_TEXTS nodes asked for last, until the store's generation
+ * moves.  GETATTR gives its length and the time it last changed, so the
+ * kernel's cached pages follow it: a changed size or mtime drops them.
+ */
+static struct fs_text *text_find(struct fs *fs, fuse_ino_t id)
+{
+	for (size_t i = 0; i < FS_TEXTS; i++)
+		if (fs->texts[i].id == id)
+			return &fs->texts[i];
+	return NULL;
+}
+
+static struct fs_text *text_slot(struct fs *fs, fuse_ino_t id)
+{
+	struct fs_text *e = &fs->texts[0];
+
+	for (size_t i = 1; i < FS_TEXTS; i++)
+		if (fs->texts[i].used < e->used)
+			e = &fs->texts[i];
+	free(e->buf);
+	memset(e, 0, sizeof(*e));
+	e->id = id;
+	return e;
+}
+
+int fs_text(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, char **out, size_t *n,
+	    uint64_t *total, int64_t *changed_ns)
+{
+	uint64_t gen = store_generation(fs->store);
+	struct fs_text *e;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (out)
+		*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&fs->lock);
+	e = text_find(fs, id);
+	if (!e || e->gen != gen) {
+		int direct;
+		pthread_mutex_unlock(&fs->lock);
+		rc = fs_view_open(fs, id, &buf, &len, &direct);
+		if (rc == 0 && !buf)
+			rc = -EINVAL;	/* not a generated file */
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&fs->lock);
+		e = text_find(fs, id);
+		if (!e)
+			e = text_slot(fs, id);
+		if (!e->buf || e->len != len || memcmp(e->buf, buf, len) != 0) {
+			free(e->buf);
+			e->buf = buf;
+			e->len = len;
+			e->changed_ns = store_now_ns();
+		} else {
+			free(buf);
+		}
+		e->gen = gen;
+	}
+	e->used = ++fs->text_clock;
+	*total = e->len;
+	*changed_ns = e->changed_ns;
+	if (out && off < e->len) {
+		*n = size < e->len - off ? size : (size_t)(e->len - off);
+		*out = malloc(*n ? *n : 1);
+		if (*out)
+			memcpy(*out, e->buf + off, *n);
+		else
+			rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+void fs_texts_free(struct fs *fs)
+{
+	for (size_t i = 0; i < FS_TEXTS; i++) {
+		free(fs->texts[i].buf);
+		memset(&fs->texts[i], 0, sizeof(fs->texts[i]));
+	}
 }
 
 int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_req_t req)

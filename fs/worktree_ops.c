@@ -319,7 +319,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		/* a new file opened to be written only (cp, tar, shell
 		 * redirection) bypasses the page cache: see FS_FH_DIO */
 		int dio = (fi->flags & O_ACCMODE) == O_WRONLY;
-		fs_node_open(fs, e.ino);
+		if (!fs->no_open)
+			fs_node_open(fs, e.ino);
 		fi->fh = dio ? FS_FH_DIO : 0;
 		fi->direct_io = dio;
 		fi->keep_cache = !dio;
@@ -422,6 +423,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	size_t len = 0;
 	int direct = 0, rc;
 
+	if (fs->no_open) {
+		/* see fs->no_open: the kernel opens files itself from now on */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+
 	if (!fs_is_wt(ino)) {
 		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 			fuse_reply_err(req, EROFS);
@@ -478,6 +485,20 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (n)
 				memcpy(copy, h[0] + off, n);
 			fuse_reply_buf(req, copy, n);
+			free(copy);
+			return;
+		}
+		if (fs_view_generated(fs_of(req), ino)) {
+			char *copy;
+			size_t n;
+			uint64_t total;
+			int64_t changed;
+			int rc = fs_text(fs_of(req), ino, (uint64_t)off, size, &copy, &n, &total,
+					 &changed);
+			if (rc)
+				fuse_reply_err(req, -rc);
+			else
+				fuse_reply_buf(req, copy, n);
 			free(copy);
 			return;
 		}
@@ -596,7 +617,9 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, 0);
 		return;
 	}
-	if (fs_node_release(fs, ino))
+	/* without OPEN, opens are not counted: the kernel's lookup of an
+	 * open file keeps an unlinked one until its FORGET */
+	if (!fs->no_open && fs_node_release(fs, ino))
 		free_orphan(fs, ino);
 	fuse_reply_err(req, 0);
 }
@@ -1031,6 +1054,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 	/* OPENDIR answers ENOSYS: see struct dir_handle */
 	fs->no_opendir = !!(conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+	/* OPEN answers ENOSYS too: see fs->no_open in fs_int.h */
+	fs->no_open = !!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
