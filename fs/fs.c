@@ -253,18 +253,22 @@ static int build_args(struct fuse_args *args, const struct fs_options *o)
 	return 0;
 }
 
-/* prime - open a regular file of the mount once, so that the kernel
- * meets OPEN's ENOSYS (fs->no_open) before anything else opens or creates
- * a file; runs beside the loop that answers it */
+/*
+ * prime - open a regular file of the mount once, so that the kernel meets
+ * OPEN's ENOSYS (fs->no_open) before anything else opens or creates a file,
+ * then tell `govc mount` the mount is ready.  Runs beside the loop that
+ * answers it.
+ */
 static void *prime(void *arg)
 {
-	const char *mountpoint = arg;
+	const struct fs_options *o = arg;
 	char path[PATH_MAX];
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/events", mountpoint) < (int)sizeof(path) &&
+	if (snprintf(path, sizeof(path), "%s/events", o->mountpoint) < (int)sizeof(path) &&
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
 		close(fd);
+	report(o->ready_fd, "ok");
 	return NULL;
 }
 
@@ -327,17 +331,21 @@ int fs_run(const struct fs_options *o)
 		goto out;
 	}
 	watcher_started = 1;
-	report(o->ready_fd, "ok");
 	loop = fuse_loop_cfg_create();
-	if (!loop)
+	if (!loop) {
+		report(o->ready_fd, "out of memory");
 		goto out;
+	}
 	fuse_loop_cfg_set_clone_fd(loop, 0);
 	fuse_loop_cfg_set_max_threads(loop, 16);
 	fuse_loop_cfg_set_idle_threads(loop, 8);
 	{
+		/* prime reports "ok" once the kernel knows OPEN is not served */
 		pthread_t t;
-		if (pthread_create(&t, NULL, prime, (void *)o->mountpoint) == 0)
+		if (pthread_create(&t, NULL, prime, (void *)o) == 0)
 			pthread_detach(t);
+		else
+			report(o->ready_fd, "ok");
 	}
 	rc = fuse_session_loop_mt(fs.se, loop);
 	status = rc < 0 ? 1 : 0;
