@@ -174,6 +174,8 @@ struct fs {
 	struct dir_handle *listings[FS_LISTINGS];	/* protected by lock */
 	uint64_t listing_clock;		/* protected by lock */
 	/* the watcher (watch.c): its wake-up, under lock; seen is its own */
+	int can_expire;			/* FUSE_CAP_EXPIRE_ONLY: set at init,
+					 * read by the watcher (atomics) */
 	pthread_t watch_thread;
 	pthread_cond_t watch_wake;
 	uint64_t events_seen;

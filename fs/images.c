@@ -586,19 +586,12 @@ int fs_img_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct sta
 		*timeout = IMMUTABLE_TIMEOUT;
 		if (id == FS_ID_OCI_LAYOUT) {
 			size = strlen(OCI_LAYOUT_FILE);
-		} else if (id == FS_ID_OCI_INDEX && fs->no_open) {
-			/* the text reads will be served from (fs_text) */
+		} else if (id == FS_ID_OCI_INDEX) {
+			/* the text reads are served from (fs_text) */
 			int64_t changed;
 			size_t none;
 			if (fs_text(fs, id, 0, 0, NULL, &none, &size, &changed) != 0)
 				size = 0;
-			*timeout = LIST_TIMEOUT;
-		} else if (id == FS_ID_OCI_INDEX) {
-			char *json = NULL;
-			size_t len = 0;
-			if (index_json(t, &json, &len) == 0)
-				size = len;
-			free(json);
 			*timeout = LIST_TIMEOUT;
 		}
 		plain_attr(fs, id, fixed_mode(id), size, st);

@@ -325,7 +325,7 @@ int fs_view_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct st
 	dynamic_attr(fs, &n, st);
 	if (n.kind == FS_K_LOG || n.kind == FS_K_COMMITS_REPO)
 		*timeout = n.kind == FS_K_LOG ? 0 : LIST_TIMEOUT;
-	if (n.kind == FS_K_LOG && fs->no_open) {
+	if (n.kind == FS_K_LOG) {
 		uint64_t len;
 		int64_t changed;
 		size_t none;

@@ -29,8 +29,21 @@
 static const char *const image_entries[] = { "manifest.json", "config.json", "layers", "rootfs",
 					     "tags" };
 
+/*
+ * inval_entry - make the kernel look NAME up again.  Expire, where the
+ * kernel can (FUSE_CAP_EXPIRE_ONLY), rather than invalidate: invalidation
+ * unhashes the dentry at once, and a dentry in use (a container's root
+ * bind-mounted from images/<name>/rootfs, a shell's working directory) then
+ * counts as deleted (pivot_root fails with ENOENT, getcwd too), although
+ * the name may still lead to the same node.  An expired entry is looked up
+ * at its next use and dropped only if the node changed.
+ */
 static void inval_entry(struct fs *fs, fuse_ino_t parent, const char *name)
 {
+	if (__atomic_load_n(&fs->can_expire, __ATOMIC_ACQUIRE) &&
+	    fuse_lowlevel_notify_expire_entry(fs->se, parent, name, strlen(name),
+					      FUSE_LL_EXPIRE_ONLY) != -ENOSYS)
+		return;
 	fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
 }
 

@@ -1052,10 +1052,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * instead of asking for system.posix_acl_* on every ls -l */
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
 		conn->want |= FUSE_CAP_POSIX_ACL;
+	/* read by the watcher thread */
+	__atomic_store_n(&fs->can_expire, !!(conn->capable & FUSE_CAP_EXPIRE_ONLY),
+			 __ATOMIC_RELEASE);
 	/* OPENDIR answers ENOSYS: see struct dir_handle */
 	fs->no_opendir = !!(conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
-	/* OPEN answers ENOSYS too: see fs->no_open in fs_int.h */
-	fs->no_open = !!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	/* OPEN answers ENOSYS too (see fs->no_open in fs_int.h), unless the
+	 * writeback cache is on: it would absorb writes to read-only views,
+	 * which then fail at open only */
+	fs->no_open = !!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) && !fs->opt.writeback;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;

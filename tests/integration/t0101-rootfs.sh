@@ -9,7 +9,7 @@ set -eu
 command -v umoci >/dev/null || skip_all "umoci is not installed"
 [ "$(id -u)" = 0 ] || skip_all "needs root (device nodes, owners)"
 setup
-plan 27
+plan 28
 CMP="python3 $(dirname "$0")/treecmp.py"
 I=$T/img
 B=$T/bundle
@@ -103,10 +103,19 @@ check "tags/<tag>/ shows every tag" sh -c "[ \"\$(ls '$M/images/test/tags')\" = 
 # listings of images/ are cached by the kernel, and invalidated when a tag
 # changes (by any process): a new tag shows in a listing read just before
 ls "$M/images/test/tags" >/dev/null; ls "$M/images" >/dev/null
+# and a process working in the rootfs meanwhile keeps its working
+# directory: the watcher expires entries instead of unhashing them (an
+# unhashed dentry reads as deleted, and made a container's pivot_root fail)
+(cd "$RF" && exec sleep 3) &
+cwd_pid=$!
+sleep 0.2
 "$GOVC" import "$S" "oci:$I:v" test:w >/dev/null
 "$GOVC" import "$S" "oci:$I:v" other:1 >/dev/null
 sleep 0.5
 check "a cached listing shows a new tag and a new image within half a second" sh -c "ls '$M/images/test/tags' | grep -qx w && ls '$M/images' | grep -qx other"
+cwd=$(readlink "/proc/$cwd_pid/cwd" || true)
+kill "$cwd_pid" 2>/dev/null; wait "$cwd_pid" 2>/dev/null || true
+check "a working directory in the rootfs survives a new tag of its image" sh -c "[ '$cwd' = '$RF' ] || { echo '# cwd: $cwd'; exit 1; }"
 "$GOVC" rmi "$S" test:w >/dev/null
 sleep 0.5
 check "and drops a removed tag as fast" sh -c "! ls '$M/images/test/tags' | grep -qx w && [ ! -e '$M/images/test/tags/w' ]"
