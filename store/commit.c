@@ -256,9 +256,50 @@ static int build_tree(struct walk *w, uint64_t dir, struct ignore_set *up, git_o
 static const git_oid empty_tree = { { 0x4b, 0x82, 0x5d, 0xc6, 0x42, 0xcb, 0x6e, 0xb9, 0xa0, 0x60,
 				      0xe5, 0x4b, 0xf8, 0xd6, 0x92, 0x88, 0xfb, 0xee, 0x49, 0x04 } };
 
-static int add_child(struct walk *w, git_treebuilder *tb, struct child *c, size_t plen,
-		     struct ignore_set *set)
+/*
+ * walk_children - call CB for each child of directory DIR (whose path is
+ * w->path) that a commit takes: not an editor scratch name, not ignored by
+ * a .gitignore.  While CB runs, w->path is the child's path and SET holds
+ * the ignore rules in force below DIR.
+ */
+typedef int (*child_fn)(struct walk *w, struct child *c, struct ignore_set *set, void *arg);
+
+static int walk_children(struct walk *w, uint64_t dir, struct ignore_set *up, child_fn cb,
+			 void *arg)
 {
+	struct ignore_set set = { .up = up, .base_len = strlen(w->path) };
+	struct child_list kids = { 0 };
+	size_t plen = strlen(w->path);
+	int rc = load_gitignore(w, dir, &set);
+
+	if (rc == 0)
+		rc = store_wt_readdir(w->t, dir, NULL, collect_child, &kids);
+	for (size_t i = 0; rc == 0 && i < kids.n; i++) {
+		struct child *c = &kids.v[i];
+		int n;
+		if (store_ignored_name(c->name))
+			continue;
+		n = snprintf(w->path + plen, sizeof(w->path) - plen, "%s%s", plen ? "/" : "",
+			     c->name);
+		if (n >= (int)(sizeof(w->path) - plen)) {
+			rc = store_error(-ENAMETOOLONG, "path '%s' is too long", w->path);
+			break;
+		}
+		if (!is_ignored(&set, w->path, c->name, S_ISDIR(c->ino.mode)))
+			rc = cb(w, c, &set, arg);
+		w->path[plen] = '\0';
+	}
+	w->path[plen] = '\0';
+	child_list_free(&kids);
+	ignore_set_free(&set);
+	return rc;
+}
+
+/* add_child - put child C into the tree being built (ARG, a treebuilder),
+ * writing its blob, or its tree when it is a dirty directory */
+static int add_child(struct walk *w, struct child *c, struct ignore_set *set, void *arg)
+{
+	git_treebuilder *tb = arg;
 	git_filemode_t mode;
 	git_oid id;
 	int rc;
@@ -279,7 +320,6 @@ static int add_child(struct walk *w, git_treebuilder *tb, struct child *c, size_
 	} else {
 		return 0;
 	}
-	w->path[plen] = '\0';
 	if (rc)
 		return rc;
 	rc = git_treebuilder_insert(NULL, tb, c->name, &id, mode);
@@ -292,36 +332,12 @@ static int add_child(struct walk *w, git_treebuilder *tb, struct child *c, size_
  */
 static int build_tree(struct walk *w, uint64_t dir, struct ignore_set *up, git_oid *out)
 {
-	struct ignore_set set = { .up = up, .base_len = strlen(w->path) };
-	struct child_list kids = { 0 };
 	git_treebuilder *tb = NULL;
 	struct store_inode d;
-	size_t plen = strlen(w->path);
-	int rc;
+	int rc = store_git_error(git_treebuilder_new(&tb, w->repo, NULL), "treebuilder");
 
-	rc = load_gitignore(w, dir, &set);
 	if (rc == 0)
-		rc = store_wt_readdir(w->t, dir, NULL, collect_child, &kids);
-	if (rc == 0)
-		rc = store_git_error(git_treebuilder_new(&tb, w->repo, NULL), "treebuilder");
-	for (size_t i = 0; rc == 0 && i < kids.n; i++) {
-		struct child *c = &kids.v[i];
-		int n;
-		if (store_ignored_name(c->name))
-			continue;
-		n = snprintf(w->path + plen, sizeof(w->path) - plen, "%s%s", plen ? "/" : "",
-			     c->name);
-		if (n >= (int)(sizeof(w->path) - plen)) {
-			rc = store_error(-ENAMETOOLONG, "path '%s' is too long", w->path);
-			break;
-		}
-		if (is_ignored(&set, w->path, c->name, S_ISDIR(c->ino.mode))) {
-			w->path[plen] = '\0';
-			continue;
-		}
-		rc = add_child(w, tb, c, plen, &set);
-	}
-	w->path[plen] = '\0';
+		rc = walk_children(w, dir, up, add_child, tb);
 	if (rc == 0)
 		rc = store_git_error(git_treebuilder_write(out, tb), "writing a tree");
 	if (rc == 0)
@@ -332,8 +348,6 @@ static int build_tree(struct walk *w, uint64_t dir, struct ignore_set *up, git_o
 		rc = store_inode_put(w->t, &d);
 	}
 	git_treebuilder_free(tb);
-	child_list_free(&kids);
-	ignore_set_free(&set);
 	return rc;
 }
 
@@ -648,8 +662,8 @@ out:
 #define MATERIALIZE_BYTES (4u << 20)
 
 struct pending {
-	uint64_t *files, *dirs;
-	size_t nfiles, ndirs, cap_files, cap_dirs;
+	uint64_t *files;
+	size_t nfiles, cap_files;
 };
 
 static int push_id(uint64_t **v, size_t *n, size_t *cap, uint64_t id)
@@ -672,35 +686,35 @@ static int needs_blob(const struct store_inode *n)
 				    git_oid_is_zero(&n->id));
 }
 
-static int collect_pending(const char *name, const struct store_inode *ino, void *arg)
+/* collect_pending - the files below dirty directory DIR that a commit
+ * would hash and that have no blob yet (ARG: struct pending); what the
+ * commit leaves out is left alone. */
+static int collect_pending(struct walk *w, struct child *c, struct ignore_set *set, void *arg)
 {
 	struct pending *p = arg;
 
-	if (store_ignored_name(name))
-		return 0;
-	if (S_ISDIR(ino->mode) && (ino->flags & STORE_INO_DIRTY))
-		return push_id(&p->dirs, &p->ndirs, &p->cap_dirs, ino->ino);
-	if (needs_blob(ino))
-		return push_id(&p->files, &p->nfiles, &p->cap_files, ino->ino);
+	if (S_ISDIR(c->ino.mode) && (c->ino.flags & STORE_INO_DIRTY))
+		return walk_children(w, c->ino.ino, set, collect_pending, p);
+	if (needs_blob(&c->ino))
+		return push_id(&p->files, &p->nfiles, &p->cap_files, c->ino.ino);
 	return 0;
 }
 
 static int materialize(struct store *s, uint64_t root)
 {
 	struct pending p = { 0 };
+	struct walk w = { 0 };
 	struct store_inode r;
 	struct store_txn *t;
 	size_t i = 0;
-	int rc = store_txn_begin(&t, s, 0);
+	int rc = store_txn_begin(&w.t, s, 0);
 
 	if (rc)
 		return rc;
-	rc = store_inode_get(t, root, &r);
+	rc = store_inode_get(w.t, root, &r);
 	if (rc == 0 && (r.flags & STORE_INO_DIRTY))
-		rc = push_id(&p.dirs, &p.ndirs, &p.cap_dirs, root);
-	while (rc == 0 && p.ndirs)
-		rc = store_wt_readdir(t, p.dirs[--p.ndirs], NULL, collect_pending, &p);
-	store_txn_abort(t);
+		rc = walk_children(&w, root, NULL, collect_pending, &p);
+	store_txn_abort(w.t);
 	while (rc == 0 && i < p.nfiles) {
 		uint64_t bytes = 0;
 		size_t done = 0;
@@ -724,7 +738,6 @@ static int materialize(struct store *s, uint64_t root)
 			store_txn_abort(t);
 	}
 	free(p.files);
-	free(p.dirs);
 	return rc;
 }
 

@@ -298,6 +298,39 @@ static void test_commit_frees_in_small_records(void **state)
 	assert_true(largest_free_record(c) < 1000);
 }
 
+/* Files the commit leaves out (.gitignore, scratch names) are not hashed
+ * into blobs on the way, however much they hold. */
+static void test_commit_skips_ignored_content(void **state)
+{
+	struct ctx *c = *state;
+	struct store_txn *t = wtx(c);
+	struct store_inode d;
+	const char *kept = "int main(void) { return 0; }\n";
+	const char *obj = "an object file nobody commits\n";
+	const char *out = "a build output nobody commits\n";
+	const char *swp = "vim swap\n";
+	git_oid id, blob;
+
+	mkfile(t, c->root, ".gitignore", "*.o\nbuild/\n");
+	mkfile(t, c->root, "main.c", kept);
+	mkfile(t, c->root, "main.o", obj);
+	mkfile(t, c->root, ".main.c.swp", swp);
+	assert_int_equal(store_wt_mknode(t, c->root, "build", S_IFDIR | 0755, 0, 0, NULL, &d), 0);
+	mkfile(t, d.ino, "out", out);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
+	assert_int_equal(store_txn_begin(&t, c->s, 0), 0);
+	assert_int_equal(store_object_hash(&blob, GIT_OBJECT_BLOB, kept, strlen(kept)), 0);
+	assert_int_equal(store_object_exists(t, &blob), 1);
+	assert_int_equal(store_object_hash(&blob, GIT_OBJECT_BLOB, obj, strlen(obj)), 0);
+	assert_int_equal(store_object_exists(t, &blob), 0);
+	assert_int_equal(store_object_hash(&blob, GIT_OBJECT_BLOB, out, strlen(out)), 0);
+	assert_int_equal(store_object_exists(t, &blob), 0);
+	assert_int_equal(store_object_hash(&blob, GIT_OBJECT_BLOB, swp, strlen(swp)), 0);
+	assert_int_equal(store_object_exists(t, &blob), 0);
+	store_txn_abort(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +339,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_only_changed_trees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_dirs_and_symlinks_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_frees_in_small_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_skips_ignored_content, setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
