@@ -273,11 +273,11 @@ int fs_view_cacheable(struct fs *fs, fuse_ino_t id);
  * NULL for files read live (events, snapshot blobs) */
 int fs_view_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len,
 		 int *direct_io);
+/* fs_view_read - reply to a read of virtual file ID without a handle's
+ * snapshot: a blob, an image file, events, or the text the daemon makes
+ * (log/<repo>, oci/index.json, oci/oci-layout: see fs_text) */
 int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size,
 		 fuse_req_t req);
-/* fs_view_generated - 1 if ID is a file whose text the daemon makes
- * (log/<repo>, oci/index.json, oci/oci-layout) */
-int fs_view_generated(struct fs *fs, fuse_ino_t id);
 /* fs_text - generated file ID without a handle: its current text, made
  * again only when the store changed.  Copies up to SIZE bytes at OFF into
  * *OUT (malloc'd, *N bytes; OUT may be NULL), and gives its length and the

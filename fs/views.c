@@ -490,15 +490,6 @@ int fs_view_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len, int 
 	return *content ? 0 : -ENOMEM;
 }
 
-int fs_view_generated(struct fs *fs, fuse_ino_t id)
-{
-	struct fs_node n;
-
-	if (id == FS_ID_OCI_LAYOUT || id == FS_ID_OCI_INDEX)
-		return 1;
-	return id > FS_ID_FIXED_MAX && fs_node_get(fs, id, &n) == 0 && n.kind == FS_K_LOG;
-}
-
 /*
  * Generated files read without OPEN (fs->no_open): the text of log/<repo>,
  * oci/index.json and oci/oci-layout is made when first asked for and kept,
@@ -586,16 +577,34 @@ void fs_texts_free(struct fs *fs)
 	}
 }
 
+/* reply_text - a read of generated file ID, from its text (fs_text) */
+static int reply_text(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_req_t req)
+{
+	char *copy;
+	size_t n;
+	uint64_t total;
+	int64_t changed;
+	int rc = fs_text(fs, id, off, size, &copy, &n, &total, &changed);
+
+	if (rc == 0)
+		fuse_reply_buf(req, copy, n);
+	free(copy);
+	return rc;
+}
+
 int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_req_t req)
 {
 	struct store_txn *t;
 	struct fs_node n;
 	const void *body;
 	size_t len;
+	int have = id != FS_ID_EVENTS && fs_node_get(fs, id, &n) == 0;
 	int rc;
 
-	if (id != FS_ID_EVENTS && fs_node_get(fs, id, &n) == 0 && fs_img_is_kind(n.kind))
+	if (have && fs_img_is_kind(n.kind))
 		return fs_img_read(fs, id, off, size, req);
+	if (id == FS_ID_OCI_LAYOUT || id == FS_ID_OCI_INDEX || (have && n.kind == FS_K_LOG))
+		return reply_text(fs, id, off, size, req);
 	rc = store_txn_begin(&t, fs->store, 0);
 	if (rc)
 		return rc;
@@ -608,9 +617,7 @@ int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_r
 		free(buf);
 		return got < 0 ? (int)got : 0;
 	}
-	rc = fs_node_get(fs, id, &n);
-	if (rc == 0 && n.kind != FS_K_BLOB)
-		rc = -EINVAL;
+	rc = !have ? -ENOENT : n.kind != FS_K_BLOB ? -EINVAL : 0;
 	if (rc == 0)
 		rc = store_object_read(t, &n.oid, NULL, &body, &len);
 	if (rc == 0)

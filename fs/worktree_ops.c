@@ -488,20 +488,6 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			free(copy);
 			return;
 		}
-		if (fs_view_generated(fs_of(req), ino)) {
-			char *copy;
-			size_t n;
-			uint64_t total;
-			int64_t changed;
-			int rc = fs_text(fs_of(req), ino, (uint64_t)off, size, &copy, &n, &total,
-					 &changed);
-			if (rc)
-				fuse_reply_err(req, -rc);
-			else
-				fuse_reply_buf(req, copy, n);
-			free(copy);
-			return;
-		}
 		got = fs_view_read(fs_of(req), ino, (uint64_t)off, size, req);
 		if (got)
 			fuse_reply_err(req, (int)-got);
