@@ -661,29 +661,24 @@ out:
 #define MATERIALIZE_FILES 64
 #define MATERIALIZE_BYTES (4u << 20)
 
+/* the inode numbers of the files to materialize */
 struct pending {
 	uint64_t *files;
-	size_t nfiles, cap_files;
+	size_t n, cap;
 };
 
-static int push_id(uint64_t **v, size_t *n, size_t *cap, uint64_t id)
+static int pending_add(struct pending *p, uint64_t ino)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
-		uint64_t *nv = realloc(*v, c * sizeof(*nv));
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		uint64_t *nv = realloc(p->files, cap * sizeof(*nv));
 		if (!nv)
 			return store_error(-ENOMEM, "out of memory");
-		*v = nv;
-		*cap = c;
+		p->files = nv;
+		p->cap = cap;
 	}
-	(*v)[(*n)++] = id;
+	p->files[p->n++] = ino;
 	return 0;
-}
-
-static int needs_blob(const struct store_inode *n)
-{
-	return S_ISREG(n->mode) && ((n->flags & STORE_INO_CHUNKS) || n->base_len != n->size ||
-				    git_oid_is_zero(&n->id));
 }
 
 /* collect_pending - the files below dirty directory DIR that a commit
@@ -695,31 +690,38 @@ static int collect_pending(struct walk *w, struct child *c, struct ignore_set *s
 
 	if (S_ISDIR(c->ino.mode) && (c->ino.flags & STORE_INO_DIRTY))
 		return walk_children(w, c->ino.ino, set, collect_pending, p);
-	if (needs_blob(&c->ino))
-		return push_id(&p->files, &p->nfiles, &p->cap_files, c->ino.ino);
+	if (S_ISREG(c->ino.mode) && store_wt_needs_blob(&c->ino))
+		return pending_add(p, c->ino.ino);
 	return 0;
 }
 
-static int materialize(struct store *s, uint64_t root)
+/* materialize - the batches of the working tree of REPO's BRANCH (none if
+ * it has no working tree: the commit says so) */
+static int materialize(struct store *s, const char *repo, const char *branch)
 {
 	struct pending p = { 0 };
 	struct walk w = { 0 };
 	struct store_inode r;
 	struct store_txn *t;
+	uint64_t root;
 	size_t i = 0;
 	int rc = store_txn_begin(&w.t, s, 0);
 
 	if (rc)
 		return rc;
-	rc = store_inode_get(w.t, root, &r);
+	rc = store_wt_root(w.t, repo, branch, &root);
+	if (rc == 0)
+		rc = store_inode_get(w.t, root, &r);
 	if (rc == 0 && (r.flags & STORE_INO_DIRTY))
 		rc = walk_children(&w, root, NULL, collect_pending, &p);
 	store_txn_abort(w.t);
-	while (rc == 0 && i < p.nfiles) {
+	if (rc == -ENOENT)
+		rc = 0;
+	while (rc == 0 && i < p.n) {
 		uint64_t bytes = 0;
 		size_t done = 0;
 		rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
-		for (; rc == 0 && i < p.nfiles && done < MATERIALIZE_FILES &&
+		for (; rc == 0 && i < p.n && done < MATERIALIZE_FILES &&
 		       bytes < MATERIALIZE_BYTES; i++, done++) {
 			struct store_inode n;
 			rc = store_inode_get(t, p.files[i], &n);
@@ -727,7 +729,8 @@ static int materialize(struct store *s, uint64_t root)
 				rc = 0;		/* removed since */
 				continue;
 			}
-			if (rc == 0 && needs_blob(&n) && !(n.flags & STORE_INO_ORPHAN)) {
+			if (rc == 0 && S_ISREG(n.mode) && store_wt_needs_blob(&n) &&
+			    !(n.flags & STORE_INO_ORPHAN)) {
 				bytes += n.size;
 				rc = store_wt_blob(t, &n);
 			}
@@ -750,14 +753,8 @@ int store_wt_commit(struct store *s, const char *repo, const char *branch, git_o
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = store_txn_begin(&w.t, s, 0);
+	rc = materialize(s, repo, branch);
 	if (rc)
-		return rc;
-	rc = store_wt_root(w.t, repo, branch, &root_ino);
-	store_txn_abort(w.t);
-	if (rc == 0)
-		rc = materialize(s, root_ino);
-	if (rc && rc != -ENOENT)
 		return rc;
 	rc = store_txn_begin(&w.t, s, STORE_TXN_WRITE);
 	if (rc)

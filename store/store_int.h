@@ -71,14 +71,14 @@ static inline MDB_dbi store_dbi(struct store_txn *t, enum store_table tbl)
 	return t->s->dbi[tbl];
 }
 
-/*
- * Thin, error-translating accessors.  store_get's OUT points into the map
- * and is valid until the transaction ends or the next write to TBL.
- */
 /* store_dir_is_empty - 1 if directory DIR (a path) holds nothing, 0 if it
  * holds something, or a negative errno. */
 int store_dir_is_empty(const char *dir);
 
+/*
+ * Thin, error-translating accessors.  store_get's OUT points into the map
+ * and is valid until the transaction ends or the next write to TBL.
+ */
 int store_get(struct store_txn *t, enum store_table tbl, const void *key,
 	      size_t klen, MDB_val *out);
 int store_put(struct store_txn *t, enum store_table tbl, const void *key,

@@ -869,6 +869,11 @@ int store_wt_setattr(struct store_txn *t, uint64_t ino, const struct store_attr 
 	return rc;
 }
 
+int store_wt_needs_blob(const struct store_inode *n)
+{
+	return (n->flags & STORE_INO_CHUNKS) || n->base_len != n->size || git_oid_is_zero(&n->id);
+}
+
 int store_wt_blob(struct store_txn *t, struct store_inode *n)
 {
 	struct store_hasher *h;
@@ -879,8 +884,7 @@ int store_wt_blob(struct store_txn *t, struct store_inode *n)
 	uint64_t off;
 	int rc;
 
-	if (!(n->flags & STORE_INO_CHUNKS) && n->base_len == n->size &&
-	    !git_oid_is_zero(&n->id))
+	if (!store_wt_needs_blob(n))
 		return 0;
 	buf = malloc(STORE_WT_CHUNK);
 	if (!buf)

@@ -198,6 +198,9 @@ int store_wt_xattr_remove(struct store_txn *t, uint64_t ino,
  * make it the file's base and drop its chunks.  Used by commits.
  */
 int store_wt_blob(struct store_txn *t, struct store_inode *ino);
+/* store_wt_needs_blob - 1 if file N has content no blob holds yet (what
+ * store_wt_blob has to do work for) */
+int store_wt_needs_blob(const struct store_inode *n);
 
 /* store_wt_mark_dirty - mark directory DIR and its ancestors dirty. */
 int store_wt_mark_dirty(struct store_txn *t, uint64_t dir);
