@@ -567,7 +567,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		}
 		off = (off_t)n.size;
 	}
-	rc = store_wt_write(t, ino, (uint64_t)off, buf, size, store_now_ns());
+	if (fi->fh == FS_FH_DIO && off == 0)
+		rc = store_wt_write_whole(t, ino, buf, size, store_now_ns());
+	else
+		rc = store_wt_write(t, ino, (uint64_t)off, buf, size, store_now_ns());
 	if (rc >= 0 && fi->fh == FS_FH_DIO) {
 		int krc = kill_privs(t, ino, fuse_req_ctx(req)->uid, &killed);
 		if (krc)

@@ -780,6 +780,30 @@ long store_wt_write(struct store_txn *t, uint64_t ino, uint64_t off, const char 
 	return rc ? rc : (long)len;
 }
 
+long store_wt_write_whole(struct store_txn *t, uint64_t ino, const char *buf, size_t len,
+			  int64_t mtime_ns)
+{
+	struct store_inode n;
+	git_oid id;
+	int rc = store_inode_get(t, ino, &n);
+
+	if (rc)
+		return rc;
+	if (!S_ISREG(n.mode) || n.size || (n.flags & STORE_INO_CHUNKS) || len == 0 ||
+	    len > STORE_WT_WHOLE_MAX)
+		return store_wt_write(t, ino, 0, buf, len, mtime_ns);
+	rc = store_object_write(t, GIT_OBJECT_BLOB, buf, len, &id);
+	if (rc)
+		return rc;
+	git_oid_cpy(&n.id, &id);
+	n.size = n.base_len = len;
+	n.mtime_ns = n.ctime_ns = mtime_ns;
+	rc = store_inode_put(t, &n);
+	if (rc == 0 && n.parent)
+		rc = store_wt_mark_dirty(t, n.parent);
+	return rc ? rc : (long)len;
+}
+
 static int truncate_file(struct store_txn *t, struct store_inode *n, uint64_t size)
 {
 	unsigned char key[16];

@@ -172,6 +172,19 @@ long store_wt_read(struct store_txn *t, uint64_t ino, uint64_t off,
 long store_wt_write(struct store_txn *t, uint64_t ino, uint64_t off,
 		    const char *buf, size_t len, int64_t mtime_ns);
 
+/*
+ * store_wt_write_whole - write BUF as the whole content of empty file INO:
+ * the bytes go straight into a blob that becomes the file's base, so a
+ * commit has nothing to copy.  For writers that very likely wrote the
+ * whole file at once (a short first write of a new file); if more writes
+ * follow, they overlay it as chunks and the blob is garbage for gc.
+ * Falls back to store_wt_write when INO is not empty or LEN is over
+ * STORE_WT_WHOLE_MAX.
+ */
+#define STORE_WT_WHOLE_MAX STORE_WT_CHUNK
+long store_wt_write_whole(struct store_txn *t, uint64_t ino, const char *buf, size_t len,
+			  int64_t mtime_ns);
+
 /* store_wt_forget - free orphan INO (no-op if it is still linked). */
 int store_wt_forget(struct store_txn *t, uint64_t ino);
 

@@ -19,6 +19,7 @@
 #include <git2.h>
 
 #include "store/commit.h"
+#include "store/gc.h"
 #include "store/object.h"
 #include "store/repo.h"
 #include "store/store.h"
@@ -122,6 +123,71 @@ static void test_chunks_and_truncate(void **state)
 	assert_int_equal(store_txn_commit(t), 0);
 	free(data);
 	free(back);
+}
+
+/* a short first write of a new file goes straight into the blob the commit
+ * takes; later writes overlay it like any base */
+static void test_whole_write_is_the_blob(void **state)
+{
+	struct ctx *c = *state;
+	struct store_txn *t = wtx(c);
+	struct store_inode n, m;
+	struct store_gc_stats st;
+	git_oid want, commit;
+	uint64_t ino = mkfile(t, c->root, "w", NULL), twin = mkfile(t, c->root, "twin", NULL);
+	char buf[32];
+
+	assert_int_equal(store_wt_write_whole(t, ino, "hello", 5, 7), 5);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "hello", 5), 0);
+	assert_int_equal(store_inode_get(t, ino, &n), 0);
+	assert_true(git_oid_equal(&n.id, &want));
+	assert_int_equal(n.size, 5);
+	assert_int_equal(n.mtime_ns, 7);
+	assert_false(store_wt_needs_blob(&n));
+	assert_int_equal(store_object_exists(t, &want), 1);
+	/* the same bytes in another file share the blob */
+	assert_int_equal(store_wt_write_whole(t, twin, "hello", 5, 7), 5);
+	assert_int_equal(store_inode_get(t, twin, &m), 0);
+	assert_true(git_oid_equal(&m.id, &want));
+
+	/* a write that follows overlays the blob */
+	assert_int_equal(store_wt_write(t, ino, 5, " world", 6, 8), 6);
+	assert_int_equal(store_wt_read(t, ino, 0, buf, sizeof(buf)), 11);
+	assert_memory_equal(buf, "hello world", 11);
+	assert_int_equal(store_inode_get(t, ino, &n), 0);
+	assert_true(store_wt_needs_blob(&n));
+	/* on a file that is not empty it is an ordinary write at 0 */
+	assert_int_equal(store_wt_write_whole(t, ino, "HE", 2, 9), 2);
+	assert_int_equal(store_wt_read(t, ino, 0, buf, sizeof(buf)), 11);
+	assert_memory_equal(buf, "HEllo world", 11);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &commit), 0);
+	t = wtx(c);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "HEllo world", 11), 0);
+	assert_int_equal(store_inode_get(t, ino, &n), 0);
+	assert_true(git_oid_equal(&n.id, &want));
+	assert_int_equal(store_inode_get(t, twin, &m), 0);
+	assert_int_equal(store_wt_read(t, twin, 0, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "hello", 5);
+
+	/* a blob whose file grew on before any commit took it is garbage,
+	 * and gc removes it, keeping what files and commits hold */
+	ino = mkfile(t, c->root, "grown", NULL);
+	assert_int_equal(store_wt_write_whole(t, ino, "first", 5, 10), 5);
+	assert_int_equal(store_wt_write(t, ino, 5, "+more", 5, 11), 5);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &commit), 0);
+	assert_int_equal(store_gc(c->s, 0, &st), 0);
+	assert_int_equal(st.objects, 1);
+	t = wtx(c);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "first", 5), 0);
+	assert_int_equal(store_object_exists(t, &want), 0);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "hello", 5), 0);
+	assert_int_equal(store_object_exists(t, &want), 1);
+	assert_int_equal(store_wt_read(t, ino, 0, buf, sizeof(buf)), 10);
+	assert_memory_equal(buf, "first+more", 10);
+	store_txn_abort(t);
 }
 
 static void test_rename_rules(void **state)
@@ -335,6 +401,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_chunks_and_truncate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_whole_write_is_the_blob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_only_changed_trees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_dirs_and_symlinks_commit, setup, teardown),
