@@ -49,6 +49,9 @@ enum fs_fixed_id {
 };
 
 #define FS_ID_DYNAMIC (1ULL << 62)
+/* d_ino of a listed name whose attributes could not be read (libfuse's
+ * FUSE_UNKNOWN_INO): readdirplus lists it bare, its lookup gives the error */
+#define FS_UNKNOWN_INO 0xffffffffULL
 #define FS_TEXTS 16
 
 /*

@@ -130,6 +130,18 @@ static int new_entry(struct fs *fs, const struct fs_node *tmpl, double timeout,
 	return 0;
 }
 
+/* missing - RC of reading object ID of REPO's history: a missing object
+ * is damage (-EIO), with a message that names it */
+static int missing(int rc, const char *what, const git_oid *id, const char *repo)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+
+	if (rc != -ENOENT)
+		return rc;
+	return store_error(-EIO, "%s %s of repository '%s' is missing; run govc fsck", what,
+			   git_oid_tostr(hex, sizeof(hex), id), repo);
+}
+
 /* entry_from_tree - the node for NAME inside snapshot tree PARENT. */
 static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_node *parent,
 			   const char *name, struct fuse_entry_param *e)
@@ -141,7 +153,7 @@ static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_n
 	int rc = store_object_read(t, &parent->oid, NULL, &body, &len);
 
 	if (rc)
-		return rc == -ENOENT ? -EIO : rc;
+		return missing(rc, "tree", &parent->oid, parent->repo);
 	rc = store_tree_find(body, len, name, &te);
 	if (rc)
 		return rc;
@@ -157,7 +169,7 @@ static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_n
 	} else {
 		rc = store_object_read(t, &n.oid, NULL, &blob, &blen);
 		if (rc)
-			return rc == -ENOENT ? -EIO : rc;
+			return missing(rc, "blob", &n.oid, parent->repo);
 		n.size = blen;
 		n.kind = te.mode == 0120000 ? FS_K_LINK : FS_K_BLOB;
 		n.mode = te.mode == 0120000 ? (S_IFLNK | 0777)

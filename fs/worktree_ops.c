@@ -810,7 +810,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		fs_reply_store_error(req, rc, "readdir");
 		return;
 	}
-	for (size_t i = (size_t)off; rc == 0 && i < d->list.n + 2; i++) {
+	for (size_t i = (size_t)off; i < d->list.n + 2; i++) {
 		const char *name = i == 0 ? "." : i == 1 ? ".." : d->list.names[i - 2];
 		struct fuse_entry_param e;
 		size_t need;
@@ -819,24 +819,30 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		if (i < 2) {
 			e.attr.st_ino = i == 0 ? ino : FS_ID_ROOT;
 			e.attr.st_mode = S_IFDIR;
-		} else if (plus && d->list.nodes) {
-			rc = fs_img_dirent(fs, &d->list, i - 2, &e);
-			if (rc)
-				break;
 		} else if (plus) {
-			rc = fs_is_wt(ino) ? 0 : fs_view_lookup(fs, t, ino, name, &e);
-			if (fs_is_wt(ino)) {
+			if (d->list.nodes) {
+				rc = fs_img_dirent(fs, &d->list, i - 2, &e);
+			} else if (fs_is_wt(ino)) {
 				struct store_inode n;
 				rc = store_wt_lookup(t, ino, name, &n);
 				if (rc == 0)
 					rc = fs_wt_entry(fs, t, n.ino, &e);
+			} else {
+				rc = fs_view_lookup(fs, t, ino, name, &e);
 			}
 			if (rc == -ENOENT) {	/* gone since opendir */
 				rc = 0;
 				continue;
 			}
-			if (rc)
-				break;
+			if (rc) {
+				/* list it without attributes or a lookup, so
+				 * the listing shows every name and looking this
+				 * one up gives the error */
+				fprintf(stderr, "govc: readdir: %s\n", store_errmsg());
+				memset(&e, 0, sizeof(e));
+				e.attr.st_ino = FS_UNKNOWN_INO;
+				rc = 0;
+			}
 		} else {
 			e.attr.st_ino = 0;
 			e.attr.st_mode = 0;
@@ -857,10 +863,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		used += need;
 	}
 	store_txn_abort(t);
-	if (rc)
-		fs_reply_store_error(req, rc, "readdir");
-	else
-		fuse_reply_buf(req, buf, used);
+	fuse_reply_buf(req, buf, used);
 	if (!fi->fh)
 		listing_put(fs, d);
 	free(buf);
