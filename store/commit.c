@@ -315,6 +315,8 @@ static int add_child(struct walk *w, struct child *c, struct ignore_set *set, vo
 		mode = GIT_FILEMODE_LINK;
 	} else if (S_ISREG(c->ino.mode)) {
 		rc = store_wt_blob(w->t, &c->ino);
+		if (rc == 0 && (c->ino.flags & STORE_INO_YOUNG))
+			rc = store_object_adopt(w->t, &c->ino.id);	/* the commit holds it */
 		git_oid_cpy(&id, &c->ino.id);
 		mode = (c->ino.mode & 0100) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
 	} else {

@@ -609,8 +609,8 @@ static int import_blob(struct import *x, const git_oid *id)
 	size_t len;
 	int rc = store_object_exists(x->t, id);
 
-	if (rc)
-		return rc < 0 ? rc : 0;
+	if (rc)		/* stored already: the imported history holds it now */
+		return rc < 0 ? rc : store_object_adopt(x->t, id);
 	if (git_odb_read_header(&len, &type, x->src, id) == 0 && type == GIT_OBJECT_BLOB &&
 	    len > BIG_BLOB) {
 		rc = import_blob_stream(x, id, len);

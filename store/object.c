@@ -121,8 +121,10 @@ int store_object_reserve(struct store_txn *t, const git_oid *id, git_object_t ty
 
 	if (rc < 0)
 		return rc;
-	if (rc == 1)
-		return -EEXIST;
+	if (rc == 1) {
+		rc = store_object_adopt(t, id);
+		return rc ? rc : -EEXIST;
+	}
 	if (len >= STORE_OBJECT_MAX)
 		return store_error(-EFBIG, "object of %zu bytes is too large", len);
 	rc = store_reserve(t, TBL_OBJECTS, id->id, GIT_OID_RAWSZ, len + 1, &p);
@@ -150,6 +152,13 @@ int store_object_write(struct store_txn *t, git_object_t type, const void *data,
 	if (rc == 0 && out)
 		git_oid_cpy(out, &id);
 	return rc;
+}
+
+int store_object_adopt(struct store_txn *t, const git_oid *id)
+{
+	int rc = store_del(t, TBL_YOUNG, id->id, GIT_OID_RAWSZ);
+
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int store_object_delete(struct store_txn *t, const git_oid *id)

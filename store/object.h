@@ -37,6 +37,19 @@ int store_object_hash(git_oid *out, git_object_t type, const void *data,
 		      size_t len);
 
 /*
+ * Young objects: a blob that store_wt_write_whole made for one working-tree
+ * file and that nothing else holds yet has an entry in the young table (id
+ * -> that file's inode).  While the entry exists the file may delete the
+ * blob when its content moves on, so no garbage is left.  Anything else
+ * that comes to hold the blob adopts it, removing the entry: every writer
+ * that finds the object already stored (store_object_reserve, hence
+ * store_object_write and the git backends) and a commit that takes the file.
+ *
+ * store_object_adopt - make ID no longer young (a no-op if it is not).
+ */
+int store_object_adopt(struct store_txn *t, const git_oid *id);
+
+/*
  * store_object_write - hash and store an object; a no-op if it exists.
  * @out: receives the id (may be NULL).  Needs a write transaction.
  */

@@ -49,6 +49,7 @@ static const char *const table_names[TBL__COUNT] = {
 	[TBL_OCI_LAYERS] = "oci_layers",
 	[TBL_OCI_FILES] = "oci_files",
 	[TBL_OCI_META] = "oci_meta",
+	[TBL_YOUNG] = "young",
 };
 
 static __thread char errmsg[STORE_ERRMSG_MAX];

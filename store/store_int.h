@@ -40,6 +40,7 @@ enum store_table {
 	TBL_OCI_LAYERS,
 	TBL_OCI_FILES,
 	TBL_OCI_META,
+	TBL_YOUNG,
 	TBL__COUNT
 };
 

@@ -466,12 +466,46 @@ int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name, uint
 	return rc;
 }
 
-/* free_inode - delete INO's record, chunks and xattrs. */
+/*
+ * own_young - 1 if file N's base blob is young and N alone holds it (see
+ * object.h), 0 if not, or a negative errno.
+ */
+static int own_young(struct store_txn *t, const struct store_inode *n)
+{
+	MDB_val v;
+	int rc;
+
+	if (!(n->flags & STORE_INO_YOUNG))
+		return 0;
+	rc = store_get(t, TBL_YOUNG, n->id.id, GIT_OID_RAWSZ, &v);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	return v.mv_size == 8 && store_be64_get(v.mv_data) == n->ino;
+}
+
+/* drop_young - delete young blob ID and its entry */
+static int drop_young(struct store_txn *t, const git_oid *id)
+{
+	int rc = store_object_delete(t, id);
+
+	if (rc == 0 || rc == -ENOENT)
+		rc = store_del(t, TBL_YOUNG, id->id, GIT_OID_RAWSZ);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* free_inode - delete INO's record, chunks, xattrs and young blob. */
 static int free_inode(struct store_txn *t, uint64_t ino)
 {
 	unsigned char key[8];
-	int rc;
+	struct store_inode n;
+	int rc = store_inode_get(t, ino, &n);
 
+	if (rc == 0)
+		rc = own_young(t, &n);
+	if (rc == 1)
+		rc = drop_young(t, &n.id);
+	if (rc && rc != -ENOENT)
+		return rc;
 	store_be64_put(key, ino);
 	rc = store_del(t, TBL_INODES, key, 8);
 	if (rc && rc != -ENOENT)
@@ -692,6 +726,44 @@ long store_wt_read(struct store_txn *t, uint64_t ino, uint64_t off, char *buf, s
 	return read_at(t, &n, off, buf, len);
 }
 
+/*
+ * unyoung - file N's content is about to change.  If N alone holds its
+ * young base blob (at most one chunk long), its bytes become chunk 0 and
+ * the blob goes, so a file that goes on growing leaves nothing for gc.
+ * Updates N; the caller writes it.
+ */
+static int unyoung(struct store_txn *t, struct store_inode *n)
+{
+	unsigned char key[16];
+	const char *data;
+	char *copy;
+	size_t len;
+	int rc = own_young(t, n);
+
+	n->flags &= ~(uint32_t)STORE_INO_YOUNG;
+	if (rc <= 0)
+		return rc;
+	rc = base_bytes(t, n, &data, &len);
+	if (rc)
+		return rc;
+	if (len > STORE_WT_CHUNK || (n->flags & STORE_INO_CHUNKS))
+		return 0;	/* not as store_wt_write_whole left it: keep */
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return store_error(-ENOMEM, "out of memory");
+	memcpy(copy, data, len);
+	rc = len ? store_put(t, TBL_CHUNKS, key, chunk_key(key, n->ino, 0), copy, len, 0) : 0;
+	free(copy);
+	if (rc == 0)
+		rc = drop_young(t, &n->id);
+	if (rc)
+		return rc;
+	memset(&n->id, 0, sizeof(n->id));
+	n->base_len = 0;
+	n->flags |= STORE_INO_CHUNKS;
+	return 0;
+}
+
 /* write_chunk - write LEN bytes at WITHIN of chunk IDX of file N. */
 static int write_chunk(struct store_txn *t, const struct store_inode *n, uint64_t idx,
 		       size_t within, const char *src, size_t len, char *scratch)
@@ -750,6 +822,9 @@ long store_wt_write(struct store_txn *t, uint64_t ino, uint64_t off, const char 
 		return S_ISDIR(n.mode) ? -EISDIR : -EINVAL;
 	if (off + len < off || off + len > STORE_OBJECT_MAX)
 		return -EFBIG;
+	rc = unyoung(t, &n);
+	if (rc)
+		return rc;
 	while (done < len) {
 		uint64_t pos = off + done;
 		size_t within = (size_t)(pos % STORE_WT_CHUNK);
@@ -785,6 +860,7 @@ long store_wt_write_whole(struct store_txn *t, uint64_t ino, const char *buf, si
 {
 	struct store_inode n;
 	git_oid id;
+	void *dst;
 	int rc = store_inode_get(t, ino, &n);
 
 	if (rc)
@@ -792,7 +868,19 @@ long store_wt_write_whole(struct store_txn *t, uint64_t ino, const char *buf, si
 	if (!S_ISREG(n.mode) || n.size || (n.flags & STORE_INO_CHUNKS) || len == 0 ||
 	    len > STORE_WT_WHOLE_MAX)
 		return store_wt_write(t, ino, 0, buf, len, mtime_ns);
-	rc = store_object_write(t, GIT_OBJECT_BLOB, buf, len, &id);
+	rc = store_object_hash(&id, GIT_OBJECT_BLOB, buf, len);
+	if (rc == 0)
+		rc = store_object_reserve(t, &id, GIT_OBJECT_BLOB, len, &dst);
+	if (rc == 0) {
+		/* a new blob only this file holds: young until adopted */
+		unsigned char ino_be[8];
+		memcpy(dst, buf, len);
+		store_be64_put(ino_be, ino);
+		rc = store_put(t, TBL_YOUNG, id.id, GIT_OID_RAWSZ, ino_be, 8, 0);
+		n.flags |= STORE_INO_YOUNG;
+	} else if (rc == -EEXIST) {
+		rc = 0;
+	}
 	if (rc)
 		return rc;
 	git_oid_cpy(&n.id, &id);
@@ -866,7 +954,9 @@ int store_wt_setattr(struct store_txn *t, uint64_t ino, const struct store_attr 
 			return S_ISDIR(n.mode) ? -EISDIR : -EINVAL;
 		if (a->size > STORE_OBJECT_MAX)
 			return -EFBIG;
-		rc = truncate_file(t, &n, a->size);
+		rc = a->size != n.size ? unyoung(t, &n) : 0;
+		if (rc == 0)
+			rc = truncate_file(t, &n, a->size);
 		if (rc)
 			return rc;
 		n.mtime_ns = store_now_ns();

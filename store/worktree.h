@@ -45,6 +45,7 @@ enum store_inode_flags {
 	STORE_INO_CHUNKS = 1 << 1,	/* file: has chunks over its base */
 	STORE_INO_ORPHAN = 1 << 2,	/* unlinked, waiting for close */
 	STORE_INO_RESCAN = 1 << 3,	/* root: ignore rules changed, visit all */
+	STORE_INO_YOUNG = 1 << 4,	/* file: its base may be young (object.h) */
 };
 
 struct store_inode {

@@ -7,7 +7,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 MOUNT_OPTS=allow_other
 setup
-plan 9
+plan 10
 mkdir "$M/repos/dw"
 W=$M/repos/dw
 
@@ -92,3 +92,15 @@ fi
 
 wait_for_commit dw 1
 check "the files are committed with their content" sh -c "sleep 1; \"$GOVC\" fsck '$S' >/dev/null && cmp '$T/rand' \"$M/commits/dw/\$(\"$GOVC\" log '$S' dw | head -1 | cut -c1-40)/copied\""
+
+# writers that go on after their first write (dd in 4 KiB blocks, tar's
+# records), and files removed or truncated before any commit, leave no
+# blob behind for gc: the first write's blob goes when the file moves on
+head -c 30000 /dev/urandom > "$T/tarred"
+tar -C "$T" -cf "$T/t.tar" tarred
+dd if=/dev/urandom of="$W/blocks" bs=4k count=5 2>/dev/null
+tar -C "$W" -xf "$T/t.tar"
+echo scratch > "$W/scratch" && rm "$W/scratch"
+echo longer-text > "$W/emptied" && : > "$W/emptied"
+sync "$W/blocks"
+check "nothing is left for gc" sh -c "cmp '$T/tarred' '$W/tarred' && '$GOVC' gc -n '$S' | grep '^would remove 0 objects'"

@@ -171,22 +171,58 @@ static void test_whole_write_is_the_blob(void **state)
 	assert_int_equal(store_wt_read(t, twin, 0, buf, sizeof(buf)), 5);
 	assert_memory_equal(buf, "hello", 5);
 
-	/* a blob whose file grew on before any commit took it is garbage,
-	 * and gc removes it, keeping what files and commits hold */
+	/* a blob only one uncommitted file holds goes as soon as the file
+	 * moves on: when it grows, is truncated or is removed */
 	ino = mkfile(t, c->root, "grown", NULL);
 	assert_int_equal(store_wt_write_whole(t, ino, "first", 5, 10), 5);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "first", 5), 0);
+	assert_int_equal(store_object_exists(t, &want), 1);
 	assert_int_equal(store_wt_write(t, ino, 5, "+more", 5, 11), 5);
+	assert_int_equal(store_object_exists(t, &want), 0);
+	assert_int_equal(store_wt_read(t, ino, 0, buf, sizeof(buf)), 10);
+	assert_memory_equal(buf, "first+more", 10);
+
+	ino = mkfile(t, c->root, "trunc", NULL);
+	assert_int_equal(store_wt_write_whole(t, ino, "second", 6, 10), 6);
+	assert_int_equal(store_wt_setattr(t, ino, &(struct store_attr){ .mask = STORE_ATTR_SIZE },
+					  &n), 0);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "second", 6), 0);
+	assert_int_equal(store_object_exists(t, &want), 0);
+
+	ino = mkfile(t, c->root, "gone", NULL);
+	assert_int_equal(store_wt_write_whole(t, ino, "third", 5, 10), 5);
+	assert_int_equal(store_wt_unlink(t, c->root, "gone", 0, &ino), 0);
+	assert_int_equal(store_wt_forget(t, ino), 0);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "third", 5), 0);
+	assert_int_equal(store_object_exists(t, &want), 0);
+
+	/* a blob something else came to hold stays: another writer of the
+	 * same object (an import, a layer) ... */
+	ino = mkfile(t, c->root, "shared", NULL);
+	assert_int_equal(store_wt_write_whole(t, ino, "fourth", 6, 10), 6);
+	assert_int_equal(store_object_write(t, GIT_OBJECT_BLOB, "fourth", 6, &want), 0);
+	assert_int_equal(store_wt_write(t, ino, 0, "F", 1, 11), 1);
+	assert_int_equal(store_object_exists(t, &want), 1);
+	/* ... or a commit */
+	ino = mkfile(t, c->root, "committed", NULL);
+	assert_int_equal(store_wt_write_whole(t, ino, "fifth", 5, 10), 5);
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(store_wt_commit(c->s, "r", "main", &commit), 0);
+	t = wtx(c);
+	assert_int_equal(store_wt_write(t, ino, 0, "F", 1, 11), 1);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "fifth", 5), 0);
+	assert_int_equal(store_object_exists(t, &want), 1);
+	assert_int_equal(store_txn_commit(t), 0);
+	/* no garbage but "fourth", which the stand-in importer left unused */
 	assert_int_equal(store_gc(c->s, 0, &st), 0);
 	assert_int_equal(st.objects, 1);
 	t = wtx(c);
-	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "first", 5), 0);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "fourth", 6), 0);
 	assert_int_equal(store_object_exists(t, &want), 0);
-	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "hello", 5), 0);
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, "fifth", 5), 0);
 	assert_int_equal(store_object_exists(t, &want), 1);
-	assert_int_equal(store_wt_read(t, ino, 0, buf, sizeof(buf)), 10);
-	assert_memory_equal(buf, "first+more", 10);
+	assert_int_equal(store_wt_read(t, ino, 0, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "Fifth", 5);
 	store_txn_abort(t);
 }
 
