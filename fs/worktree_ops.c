@@ -456,6 +456,24 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 		return;
 	}
+	if (fi->flags & O_TRUNC) {
+		/* atomic O_TRUNC (on unless fs->no_open): truncating is ours */
+		struct store_attr a = { .mask = STORE_ATTR_SIZE };
+		struct store_inode n;
+		struct store_txn *t;
+
+		if (begin(req, &t, 1))
+			return;
+		rc = store_inode_get(t, ino, &n);
+		if (rc == 0 && n.size)
+			rc = store_wt_setattr(t, ino, &a, NULL);
+		rc = finish(t, rc);
+		if (rc) {
+			fs_reply_store_error(req, rc, "open");
+			return;
+		}
+		fs_changed(fs);
+	}
 	fs_node_open(fs, ino);
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
@@ -1053,6 +1071,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * writeback cache is on: it would absorb writes to read-only views,
 	 * which then fail at open only */
 	fs->no_open = !!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) && !fs->opt.writeback;
+	/* with atomic O_TRUNC the kernel leaves truncating to OPEN, which it
+	 * then never sends: open(O_TRUNC) of an existing file kept its bytes.
+	 * Without it the kernel truncates with a SETATTR of its own */
+	if (fs->no_open)
+		conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;

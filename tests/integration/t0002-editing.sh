@@ -59,7 +59,7 @@ check "rsync -a: the same modes, symlinks, mtimes as native" same rs
 check "tar -x" both "tar -C '$src' -cf - . | (mkdir tx && tar -C tx -xf -)"
 check "tar -x: the same modes, symlinks, mtimes as native" same tx
 check "sed -i" both "sed -i 's/^1\$/one/' tx/a/f2 && sed -i.bak 's/^2\$/two/' rs/a/f2"
-check "shell redirection > and >>, truncate" both "echo a > r; echo b >> r; seq 1 100 >> r; truncate -s 50 r; truncate -s 70 r; : > r0; echo x > r1; echo y > r1"
+check "shell redirection > and >>, truncate" both "echo a > r; echo b >> r; seq 1 100 >> r; truncate -s 50 r; truncate -s 70 r; : > r0; echo x > r1; echo y > r1; echo longer > r2; echo s > r2; seq 1 1000 > r3; printf z > r3"
 check "O_EXCL (set -C) refuses an existing file" both "set -C; echo x > excl; ! (echo y > excl) 2>/dev/null"
 check "rename over a file, into and over an empty directory" both "echo 1 > m1; echo 2 > m2; mv m1 m2; mkdir d1 d2; mv d1 d2; mkdir d5 d6; echo in > d5/in; mv -T d5 d6; mkdir -p d3/x; mv d3 d4"
 check "rename over a non-empty directory fails in both" both "mkdir -p n1/a n2/b; ! mv -T n1 n2 2>/dev/null && test -d n2/b && test -d n1/a"
