@@ -8,6 +8,9 @@ Files are created write-only (the path that stores a first write straight
 as a blob) and read-write, written at random offsets and lengths around
 the 64 KiB chunk size, appended to, truncated, renamed over each other,
 removed, fsynced (which commits, turning chunks into blobs) and read back.
+With TREE set (a 5th argument "tree"), also makes and removes
+directories and symlinks, changes modes and renames across directories,
+and compares listings (names, types, permission bits, sizes, link targets).
 Exits non-zero with the seed, the step and what differed.
 """
 import os
@@ -16,6 +19,8 @@ import sys
 
 CHUNK = 64 * 1024
 NAMES = ["f%d" % i for i in range(6)]
+# the tree operations' paths: files and directories, nested
+PATHS = NAMES[:3] + ["d0", "d1", "d0/f0", "d0/f1", "d0/e", "d0/e/f0", "d1/f0", "l0"]
 
 
 def sizes(rng):
@@ -41,6 +46,7 @@ def offset(rng, size):
 
 def main():
     seed, ops, test, native = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    tree = len(sys.argv) > 5 and sys.argv[5] == "tree"
     rng = random.Random(seed)
     fds = {}                            # name -> (test fd, native fd)
     step = 0
@@ -66,9 +72,55 @@ def main():
         os.close(b)
 
     trace = os.environ.get("FSOPS_TRACE")
+    def listing(root):
+        out = []
+        for d, dirs, files in os.walk(root):
+            dirs.sort()
+            for n in sorted(dirs + files):
+                p = os.path.join(d, n)
+                st = os.lstat(p)
+                kind = st.st_mode >> 12
+                out.append((os.path.relpath(p, root), kind, st.st_mode & 0o7777,
+                            st.st_size if kind == 8 else None,
+                            os.readlink(p) if kind == 10 else None))
+        return out
+
+    def tree_op():
+        path, other = rng.choice(PATHS), rng.choice(PATHS)
+        op = rng.random()
+        if any(n == path or n.startswith(path + "/") for n in fds):
+            return                      # keep open files where they are
+        if op < 0.2:
+            both(os.mkdir, path, 0o755)
+        elif op < 0.3:
+            both(os.rmdir, path)
+        elif op < 0.4:
+            target = rng.choice(["f0", "../d1", "nowhere"])
+            both(lambda p: os.symlink(target, p), path)
+        elif op < 0.5:
+            mode = rng.choice([0o644, 0o600, 0o755, 0o700])
+            both(lambda p: os.chmod(p, mode), path)
+        elif op < 0.65:
+            if any(n == other or n.startswith(other + "/") for n in fds):
+                return
+            both(lambda p, q: os.rename(p, os.path.join(p[:len(p) - len(path)], q)), path, other)
+        elif op < 0.75:
+            both(os.unlink, path)
+        elif op < 0.85:
+            text = "t" * rng.randint(0, 9000)
+            both(lambda p: open(p, "w").write(text), path)
+        else:
+            x, y = listing(test), listing(native)
+            if x != y:
+                diff = [(a, b) for a, b in zip(x, y) if a != b][:3] or (x[len(y):] + y[len(x):])[:3]
+                fail("listings differ: %s" % (diff,))
+
     for step in range(ops):
         name = rng.choice(NAMES)
         op = rng.random()
+        if tree and rng.random() < 0.3:
+            tree_op()
+            continue
         if trace:
             print(step, name, "%.3f" % op, "open" if name in fds else "", file=sys.stderr)
         if name not in fds and op < 0.55:
