@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <git2.h>
 
@@ -50,6 +52,14 @@ int fs_parse_option(struct fs_options *o, const char *opt)
 			o->commit_delay_ms = (unsigned)v;
 		else
 			o->commit_max_ms = (unsigned)v;
+		return 1;
+	}
+	if (!strncmp(opt, "readahead=", 10)) {
+		errno = 0;
+		v = strtoul(opt + 10, &end, 10);
+		if (errno || *end || end == opt + 10 || v > 1024 * 1024)
+			return -1;
+		o->readahead_kb = (unsigned)v;
 		return 1;
 	}
 	return 0;
@@ -254,6 +264,30 @@ static int build_args(struct fuse_args *args, const struct fs_options *o)
 }
 
 /*
+ * set_readahead - raise the mount's read-ahead to O->readahead_kb.  The
+ * kernel offers FUSE its default (128 KiB) at INIT and only lets the answer
+ * lower it, so this writes the mount's bdi in sysfs once INIT is done.
+ * Needs root; otherwise the kernel's stays, which is only slower.
+ */
+static void set_readahead(const struct fs_options *o)
+{
+	char path[64], val[16];
+	struct stat st;
+	int fd, n;
+
+	if (!o->readahead_kb || stat(o->mountpoint, &st) < 0)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev),
+		 minor(st.st_dev));
+	n = snprintf(val, sizeof(val), "%u\n", o->readahead_kb);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, (size_t)n) != n)
+		fprintf(stderr, "govc: cannot set read-ahead in '%s': %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
  * prime - open a regular file of the mount once, so that the kernel meets
  * OPEN's ENOSYS (fs->no_open) before anything else opens or creates a file,
  * then tell `govc mount` the mount is ready.  Runs beside the loop that
@@ -268,6 +302,7 @@ static void *prime(void *arg)
 	if (snprintf(path, sizeof(path), "%s/events", o->mountpoint) < (int)sizeof(path) &&
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
 		close(fd);
+	set_readahead(o);
 	report(o->ready_fd, "ok");
 	return NULL;
 }

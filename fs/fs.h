@@ -4,6 +4,10 @@
 #ifndef GOVC_FS_H
 #define GOVC_FS_H
 
+/* FUSE mounts get the kernel's 128 KiB read-ahead: too little to keep a
+ * cold sequential read of a large file streaming (docs/architecture.md) */
+#define FS_READAHEAD_KB 4096
+
 struct fs_options {
 	const char *store_dir;		/* absolute path */
 	const char *mountpoint;
@@ -11,13 +15,14 @@ struct fs_options {
 	unsigned commit_delay_ms;	/* quiet time before a commit (1000) */
 	unsigned commit_max_ms;		/* longest a change waits (5000) */
 	int writeback;			/* kernel writeback cache (0) */
+	unsigned readahead_kb;		/* the mount's read-ahead, 0: the kernel's */
 	int foreground;			/* stay attached, log to stderr */
 	int ready_fd;			/* write "ok\n" or an error here, or -1 */
 };
 
 /*
  * fs_parse_option - consume govc's own mount option OPT ("commit_delay=MS",
- * "commit_max=MS", "writeback", "no_writeback") into O.
+ * "commit_max=MS", "readahead=KB", "writeback", "no_writeback") into O.
  * Returns 1 if consumed, 0 if it is a libfuse option, -1 if malformed.
  */
 int fs_parse_option(struct fs_options *o, const char *opt);

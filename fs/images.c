@@ -39,7 +39,6 @@
 #define LIST_TIMEOUT 1.0
 #define IMMUTABLE_TIMEOUT 86400.0
 #define DIGEST_NAME_MAX OCI_DIGEST_STRLEN
-#define PREFETCH_MAX (4u << 20)
 
 static const char *const image_files[] = { "manifest.json", "config.json", "layers", "rootfs",
 					    "tags" };
@@ -822,26 +821,6 @@ int fs_img_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len, int *
 	return n.kind == FS_K_IMG_LINK ? -ELOOP : -EISDIR;
 }
 
-static void prefetch(const char *p, size_t rest)
-{
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t start = (uintptr_t)p & ~(page - 1);
-	size_t len = rest < PREFETCH_MAX ? rest : PREFETCH_MAX;
-
-	madvise((void *)start, len + ((uintptr_t)p - start), MADV_WILLNEED);
-}
-
-void fs_reply_mapped(fuse_req_t req, const void *data, size_t len, uint64_t off, size_t size)
-{
-	if (off + size < len)
-		prefetch((const char *)data + off + size, len - off - size);
-	if (off >= len)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, (const char *)data + off,
-			       size < len - off ? size : (size_t)(len - off));
-}
-
 int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_req_t req)
 {
 	struct store_txn *t;
@@ -858,7 +837,7 @@ int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_re
 		size_t len;
 		rc = oci_data(t, &n.on, &data, &len);
 		if (rc == 0)
-			fs_reply_mapped(req, data, len, off, size);
+			fs_reply_mapped(req, t, data, len, off, size);
 	} else if (n.kind == FS_K_IMG_BLOB) {
 		char *buf = malloc(size ? size : 1);
 		long got = buf ? oci_blob_read(t, &n.digest, off, buf, size) : -ENOMEM;

@@ -633,7 +633,7 @@ int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_r
 	if (rc == 0)
 		rc = store_object_read(t, &n.oid, NULL, &body, &len);
 	if (rc == 0)
-		fs_reply_mapped(req, body, len, off, size);
+		fs_reply_mapped(req, t, body, len, off, size);
 	store_txn_abort(t);
 	return rc;
 }

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -76,6 +77,64 @@ void fs_reply_store_error(fuse_req_t req, int rc, const char *op)
 	if (rc == -EIO || rc == -ENOSPC || rc == -ENOMEM)
 		fprintf(stderr, "govc: %s: %s\n", op, store_errmsg());
 	fuse_reply_err(req, -rc);
+}
+
+/* holes are answered from here, at most ZEROS_LEN bytes a buffer */
+#define ZEROS_LEN (64u * 1024)
+static const char zeros[ZEROS_LEN];
+
+void fs_reply_pieces(fuse_req_t req, struct store_txn *t, const struct store_piece *p, size_t n)
+{
+	struct fuse_bufvec *v;
+	size_t bufs = 0, k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bufs += p[i].data ? 1 : (p[i].len + ZEROS_LEN - 1) / ZEROS_LEN;
+	if (bufs == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	v = malloc(sizeof(*v) + bufs * sizeof(v->buf[0]));
+	if (!v) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t left = p[i].len;
+		uint64_t pos;
+		int fd;
+
+		if (p[i].data && store_locate(t, p[i].data, p[i].len, &fd, &pos) == 0) {
+			v->buf[k++] = (struct fuse_buf){ .size = p[i].len, .fd = fd, .pos = (off_t)pos,
+							 .flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK };
+			continue;
+		}
+		if (p[i].data) {	/* not in the file: a write transaction's page */
+			v->buf[k++] = (struct fuse_buf){ .size = left, .mem = (void *)p[i].data };
+			continue;
+		}
+		while (left) {
+			size_t step = left < ZEROS_LEN ? left : ZEROS_LEN;
+			v->buf[k++] = (struct fuse_buf){ .size = step, .mem = (void *)zeros };
+			left -= step;
+		}
+	}
+	assert(k == bufs);
+	v->count = bufs;
+	v->idx = 0;
+	v->off = 0;
+	fuse_reply_data(req, v, 0);
+	free(v);
+}
+
+void fs_reply_mapped(fuse_req_t req, struct store_txn *t, const void *data, size_t len,
+		     uint64_t off, size_t size)
+{
+	struct store_piece p = { (const char *)data + off, 0 };
+
+	if (off < len)
+		p.len = size < len - off ? size : (size_t)(len - off);
+	fs_reply_pieces(req, t, &p, p.len ? 1 : 0);
 }
 
 /* begin - a transaction for a handler, replying the error itself. */
@@ -482,8 +541,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	struct store_piece *pieces;
 	struct store_txn *t;
-	char *buf;
+	size_t npieces;
 	long got;
 
 	if (!fs_is_wt(ino)) {
@@ -513,22 +573,23 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (size > FS_READ_MAX)
 		size = FS_READ_MAX;
-	buf = malloc(size ? size : 1);
-	if (!buf) {
+	npieces = STORE_WT_PIECES(size);
+	pieces = malloc(npieces * sizeof(*pieces));
+	if (!pieces) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (begin(req, &t, 0)) {
-		free(buf);
+		free(pieces);
 		return;
 	}
-	got = store_wt_read(t, ino, (uint64_t)off, buf, size);
-	store_txn_abort(t);
+	got = store_wt_pieces(t, ino, (uint64_t)off, size, pieces, npieces, &npieces);
 	if (got < 0)
 		fs_reply_store_error(req, (int)got, "read");
 	else
-		fuse_reply_buf(req, buf, (size_t)got);
-	free(buf);
+		fs_reply_pieces(req, t, pieces, npieces);
+	store_txn_abort(t);
+	free(pieces);
 }
 
 /*

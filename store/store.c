@@ -148,6 +148,21 @@ static int check_format(struct store *s, MDB_txn *txn, int create)
 	return 0;
 }
 
+/* locate_map - the data file's descriptor and map, for store_locate */
+static int locate_map(struct store *s)
+{
+	MDB_envinfo info;
+	int rc = mdb_env_info(s->env, &info);
+
+	if (rc == 0)
+		rc = mdb_env_get_fd(s->env, &s->fd);
+	if (rc)
+		return store_mdb_error(rc, s->dir);
+	s->map = info.me_mapaddr;
+	s->map_size = info.me_mapsize;
+	return 0;
+}
+
 static int open_tables(struct store *s, int create)
 {
 	MDB_txn *txn;
@@ -237,7 +252,9 @@ int store_open(struct store **out, const char *dir, unsigned flags)
 		goto out_mdb;
 	/* readers left behind by a killed process would pin old pages */
 	mdb_reader_check(s->env, &dead);
-	rc = open_tables(s, create);
+	rc = locate_map(s);
+	if (rc == 0)
+		rc = open_tables(s, create);
 	if (rc)
 		goto out_free;
 	*out = s;
@@ -254,6 +271,18 @@ out_free:
 	free(s->dir);
 	free(s);
 	return rc;
+}
+
+int store_locate(struct store_txn *t, const void *p, size_t len, int *fd, uint64_t *off)
+{
+	const struct store *s = t->s;
+	const char *c = p;
+
+	if (c < s->map || len > s->map_size || (size_t)(c - s->map) > s->map_size - len)
+		return -ERANGE;
+	*fd = s->fd;
+	*off = (uint64_t)(c - s->map);
+	return 0;
 }
 
 void store_free(struct store *s)

@@ -118,6 +118,28 @@ long store_events_read(struct store_txn *t, uint64_t off, char *buf,
 		       size_t len);
 
 /*
+ * A run of a file's bytes borrowed from a transaction: LEN bytes at DATA,
+ * or LEN zero bytes when DATA is NULL (a hole).  Borrowed until the
+ * transaction ends.
+ */
+struct store_piece {
+	const void *data;
+	size_t len;
+};
+
+/*
+ * store_locate - where LEN bytes at P, borrowed from transaction T, lie in
+ * the store's data file, so a reader can be answered by splicing the file
+ * instead of copying: *FD (the store's, borrowed for the store's lifetime;
+ * never close or seek it) and the byte offset *OFF.  The bytes stay put in
+ * the file while T is open.  -ERANGE if they are not in the file's map
+ * (a write transaction's own pages): read them through P.
+ * Threads: any; reads only fields fixed at open.
+ */
+int store_locate(struct store_txn *t, const void *p, size_t len, int *fd,
+		 uint64_t *off);
+
+/*
  * Errors.  store_error() records a message for the calling thread and
  * returns RC (a negative errno) so it can be written
  * `return store_error(-ENOENT, "no repository '%s'", name);`.

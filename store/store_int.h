@@ -49,6 +49,10 @@ struct store {
 	MDB_dbi dbi[TBL__COUNT];	/* set at open, read-only after */
 	char *dir;			/* owned */
 	unsigned flags;
+	/* the data file and its map, set at open, read-only after */
+	const char *map;
+	size_t map_size;
+	int fd;
 };
 
 struct store_txn {

@@ -663,14 +663,40 @@ static int base_bytes(struct store_txn *t, const struct store_inode *n, const ch
 	return 0;
 }
 
-/* read_at - read file N's logical content; N's size bounds it. */
-static long read_at(struct store_txn *t, const struct store_inode *n, uint64_t off, char *buf,
-		    size_t len)
+/*
+ * add_piece - append LEN bytes at DATA (NULL: zeros) to the pieces, joining
+ * them to the last one when they follow it.  Returns -ENOBUFS when full.
+ */
+static int add_piece(struct store_piece *out, size_t max, size_t *n, const char *data,
+		     size_t len)
+{
+	struct store_piece *last = *n ? &out[*n - 1] : NULL;
+
+	if (!len)
+		return 0;
+	if (last && (data ? last->data && (const char *)last->data + last->len == data
+			  : !last->data)) {
+		last->len += len;
+		return 0;
+	}
+	if (*n == max)
+		return -ENOBUFS;
+	out[(*n)++] = (struct store_piece){ data, len };
+	return 0;
+}
+
+/*
+ * pieces_at - file N's logical content from OFF, up to LEN bytes (N's size
+ * bounds it), as borrowed pieces.  Returns the number of bytes described.
+ */
+static long pieces_at(struct store_txn *t, const struct store_inode *n, uint64_t off, size_t len,
+		      struct store_piece *out, size_t max, size_t *count)
 {
 	const char *base;
 	size_t base_len, done = 0;
 	int rc;
 
+	*count = 0;
 	if (off >= n->size)
 		return 0;
 	if (len > n->size - off)
@@ -683,6 +709,8 @@ static long read_at(struct store_txn *t, const struct store_inode *n, uint64_t o
 		uint64_t idx = pos / STORE_WT_CHUNK;
 		size_t within = (size_t)(pos % STORE_WT_CHUNK);
 		size_t n_here = STORE_WT_CHUNK - within;
+		const char *from = NULL;
+		size_t have = 0;
 		unsigned char key[16];
 		MDB_val v;
 
@@ -692,22 +720,73 @@ static long read_at(struct store_txn *t, const struct store_inode *n, uint64_t o
 			     ? store_get(t, TBL_CHUNKS, key, chunk_key(key, n->ino, idx), &v)
 			     : -ENOENT;
 		if (rc == 0) {
-			size_t have = v.mv_size > within ? v.mv_size - within : 0;
-			if (have > n_here)
-				have = n_here;
-			memcpy(buf + done, (char *)v.mv_data + within, have);
-			memset(buf + done + have, 0, n_here - have);
+			have = v.mv_size > within ? v.mv_size - within : 0;
+			from = (const char *)v.mv_data + within;
 		} else if (rc == -ENOENT) {
-			size_t have = base_len > pos ? (size_t)(base_len - pos) : 0;
-			if (have > n_here)
-				have = n_here;
-			if (have)
-				memcpy(buf + done, base + pos, have);
-			memset(buf + done + have, 0, n_here - have);
+			have = base_len > pos ? (size_t)(base_len - pos) : 0;
+			from = base + pos;
 		} else {
 			return rc;
 		}
+		if (have > n_here)
+			have = n_here;
+		rc = add_piece(out, max, count, from, have);
+		if (rc == 0)
+			rc = add_piece(out, max, count, NULL, n_here - have);
+		if (rc)
+			return rc;
 		done += n_here;
+	}
+	return (long)done;
+}
+
+/* regular_file - inode INO, which must be a regular file */
+static int regular_file(struct store_txn *t, uint64_t ino, struct store_inode *n)
+{
+	int rc = store_inode_get(t, ino, n);
+
+	if (rc)
+		return rc;
+	if (S_ISDIR(n->mode))
+		return -EISDIR;
+	return S_ISREG(n->mode) ? 0 : -EINVAL;
+}
+
+long store_wt_pieces(struct store_txn *t, uint64_t ino, uint64_t off, size_t len,
+		     struct store_piece *out, size_t max, size_t *count)
+{
+	struct store_inode n;
+	int rc = regular_file(t, ino, &n);
+
+	*count = 0;
+	return rc ? rc : pieces_at(t, &n, off, len, out, max, count);
+}
+
+/* read_at - copy file N's logical content at OFF into BUF */
+static long read_at(struct store_txn *t, const struct store_inode *n, uint64_t off, char *buf,
+		    size_t len)
+{
+	struct store_piece pieces[STORE_WT_PIECES(STORE_WT_CHUNK)];
+	size_t done = 0;
+
+	while (done < len) {
+		size_t step = len - done < STORE_WT_CHUNK ? len - done : STORE_WT_CHUNK;
+		size_t count, at = done;
+		long got = pieces_at(t, n, off + done, step, pieces,
+				     sizeof(pieces) / sizeof(pieces[0]), &count);
+
+		if (got <= 0)
+			return got < 0 ? got : (long)done;
+		for (size_t i = 0; i < count; i++) {
+			if (pieces[i].data)
+				memcpy(buf + at, pieces[i].data, pieces[i].len);
+			else
+				memset(buf + at, 0, pieces[i].len);
+			at += pieces[i].len;
+		}
+		done += (size_t)got;
+		if ((size_t)got < step)
+			break;
 	}
 	return (long)done;
 }
@@ -715,15 +794,9 @@ static long read_at(struct store_txn *t, const struct store_inode *n, uint64_t o
 long store_wt_read(struct store_txn *t, uint64_t ino, uint64_t off, char *buf, size_t len)
 {
 	struct store_inode n;
-	int rc = store_inode_get(t, ino, &n);
+	int rc = regular_file(t, ino, &n);
 
-	if (rc)
-		return rc;
-	if (S_ISDIR(n.mode))
-		return -EISDIR;
-	if (!S_ISREG(n.mode))
-		return -EINVAL;
-	return read_at(t, &n, off, buf, len);
+	return rc ? rc : read_at(t, &n, off, buf, len);
 }
 
 /*

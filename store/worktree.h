@@ -160,6 +160,18 @@ int store_wt_setattr(struct store_txn *t, uint64_t ino,
 		     const struct store_attr *a, struct store_inode *out);
 
 /*
+ * store_wt_pieces - describe up to LEN bytes of file INO at OFF as at most
+ * MAX borrowed pieces (see struct store_piece; borrowed until T ends), so
+ * a reader can be answered without copying.  *COUNT receives how many.
+ * Returns the number of bytes described (0 at end of file), -ENOBUFS if
+ * MAX pieces are too few (STORE_WT_PIECES(LEN) are always enough), or a
+ * negative errno.
+ */
+#define STORE_WT_PIECES(len) (2 * ((len) / STORE_WT_CHUNK + 2))
+long store_wt_pieces(struct store_txn *t, uint64_t ino, uint64_t off, size_t len,
+		     struct store_piece *out, size_t max, size_t *count);
+
+/*
  * store_wt_read - copy up to LEN bytes of file INO at OFF into BUF.
  * Returns the number of bytes (0 at end of file) or a negative errno.
  */

@@ -38,6 +38,7 @@ static const char mount_usage[] =
 	"  -o commit_delay=MS quiet time before pending changes are committed (1000)\n"
 	"  -o commit_max=MS   longest a change waits for its commit (5000)\n"
 	"  -o writeback       enable the kernel writeback cache (off: see docs)\n"
+	"  -o readahead=KB    the mount's read-ahead, as root (4096; 0: the kernel's)\n"
 	"  -o OPT             any other option goes to FUSE (e.g. allow_other)\n";
 
 static int add_fuse_opt(char *buf, size_t len, const char *opt)
@@ -97,7 +98,7 @@ int cmd_mount(int argc, char **argv)
 {
 	static char store_abs[PATH_MAX], mnt_abs[PATH_MAX], fuse_opts[4096];
 	struct fs_options o = { .commit_delay_ms = 1000, .commit_max_ms = 5000, .writeback = 0,
-				.ready_fd = -1 };
+				.readahead_kb = FS_READAHEAD_KB, .ready_fd = -1 };
 	struct store *s;
 	struct stat st;
 	int pipefd[2], opt;

@@ -1,0 +1,86 @@
+#!/bin/sh
+# t0014-reads: reads are answered from the store's data file (pread or
+# splice of the bytes where they lie, fs_reply_pieces), never from a copy
+# in the daemon.  Every way a file's bytes can be laid out reads back as
+# on the native filesystem, with caches dropped so the daemon answers:
+# chunks written since the last commit, the committed blob, chunks over
+# it, holes longer than a chunk, a tail past the blob, odd offsets across
+# chunk boundaries, snapshots.  The mount's read-ahead is raised (root).
+set -eu
+. "$(dirname "$0")/lib.sh"
+setup
+plan 10
+mkdir "$M/repos/r"
+W=$M/repos/r
+N=$T/native
+mkdir "$N"
+
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+
+head -c $((3 * 1024 * 1024 + 123)) /dev/urandom > "$T/src"
+cp "$T/src" "$W/big"
+cp "$T/src" "$N/big"
+drop
+check "a file of chunks reads back" cmp "$W/big" "$N/big"
+
+sync "$W/big"		# fsync commits: the bytes are now one blob
+drop
+check "the committed blob reads back" cmp "$W/big" "$N/big"
+
+# chunks over the blob, one straddling a chunk boundary
+for f in "$W/big" "$N/big"; do
+	printf 'XXXXXXXXXX' | dd of="$f" bs=1 seek=$((64 * 1024 - 5)) conv=notrunc 2>/dev/null
+	printf 'Y' | dd of="$f" bs=1 seek=1000000 conv=notrunc 2>/dev/null
+done
+drop
+check "chunks over the blob read back" cmp "$W/big" "$N/big"
+
+# a hole of several chunks, then a tail, past the blob's end
+for f in "$W/big" "$N/big"; do
+	printf 'tail' | dd of="$f" bs=1 seek=$((5 * 1024 * 1024)) conv=notrunc 2>/dev/null
+done
+drop
+check "a hole past the blob reads as zeros" cmp "$W/big" "$N/big"
+
+cat > "$T/preads.py" <<'EOF'
+import os, random, sys
+a, b = (os.open(p, os.O_RDONLY) for p in sys.argv[1:3])
+size = os.fstat(b).st_size
+assert os.fstat(a).st_size == size, "sizes differ"
+r = random.Random(14)
+points = [0, 65535, 65536, 65537, size - 1, size, size + 10]
+for i in range(300):
+    off = r.choice(points) if i < 40 else r.randrange(0, size + 100)
+    n = r.choice([1, 100, 4096, 65536, 65537, 200000, 1 << 20])
+    x, y = os.pread(a, n, off), os.pread(b, n, off)
+    assert x == y, "pread(%d, %d): %d bytes against %d" % (off, n, len(x), len(y))
+print("ok")
+EOF
+drop
+check "preads at odd offsets and sizes agree" python3 "$T/preads.py" "$W/big" "$N/big"
+
+# a sparse file: one byte at 9 MiB, nothing before it
+for f in "$W/sparse" "$N/sparse"; do
+	printf 'z' | dd of="$f" bs=1 seek=$((9 * 1024 * 1024)) 2>/dev/null
+done
+drop
+check "a sparse file reads as zeros and its byte" cmp "$W/sparse" "$N/sparse"
+sync "$W/sparse"
+drop
+check "the sparse file reads back once committed" cmp "$W/sparse" "$N/sparse"
+
+sync "$W/big"
+id=$("$GOVC" log "$S" r | head -1 | cut -f1)
+drop
+check "the snapshot of the file reads back" cmp "$M/commits/r/$id/big" "$N/big"
+
+remount
+drop
+check "after a remount the file reads back" cmp "$W/big" "$N/big"
+
+if [ "$(id -u)" = 0 ]; then
+	ra=$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")
+	check "the mount's read-ahead is 4096 KiB (was $ra)" test "$ra" = 4096
+else
+	skip "read-ahead is raised only as root"
+fi
