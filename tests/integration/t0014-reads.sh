@@ -5,11 +5,12 @@
 # on the native filesystem, with caches dropped so the daemon answers:
 # chunks written since the last commit, the committed blob, chunks over
 # it, holes longer than a chunk, a tail past the blob, odd offsets across
-# chunk boundaries, snapshots.  The mount's read-ahead is raised (root).
+# chunk boundaries, snapshots.  The mount's read-ahead is raised (root),
+# and the daemon's malloc asks for transparent huge pages.
 set -eu
 . "$(dirname "$0")/lib.sh"
 setup
-plan 10
+plan 12
 mkdir "$M/repos/r"
 W=$M/repos/r
 N=$T/native
@@ -84,3 +85,11 @@ if [ "$(id -u)" = 0 ]; then
 else
 	skip "read-ahead is raised only as root"
 fi
+
+# large values are built in malloc'd memory: the daemon asks for huge pages
+pid=$(daemon_pid "$S")
+check "the daemon's malloc asks for huge pages" sh -c "tr '\\0' '\\n' < /proc/$pid/environ | grep -qx 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1'"
+"$GOVC" umount "$M"
+GLIBC_TUNABLES=glibc.malloc.hugetlb=0 "$GOVC" mount -o "$(mount_opts)" "$S" "$M"
+pid=$(daemon_pid "$S")
+check "a tunable the caller set is kept" sh -c "tr '\\0' '\\n' < /proc/$pid/environ | grep -qx 'GLIBC_TUNABLES=glibc.malloc.hugetlb=0'"
