@@ -239,12 +239,13 @@ void fs_listings_free(struct fs *fs);
  * cache and readahead of that file serve them, with no copy in the daemon,
  * so a cold sequential read streams instead of faulting the map's pages in
  * one by one.  Holes come from a static page of zeros.
- * fs_reply_mapped - the same for a file whose LEN bytes are at DATA.
+ * fs_reply_blob - the same for SIZE bytes at OFF of blob ID, however it is
+ * stored; returns an error without replying.
  */
 void fs_reply_pieces(fuse_req_t req, struct store_txn *t, const struct store_piece *p,
 		     size_t n);
-void fs_reply_mapped(fuse_req_t req, struct store_txn *t, const void *data, size_t len,
-		     uint64_t off, size_t size);
+int fs_reply_blob(fuse_req_t req, struct store_txn *t, const git_oid *id, uint64_t off,
+		  size_t size);
 /* fs_xattr_absent - the answer to getxattr(NAME) that found GOT */
 long fs_xattr_absent(const char *name, long got);
 int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino,

@@ -833,11 +833,9 @@ int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_re
 	if (rc)
 		return rc;
 	if (n.kind == FS_K_IMG_NODE) {
-		const void *data;
-		size_t len;
-		rc = oci_data(t, &n.on, &data, &len);
+		rc = oci_data(t, &n.on);
 		if (rc == 0)
-			fs_reply_mapped(req, t, data, len, off, size);
+			rc = fs_reply_blob(req, t, &n.on.blob, off, size);
 	} else if (n.kind == FS_K_IMG_BLOB) {
 		char *buf = malloc(size ? size : 1);
 		long got = buf ? oci_blob_read(t, &n.digest, off, buf, size) : -ENOMEM;

@@ -148,8 +148,9 @@ static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_n
 {
 	struct store_tree_entry te;
 	struct fs_node n = { .time = parent->time };
-	const void *body, *blob;
-	size_t len, blen;
+	const void *body;
+	size_t len;
+	uint64_t blen;
 	int rc = store_object_read(t, &parent->oid, NULL, &body, &len);
 
 	if (rc)
@@ -167,7 +168,7 @@ static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_n
 		n.mode = S_IFDIR | 0555;
 		git_oid_fromstr(&n.oid, "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
 	} else {
-		rc = store_object_read(t, &n.oid, NULL, &blob, &blen);
+		rc = store_object_info(t, &n.oid, NULL, &blen);
 		if (rc)
 			return missing(rc, "blob", &n.oid, parent->repo);
 		n.size = blen;
@@ -608,8 +609,6 @@ int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_r
 {
 	struct store_txn *t;
 	struct fs_node n;
-	const void *body;
-	size_t len;
 	int have = id != FS_ID_EVENTS && fs_node_get(fs, id, &n) == 0;
 	int rc;
 
@@ -631,9 +630,7 @@ int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_r
 	}
 	rc = !have ? -ENOENT : n.kind != FS_K_BLOB ? -EINVAL : 0;
 	if (rc == 0)
-		rc = store_object_read(t, &n.oid, NULL, &body, &len);
-	if (rc == 0)
-		fs_reply_mapped(req, t, body, len, off, size);
+		rc = fs_reply_blob(req, t, &n.oid, off, size);
 	store_txn_abort(t);
 	return rc;
 }

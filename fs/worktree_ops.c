@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fs/fs_int.h"
+#include "store/object.h"
 #include "store/repo.h"
 #include "store/worktree.h"
 
@@ -127,14 +128,17 @@ void fs_reply_pieces(fuse_req_t req, struct store_txn *t, const struct store_pie
 	free(v);
 }
 
-void fs_reply_mapped(fuse_req_t req, struct store_txn *t, const void *data, size_t len,
-		     uint64_t off, size_t size)
+int fs_reply_blob(fuse_req_t req, struct store_txn *t, const git_oid *id, uint64_t off,
+		  size_t size)
 {
-	struct store_piece p = { (const char *)data + off, 0 };
+	size_t max = STORE_BLOB_PIECES(size), n;
+	struct store_piece *p = malloc(max * sizeof(*p));
+	long got = p ? store_blob_pieces(t, id, off, size, p, max, &n) : -ENOMEM;
 
-	if (off < len)
-		p.len = size < len - off ? size : (size_t)(len - off);
-	fs_reply_pieces(req, t, &p, p.len ? 1 : 0);
+	if (got >= 0)
+		fs_reply_pieces(req, t, p, n);
+	free(p);
+	return got < 0 ? (int)got : 0;
 }
 
 /* begin - a transaction for a handler, replying the error itself. */

@@ -172,6 +172,8 @@ struct fsck {
 	struct u64set linked;	/* inodes named by a directory entry */
 	struct u64set reached;	/* directories known to reach a root */
 	uint64_t owner;		/* chunks/xattrs pass: the inode last looked up */
+	struct u64set chunked;	/* numbers chunks may be keyed by: those of
+				 * files with pending writes, chunked blobs */
 	int err;		/* the check itself failed (out of memory) */
 };
 
@@ -210,9 +212,7 @@ static int need(struct fsck *f, const git_oid *from, const char *what, const git
 {
 	char a[GIT_OID_HEXSZ + 1], b[GIT_OID_HEXSZ + 1];
 	git_object_t type;
-	const void *body;
-	size_t len;
-	int rc = store_object_read(f->t, id, &type, &body, &len);
+	int rc = store_object_info(f->t, id, &type, NULL);
 
 	if (rc == 0 && type == want)
 		return 0;
@@ -325,6 +325,45 @@ static void check_tag(struct fsck *f, const git_oid *id, const char *body, size_
 	need(f, id, "tagged object", &ref, want);
 }
 
+/* check_chunked - chunked blob ID: whole chunks that hash to ID */
+static void check_chunked(struct fsck *f, const git_oid *id)
+{
+	struct store_piece p[STORE_BLOB_PIECES(STORE_WT_CHUNK)];
+	char h[GIT_OID_HEXSZ + 1];
+	struct store_hasher *hs;
+	uint64_t len, off = 0, owner;
+	git_oid actual;
+	int rc = store_object_info(f->t, id, NULL, &len);
+
+	if (rc == 0)
+		rc = store_object_owner(f->t, id, &owner);
+	if (rc == 0 && u64set_add(&f->chunked, owner) < 0)
+		f->err = -ENOMEM;
+	if (rc == 0)
+		rc = store_hasher_new(&hs, GIT_OBJECT_BLOB, len);
+	if (rc) {
+		problem(f, "object %s: %s", hex(h, id), store_errmsg());
+		mark_bad(f, id);
+		return;
+	}
+	while (rc == 0 && off < len) {
+		size_t n;
+		long got = store_blob_pieces(f->t, id, off, STORE_WT_CHUNK, p, 3, &n);
+		rc = got <= 0 ? (got < 0 ? (int)got : -EIO) : 0;
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			store_hasher_update(hs, p[i].data, p[i].len);
+		off += got > 0 ? (uint64_t)got : 0;
+	}
+	store_hasher_final(hs, &actual);
+	if (rc) {
+		problem(f, "object %s: %s", hex(h, id), store_errmsg());
+		mark_bad(f, id);
+	} else if (!git_oid_equal(&actual, id)) {
+		problem(f, "object %s: content does not match its id (damaged)", hex(h, id));
+		mark_bad(f, id);
+	}
+}
+
 static void check_object(struct fsck *f, const git_oid *id, const unsigned char *rec,
 			 size_t reclen)
 {
@@ -338,6 +377,10 @@ static void check_object(struct fsck *f, const git_oid *id, const unsigned char 
 	if (reclen < 1) {
 		problem(f, "object %s: empty record", hex(h, id));
 		mark_bad(f, id);
+		return;
+	}
+	if (rec[0] & 0x80) {
+		check_chunked(f, id);
 		return;
 	}
 	type = (git_object_t)rec[0];
@@ -409,8 +452,6 @@ static int check_ref(const char *name, const char *value, void *arg)
 {
 	struct repo_check *r = arg;
 	git_object_t type;
-	const void *body;
-	size_t len;
 	git_oid id;
 	int rc;
 
@@ -425,7 +466,7 @@ static int check_ref(const char *name, const char *value, void *arg)
 			name, value);
 		return 0;
 	}
-	rc = store_object_read(r->f->t, &id, &type, &body, &len);
+	rc = store_object_info(r->f->t, &id, &type, NULL);
 	if (rc)
 		problem(r->f, "repository '%s': ref %s points at missing object %s", r->repo, name,
 			value);
@@ -648,8 +689,8 @@ static void check_file(struct fsck *f, const struct store_inode *n)
 {
 	char h[GIT_OID_HEXSZ + 1];
 	git_object_t type;
-	const void *body;
-	size_t len;
+	uint64_t len;
+
 
 	if (n->base_len == 0)
 		return;
@@ -658,7 +699,7 @@ static void check_file(struct fsck *f, const struct store_inode *n)
 			(unsigned long long)n->ino, (unsigned long long)n->base_len);
 		return;
 	}
-	if (store_object_read(f->t, &n->id, &type, &body, &len) != 0)
+	if (store_object_info(f->t, &n->id, &type, &len) != 0)
 		problem(f, "file inode %llu: content %s is missing", (unsigned long long)n->ino,
 			hex(h, &n->id));
 	else if (type != GIT_OBJECT_BLOB || len < n->base_len)
@@ -709,6 +750,8 @@ static int check_inode(struct fsck *f, const MDB_val *k, const MDB_val *v)
 	}
 	if (rc)
 		return rc;
+	if (S_ISREG(n.mode) && (n.flags & STORE_INO_CHUNKS) && u64set_add(&f->chunked, n.owner) < 0)
+		f->err = -ENOMEM;
 	if (n.flags & STORE_INO_ORPHAN)
 		return 0;	/* unlinked, open: freed on close or restart */
 	if (n.parent == 0 && !u64set_has(&f->roots, ino)) {
@@ -746,11 +789,14 @@ static int check_owned(struct fsck *f, const MDB_val *k, const char *what, int c
 	if (ino == f->owner)
 		return 0;
 	f->owner = ino;
+	if (chunk) {
+		if (!u64set_has(&f->chunked, ino))
+			problem(f, "%s of %llu: neither a file with pending writes nor a chunked blob (leaked)",
+				what, (unsigned long long)ino);
+		return 0;
+	}
 	if (store_inode_get(f->t, ino, &n) != 0)
 		problem(f, "%s of inode %llu: no such inode (leaked)", what, (unsigned long long)ino);
-	else if (chunk && (!S_ISREG(n.mode) || !(n.flags & STORE_INO_CHUNKS)))
-		problem(f, "%s of inode %llu: not a file with pending writes (leaked)", what,
-			(unsigned long long)ino);
 	return 0;
 }
 
@@ -858,8 +904,7 @@ static int check_layer_entry(struct fsck *f, const MDB_val *k, const MDB_val *v)
 	struct oci_entry_rec rec;
 	char a[GIT_OID_HEXSZ + 1];
 	git_object_t type;
-	const void *body;
-	size_t len;
+	uint64_t len;
 	git_oid id;
 
 	if (k->mv_size < 9 || ((const unsigned char *)k->mv_data)[8] != OCI_K_ENTRY)
@@ -872,7 +917,7 @@ static int check_layer_entry(struct fsck *f, const MDB_val *k, const MDB_val *v)
 	if (!S_ISREG(rec.mode) || (rec.flags & OCI_EF_WHITEOUT))
 		return 0;
 	git_oid_fromraw(&id, rec.blob);
-	if (store_object_read(f->t, &id, &type, &body, &len) != 0) {
+	if (store_object_info(f->t, &id, &type, &len) != 0) {
 		problem(f, "layer index of layer %llu: file content %s is missing",
 			(unsigned long long)store_be64_get(k->mv_data), hex(a, &id));
 		mark_bad(f, &id);
@@ -921,6 +966,7 @@ int store_fsck(struct store *s, FILE *out, unsigned long *nobjects)
 	free(f.roots.slots);
 	free(f.linked.slots);
 	free(f.reached.slots);
+	free(f.chunked.slots);
 	if (nobjects)
 		*nobjects = f.objects;
 	if (rc == 0 && f.err)

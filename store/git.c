@@ -147,17 +147,34 @@ static int txn_close(struct store_txn *t, int rc)
 
 /* ---- ODB backend ---------------------------------------------------------- */
 
-/* copy_out - a copy of an object's body for libgit2, NUL-terminated as
- * libgit2's own backends leave them. */
-static int copy_out(git_odb_backend *b, const void *body, size_t len, void **out)
+/* copy_out - a copy of object ID (however it is stored) for libgit2,
+ * NUL-terminated as libgit2's own backends leave them. */
+static int copy_out(git_odb_backend *b, struct store_txn *t, const git_oid *id,
+		    git_object_t *type, size_t *len, void **out)
 {
-	char *p = git_odb_backend_data_alloc(b, len + 1);
+	uint64_t size;
+	long got;
+	char *p;
+	int rc = store_object_info(t, id, type, &size);
 
+	if (rc)
+		return rc;
+	if (size >= SIZE_MAX)
+		return store_error(-EFBIG, "object of %llu bytes is too large",
+				   (unsigned long long)size);
+	p = git_odb_backend_data_alloc(b, (size_t)size + 1);
 	if (!p)
-		return store_error(-ENOMEM, "out of memory for an object of %zu bytes", len);
-	if (len)
-		memcpy(p, body, len);
-	p[len] = '\0';
+		return store_error(-ENOMEM, "out of memory for an object of %llu bytes",
+				   (unsigned long long)size);
+	got = store_object_copy(t, id, 0, p, (size_t)size);
+	if (got >= 0 && (uint64_t)got != size)
+		got = store_error(-EIO, "object is shorter than its record says");
+	if (got < 0) {
+		git_odb_backend_data_free(b, p);
+		return (int)got;
+	}
+	p[size] = '\0';
+	*len = (size_t)size;
 	*out = p;
 	return 0;
 }
@@ -167,14 +184,11 @@ static int odb_read(void **out, size_t *len, git_object_t *type, git_odb_backend
 {
 	struct odb_backend *ob = (struct odb_backend *)b;
 	struct store_txn *t;
-	const void *body;
 	int rc = store_txn_begin(&t, ob->s, 0);
 
 	if (rc)
 		return to_git(rc, GIT_ERROR_ODB);
-	rc = store_object_read(t, id, type, &body, len);
-	if (rc == 0)
-		rc = copy_out(b, body, *len, out);
+	rc = copy_out(b, t, id, type, len, out);
 	store_txn_abort(t);
 	return to_git(rc, GIT_ERROR_ODB);
 }
@@ -184,13 +198,14 @@ static int odb_read_header(size_t *len, git_object_t *type, git_odb_backend *b,
 {
 	struct odb_backend *ob = (struct odb_backend *)b;
 	struct store_txn *t;
-	const void *body;
+	uint64_t size;
 	int rc = store_txn_begin(&t, ob->s, 0);
 
 	if (rc)
 		return to_git(rc, GIT_ERROR_ODB);
-	rc = store_object_read(t, id, type, &body, len);
+	rc = store_object_info(t, id, type, &size);
 	store_txn_abort(t);
+	*len = (size_t)size;
 	return to_git(rc, GIT_ERROR_ODB);
 }
 
@@ -228,16 +243,13 @@ static int odb_read_prefix(git_oid *out_id, void **out, size_t *len, git_object_
 {
 	struct odb_backend *ob = (struct odb_backend *)b;
 	struct store_txn *t;
-	const void *body;
 	int rc = store_txn_begin(&t, ob->s, 0);
 
 	if (rc)
 		return to_git(rc, GIT_ERROR_ODB);
 	rc = resolve_prefix(t, out_id, short_id, hexlen);
 	if (rc == 0)
-		rc = store_object_read(t, out_id, type, &body, len);
-	if (rc == 0)
-		rc = copy_out(b, body, *len, out);
+		rc = copy_out(b, t, out_id, type, len, out);
 	store_txn_abort(t);
 	return prefix_to_git(rc);
 }

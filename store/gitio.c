@@ -170,6 +170,37 @@ static int export_write(struct export *x, const git_oid *id, git_object_t type,
 	return rc;
 }
 
+/* export_chunked - a chunked blob, streamed into DIR piece by piece */
+static int export_chunked(struct export *x, const git_oid *id)
+{
+	struct store_piece p[STORE_BLOB_PIECES(STORE_WT_CHUNK)];
+	char hex[GIT_OID_HEXSZ + 1];
+	git_odb_stream *st = NULL;
+	git_oid written;
+	uint64_t len, off = 0;
+	int rc = store_object_info(x->t, id, NULL, &len);
+
+	if (rc == 0)
+		rc = store_git_error(git_odb_open_wstream(&st, x->dst, len, GIT_OBJECT_BLOB),
+				     x->dir);
+	while (rc == 0 && off < len) {
+		size_t n;
+		long got = store_blob_pieces(x->t, id, off, STORE_WT_CHUNK, p, 3, &n);
+		if (got <= 0)
+			rc = got < 0 ? (int)got : -EIO;
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = store_git_error(git_odb_stream_write(st, p[i].data, p[i].len), x->dir);
+		off += got > 0 ? (uint64_t)got : 0;
+	}
+	if (rc == 0)
+		rc = store_git_error(git_odb_stream_finalize_write(&written, st), x->dir);
+	git_odb_stream_free(st);
+	if (rc == 0 && !git_oid_equal(&written, id))
+		return store_error(-EIO, "object %s of '%s' does not match its id (run govc fsck)",
+				   hex_of(hex, sizeof(hex), id), x->repo);
+	return rc;
+}
+
 static int export_blob(struct export *x, const git_oid *id)
 {
 	const void *body;
@@ -179,6 +210,8 @@ static int export_blob(struct export *x, const git_oid *id)
 	if (git_odb_exists(x->dst, id))
 		return 0;
 	rc = export_read(x, id, GIT_OBJECT_BLOB, NULL, &body, &len);
+	if (rc == -E2BIG)
+		return export_chunked(x, id);
 	return rc ? rc : export_write(x, id, GIT_OBJECT_BLOB, body, len);
 }
 

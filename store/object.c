@@ -1,6 +1,7 @@
 /*
  * object.c - git objects in the objects table: hashing with OpenSSL EVP
- * (SHA-1, as git), zero-copy reads, short-id resolution, tree parsing.
+ * (SHA-1, as git), zero-copy reads, chunked blobs, short-id resolution,
+ * tree parsing.
  */
 #include "config.h"
 
@@ -83,24 +84,181 @@ int store_object_hash(git_oid *out, git_object_t type, const void *data, size_t 
 	return 0;
 }
 
-int store_object_read(struct store_txn *t, const git_oid *id, git_object_t *type,
-		      const void **data, size_t *len)
+/* A chunked blob's record: the type byte with this flag, owner, length. */
+#define CHUNKED_FLAG 0x80
+#define CHUNKED_RECORD (1 + 8 + 8)
+
+struct record {
+	git_object_t type;
+	const char *body;	/* a plain object's body, else NULL */
+	uint64_t len;
+	uint64_t owner;		/* a chunked blob's chunks, else 0 */
+};
+
+static int corrupt(const git_oid *id, const char *why)
 {
+	char hex[GIT_OID_HEXSZ + 1];
+
+	return store_error(-EIO, "object %s is corrupt (%s)", git_oid_tostr(hex, sizeof(hex), id),
+			   why);
+}
+
+/* get_record - object ID's record; -ENOENT (no message) if absent */
+static int get_record(struct store_txn *t, const git_oid *id, struct record *r)
+{
+	const unsigned char *p;
 	MDB_val v;
 	int rc = store_get(t, TBL_OBJECTS, id->id, GIT_OID_RAWSZ, &v);
 
 	if (rc)
 		return rc;
-	if (v.mv_size < 1) {
+	if (v.mv_size < 1)
+		return corrupt(id, "empty record");
+	p = v.mv_data;
+	if (p[0] & CHUNKED_FLAG) {
+		if (v.mv_size != CHUNKED_RECORD || (p[0] & ~CHUNKED_FLAG) != GIT_OBJECT_BLOB)
+			return corrupt(id, "bad chunked record");
+		*r = (struct record){ GIT_OBJECT_BLOB, NULL, store_be64_get(p + 9),
+				      store_be64_get(p + 1) };
+		return 0;
+	}
+	*r = (struct record){ (git_object_t)p[0], (const char *)p + 1, v.mv_size - 1, 0 };
+	return 0;
+}
+
+int store_object_read(struct store_txn *t, const git_oid *id, git_object_t *type,
+		      const void **data, size_t *len)
+{
+	struct record r;
+	int rc = get_record(t, id, &r);
+
+	if (rc)
+		return rc;
+	if (!r.body) {
 		char hex[GIT_OID_HEXSZ + 1];
-		return store_error(-EIO, "object %s is corrupt (empty record)",
+		return store_error(-E2BIG, "blob %s is stored in chunks",
 				   git_oid_tostr(hex, sizeof(hex), id));
 	}
 	if (type)
-		*type = (git_object_t)((unsigned char *)v.mv_data)[0];
-	*data = (const char *)v.mv_data + 1;
-	*len = v.mv_size - 1;
+		*type = r.type;
+	*data = r.body;
+	*len = (size_t)r.len;
 	return 0;
+}
+
+int store_object_info(struct store_txn *t, const git_oid *id, git_object_t *type,
+		      uint64_t *len)
+{
+	struct record r;
+	int rc = get_record(t, id, &r);
+
+	if (rc)
+		return rc;
+	if (type)
+		*type = r.type;
+	if (len)
+		*len = r.len;
+	return 0;
+}
+
+int store_object_owner(struct store_txn *t, const git_oid *id, uint64_t *owner)
+{
+	struct record r;
+	int rc = get_record(t, id, &r);
+
+	if (rc == 0 && !r.owner)
+		rc = -EINVAL;
+	if (rc == 0)
+		*owner = r.owner;
+	return rc;
+}
+
+long store_blob_pieces(struct store_txn *t, const git_oid *id, uint64_t off, size_t len,
+		       struct store_piece *out, size_t max, size_t *count)
+{
+	struct record r;
+	size_t done = 0;
+	int rc = get_record(t, id, &r);
+
+	*count = 0;
+	if (rc)
+		return rc;
+	if (off >= r.len)
+		return 0;
+	if (len > r.len - off)
+		len = (size_t)(r.len - off);
+	if (r.body) {
+		if (!max)
+			return -ENOBUFS;
+		out[(*count)++] = (struct store_piece){ r.body + off, len };
+		return (long)len;
+	}
+	while (done < len) {
+		uint64_t pos = off + done, idx = pos / STORE_WT_CHUNK;
+		size_t within = (size_t)(pos % STORE_WT_CHUNK);
+		uint64_t want = r.len - idx * STORE_WT_CHUNK;
+		size_t n = STORE_WT_CHUNK - within;
+		unsigned char key[16];
+		MDB_val v;
+
+		if (want > STORE_WT_CHUNK)
+			want = STORE_WT_CHUNK;
+		if (n > len - done)
+			n = len - done;
+		store_be64_put(key, r.owner);
+		store_be64_put(key + 8, idx);
+		rc = store_get(t, TBL_CHUNKS, key, 16, &v);
+		if (rc == 0 && v.mv_size != want)
+			rc = -EIO;
+		if (rc) {
+			char hex[GIT_OID_HEXSZ + 1];
+			return store_error(rc == -ENOENT || rc == -EIO ? -EIO : rc,
+					   "chunk %llu of blob %s is %s", (unsigned long long)idx,
+					   git_oid_tostr(hex, sizeof(hex), id),
+					   rc == -ENOENT ? "missing" : "damaged");
+		}
+		if (*count == max)
+			return -ENOBUFS;
+		out[(*count)++] = (struct store_piece){ (const char *)v.mv_data + within, n };
+		done += n;
+	}
+	return (long)done;
+}
+
+long store_object_copy(struct store_txn *t, const git_oid *id, uint64_t off, void *buf,
+		       size_t len)
+{
+	struct store_piece pieces[STORE_BLOB_PIECES(STORE_WT_CHUNK)];
+	size_t done = 0;
+
+	while (done < len) {
+		size_t step = len - done < STORE_WT_CHUNK ? len - done : STORE_WT_CHUNK, count;
+		long got = store_blob_pieces(t, id, off + done, step, pieces,
+					     sizeof(pieces) / sizeof(pieces[0]), &count);
+		if (got < 0)
+			return got;
+		for (size_t i = 0; i < count; i++) {
+			memcpy((char *)buf + done, pieces[i].data, pieces[i].len);
+			done += pieces[i].len;
+		}
+		if ((size_t)got < step)
+			break;
+	}
+	return (long)done;
+}
+
+int store_object_put_chunked(struct store_txn *t, const git_oid *id, uint64_t owner,
+			     uint64_t len)
+{
+	unsigned char rec[CHUNKED_RECORD];
+	int rc = store_object_exists(t, id);
+
+	if (rc)
+		return rc < 0 ? rc : -EEXIST;
+	rec[0] = CHUNKED_FLAG | GIT_OBJECT_BLOB;
+	store_be64_put(rec + 1, owner);
+	store_be64_put(rec + 9, len);
+	return store_put(t, TBL_OBJECTS, id->id, GIT_OID_RAWSZ, rec, sizeof(rec), 0);
 }
 
 int store_object_exists(struct store_txn *t, const git_oid *id)
@@ -163,6 +321,16 @@ int store_object_adopt(struct store_txn *t, const git_oid *id)
 
 int store_object_delete(struct store_txn *t, const git_oid *id)
 {
+	struct record r;
+	int rc = get_record(t, id, &r);
+
+	if (rc == 0 && r.owner) {
+		unsigned char prefix[8];
+		store_be64_put(prefix, r.owner);
+		rc = store_del_prefix(t, TBL_CHUNKS, prefix, 8);
+	}
+	if (rc && rc != -EIO)
+		return rc;
 	return store_del(t, TBL_OBJECTS, id->id, GIT_OID_RAWSZ);
 }
 

@@ -17,15 +17,63 @@
 #include <git2/oid.h>
 #include <git2/types.h>
 #include "store/store.h"
+#include "store/worktree.h"
 
 #define STORE_OBJECT_MAX (1ULL << 36)	/* 64 GiB: larger blobs are refused */
 
 /*
+ * Chunked blobs.  A large blob that a commit made of a working-tree file's
+ * chunks keeps them where they were written instead of being copied into
+ * one value: its record names the chunks' owner number (from the "ino"
+ * counter, so owners never collide with inodes) and the length, and the
+ * bytes are chunks (owner, 0..) of STORE_WT_CHUNK bytes, the last one
+ * shorter (docs/formats.md).  Chunked blobs are read in pieces; the id is
+ * the same as it would be for the same bytes in one value.
+ */
+#define STORE_BLOB_CHUNKED_MIN (1u << 20)	/* smaller blobs are one value */
+
+/*
  * store_object_read - find object ID.  *type, *data and *len describe it;
- * data is borrowed (see above).  -ENOENT if absent (no message set).
+ * data is borrowed (see above).  -ENOENT if absent (no message set);
+ * -E2BIG for a chunked blob (read it with store_blob_pieces or
+ * store_object_copy).
  */
 int store_object_read(struct store_txn *t, const git_oid *id,
 		      git_object_t *type, const void **data, size_t *len);
+
+/* store_object_info - the type and length of object ID; -ENOENT if absent. */
+int store_object_info(struct store_txn *t, const git_oid *id,
+		      git_object_t *type, uint64_t *len);
+
+/*
+ * store_blob_pieces - up to LEN bytes of object ID from OFF as at most MAX
+ * borrowed pieces (struct store_piece, never holes), however it is stored.
+ * *COUNT receives how many.  Returns the bytes described (0 past the end),
+ * -ENOBUFS if MAX is too small (STORE_BLOB_PIECES(LEN) always suffices),
+ * -EIO if a chunk of a chunked blob is missing or of the wrong size.
+ */
+#define STORE_BLOB_PIECES(len) ((len) / STORE_WT_CHUNK + 2)
+long store_blob_pieces(struct store_txn *t, const git_oid *id, uint64_t off,
+		       size_t len, struct store_piece *out, size_t max,
+		       size_t *count);
+
+/* store_object_owner - the number chunked blob ID's chunks are keyed by
+ * (fsck); -EINVAL if ID is stored in one value. */
+int store_object_owner(struct store_txn *t, const git_oid *id, uint64_t *owner);
+
+/* store_object_copy - copy up to LEN bytes of object ID at OFF into BUF;
+ * returns the number copied (0 past the end) or a negative errno. */
+long store_object_copy(struct store_txn *t, const git_oid *id, uint64_t off,
+		       void *buf, size_t len);
+
+/*
+ * store_object_put_chunked - record blob ID of LEN bytes as the chunks of
+ * OWNER, which the caller has written whole (and hashed to ID).  From now
+ * on the chunks are the blob's: deleting the blob deletes them.
+ * -EEXIST if ID is stored already.  Needs a write transaction.
+ */
+int store_object_put_chunked(struct store_txn *t, const git_oid *id,
+			     uint64_t owner, uint64_t len);
 
 /* store_object_exists - 1 if present, 0 if not, or a negative errno. */
 int store_object_exists(struct store_txn *t, const git_oid *id);
@@ -84,7 +132,7 @@ int store_object_prefix(struct store_txn *t, const char *hex, size_t hexlen,
 int store_object_foreach(struct store_txn *t,
 			 int (*cb)(const git_oid *id, void *arg), void *arg);
 
-/* store_object_delete - remove an object (gc only). */
+/* store_object_delete - remove an object (gc only), with its chunks. */
 int store_object_delete(struct store_txn *t, const git_oid *id);
 
 /* A parsed tree entry; NAME is NUL-terminated inside the tree body. */

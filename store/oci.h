@@ -416,12 +416,13 @@ int oci_readdir(struct store_txn *t, const struct oci_image *img,
 		void *arg);
 
 /*
- * oci_data - the content of regular file NODE: a pointer into the store,
- * borrowed until T ends (zero-copy).  oci_read copies LEN bytes at OFF
- * into BUF and returns the count (0 at the end) or a negative errno.
+ * oci_data - check that regular file NODE's content (the blob node->blob,
+ * read with store_blob_pieces, zero-copy) is in the store as its index
+ * says: -EIO naming it if missing or of another size.  oci_read copies
+ * LEN bytes at OFF into BUF and returns the count (0 at the end) or a
+ * negative errno.
  */
-int oci_data(struct store_txn *t, const struct oci_node *node,
-	     const void **data, size_t *len);
+int oci_data(struct store_txn *t, const struct oci_node *node);
 long oci_read(struct store_txn *t, const struct oci_node *node, uint64_t off,
 	      void *buf, size_t len);
 

@@ -512,20 +512,21 @@ int oci_readdir(struct store_txn *t, const struct oci_image *img, const struct o
 
 /* ---- contents and xattrs ------------------------------------------------ */
 
-int oci_data(struct store_txn *t, const struct oci_node *node, const void **data, size_t *len)
+int oci_data(struct store_txn *t, const struct oci_node *node)
 {
 	git_object_t type;
+	uint64_t len;
 	int rc;
 
 	if (!S_ISREG(node->mode))
 		return S_ISDIR(node->mode) ? -EISDIR : -EINVAL;
-	rc = store_object_read(t, &node->blob, &type, data, len);
+	rc = store_object_info(t, &node->blob, &type, &len);
 	if (rc == -ENOENT) {
 		char hex[GIT_OID_HEXSZ + 1];
 		return store_error(-EIO, "file content %s is missing from the store; run govc fsck",
 				   git_oid_tostr(hex, sizeof(hex), &node->blob));
 	}
-	if (rc == 0 && (type != GIT_OBJECT_BLOB || *len != node->size))
+	if (rc == 0 && (type != GIT_OBJECT_BLOB || len != node->size))
 		return store_error(-EIO, "file content of node %llu does not match its index",
 				   (unsigned long long)node->id);
 	return rc;
@@ -534,20 +535,13 @@ int oci_data(struct store_txn *t, const struct oci_node *node, const void **data
 long oci_read(struct store_txn *t, const struct oci_node *node, uint64_t off, void *buf,
 	      size_t len)
 {
-	const void *data;
-	size_t size;
-	int rc = oci_data(t, node, &data, &size);
+	int rc = oci_data(t, node);
 
 	if (rc)
 		return rc;
-	if (off >= size)
-		return 0;
-	if (len > size - off)
-		len = (size_t)(size - off);
 	if (len > (size_t)LONG_MAX)
 		len = (size_t)LONG_MAX;
-	memcpy(buf, (const char *)data + off, len);
-	return (long)len;
+	return store_object_copy(t, &node->blob, off, buf, len);
 }
 
 #define OPAQUE_XATTR "trusted.overlay.opaque"

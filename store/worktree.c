@@ -61,7 +61,18 @@ static void decode(struct store_inode *out, uint64_t ino, const MDB_val *v)
 	out->gid = d.gid;
 	out->flags = d.flags;
 	git_oid_fromraw(&out->id, d.id);
-	out->target = v->mv_size > sizeof(d) ? (const char *)v->mv_data + sizeof(d) : NULL;
+	out->owner = ino;
+	out->target = NULL;
+	if (v->mv_size > sizeof(d) && S_ISLNK(d.mode))
+		out->target = (const char *)v->mv_data + sizeof(d);
+	else if (v->mv_size == sizeof(d) + 8 && S_ISREG(d.mode))
+		out->owner = store_be64_get((const unsigned char *)v->mv_data + sizeof(d));
+}
+
+/* owner - the number file N's chunks are keyed by */
+static uint64_t owner(const struct store_inode *n)
+{
+	return n->owner ? n->owner : n->ino;
 }
 
 int store_inode_get(struct store_txn *t, uint64_t ino, struct store_inode *out)
@@ -89,10 +100,16 @@ static int inode_write(struct store_txn *t, const struct store_inode *ino, const
 		.mode = ino->mode, .uid = ino->uid, .gid = ino->gid, .flags = ino->flags,
 	};
 	size_t tlen = target ? strlen(target) : 0;
-	unsigned char key[8];
+	unsigned char key[8], own[8];
 	void *p;
 	int rc;
 
+	/* a file whose chunks are keyed by another number records it */
+	if (!target && S_ISREG(ino->mode) && owner(ino) != ino->ino) {
+		store_be64_put(own, owner(ino));
+		target = (const char *)own;
+		tlen = sizeof(own);
+	}
 	memcpy(d.id, ino->id.id, GIT_OID_RAWSZ);
 	store_be64_put(key, ino->ino);
 	rc = store_reserve(t, TBL_INODES, key, 8, sizeof(d) + tlen, &p);
@@ -305,7 +322,7 @@ static int new_inode(struct store_txn *t, uint64_t parent, uint32_t mode, uint32
 	if (rc)
 		return rc;
 	memset(out, 0, sizeof(*out));
-	out->ino = id + INO_FIRST;
+	out->ino = out->owner = id + INO_FIRST;
 	out->parent = parent;
 	out->mode = mode;
 	out->uid = uid;
@@ -496,10 +513,11 @@ static int drop_young(struct store_txn *t, const git_oid *id)
 /* free_inode - delete INO's record, chunks, xattrs and young blob. */
 static int free_inode(struct store_txn *t, uint64_t ino)
 {
-	unsigned char key[8];
+	unsigned char key[8], chunks[8];
 	struct store_inode n;
 	int rc = store_inode_get(t, ino, &n);
 
+	store_be64_put(chunks, rc == 0 ? owner(&n) : ino);
 	if (rc == 0)
 		rc = own_young(t, &n);
 	if (rc == 1)
@@ -510,7 +528,7 @@ static int free_inode(struct store_txn *t, uint64_t ino)
 	rc = store_del(t, TBL_INODES, key, 8);
 	if (rc && rc != -ENOENT)
 		return rc;
-	rc = store_del_prefix(t, TBL_CHUNKS, key, 8);
+	rc = store_del_prefix(t, TBL_CHUNKS, chunks, 8);
 	if (rc == 0)
 		rc = store_del_prefix(t, TBL_XATTRS, key, 8);
 	return rc;
@@ -639,17 +657,25 @@ static size_t chunk_key(unsigned char *key, uint64_t ino, uint64_t idx)
 	return 16;
 }
 
-/* base_bytes - the base blob's body, or NULL if the file has none. */
+/*
+ * base_bytes - the base blob's body and the bytes of it still valid: DATA
+ * NULL and LEN 0 if the file has none, DATA NULL and LEN > 0 if the blob
+ * is chunked (read it with store_blob_pieces).
+ */
 static int base_bytes(struct store_txn *t, const struct store_inode *n, const char **data,
-		      size_t *len)
+		      uint64_t *len)
 {
+	size_t plain = 0;
 	int rc;
 
 	*data = NULL;
 	*len = 0;
 	if (n->base_len == 0 || git_oid_is_zero(&n->id))
 		return 0;
-	rc = store_object_read(t, &n->id, NULL, (const void **)data, len);
+	rc = store_object_read(t, &n->id, NULL, (const void **)data, &plain);
+	*len = plain;
+	if (rc == -E2BIG)
+		rc = store_object_info(t, &n->id, NULL, len);
 	if (rc == -ENOENT) {
 		char hex[GIT_OID_HEXSZ + 1];
 		return store_error(-EIO, "blob %s of inode %llu is missing",
@@ -693,7 +719,8 @@ static long pieces_at(struct store_txn *t, const struct store_inode *n, uint64_t
 		      struct store_piece *out, size_t max, size_t *count)
 {
 	const char *base;
-	size_t base_len, done = 0;
+	uint64_t base_len;
+	size_t done = 0;
 	int rc;
 
 	*count = 0;
@@ -717,20 +744,36 @@ static long pieces_at(struct store_txn *t, const struct store_inode *n, uint64_t
 		if (n_here > len - done)
 			n_here = len - done;
 		rc = (n->flags & STORE_INO_CHUNKS)
-			     ? store_get(t, TBL_CHUNKS, key, chunk_key(key, n->ino, idx), &v)
+			     ? store_get(t, TBL_CHUNKS, key, chunk_key(key, owner(n), idx), &v)
 			     : -ENOENT;
 		if (rc == 0) {
 			have = v.mv_size > within ? v.mv_size - within : 0;
 			from = (const char *)v.mv_data + within;
 		} else if (rc == -ENOENT) {
-			have = base_len > pos ? (size_t)(base_len - pos) : 0;
-			from = base + pos;
+			have = base_len > pos ? (size_t)(base_len - pos < n_here ? base_len - pos
+										 : n_here)
+					      : 0;
+			from = base ? base + pos : NULL;
 		} else {
 			return rc;
 		}
 		if (have > n_here)
 			have = n_here;
-		rc = add_piece(out, max, count, from, have);
+		rc = 0;
+		if (have && !from) {	/* a chunked base: within one of its chunks */
+			struct store_piece p[STORE_BLOB_PIECES(STORE_WT_CHUNK)];
+			size_t np;
+			long got = store_blob_pieces(t, &n->id, pos, have, p, 3, &np);
+			if (got >= 0 && (size_t)got != have)
+				got = store_error(-EIO, "blob of inode %llu is short",
+						  (unsigned long long)n->ino);
+			if (got < 0)
+				return got;
+			for (size_t i = 0; i < np && rc == 0; i++)
+				rc = add_piece(out, max, count, p[i].data, p[i].len);
+		} else {
+			rc = add_piece(out, max, count, from, have);
+		}
 		if (rc == 0)
 			rc = add_piece(out, max, count, NULL, n_here - have);
 		if (rc)
@@ -810,7 +853,7 @@ static int unyoung(struct store_txn *t, struct store_inode *n)
 	unsigned char key[16];
 	const char *data;
 	char *copy;
-	size_t len;
+	uint64_t len;
 	int rc = own_young(t, n);
 
 	n->flags &= ~(uint32_t)STORE_INO_YOUNG;
@@ -819,13 +862,14 @@ static int unyoung(struct store_txn *t, struct store_inode *n)
 	rc = base_bytes(t, n, &data, &len);
 	if (rc)
 		return rc;
-	if (len > STORE_WT_CHUNK || (n->flags & STORE_INO_CHUNKS))
+	if (len > STORE_WT_CHUNK || (!data && len) || (n->flags & STORE_INO_CHUNKS))
 		return 0;	/* not as store_wt_write_whole left it: keep */
 	copy = malloc(len ? len : 1);
 	if (!copy)
 		return store_error(-ENOMEM, "out of memory");
-	memcpy(copy, data, len);
-	rc = len ? store_put(t, TBL_CHUNKS, key, chunk_key(key, n->ino, 0), copy, len, 0) : 0;
+	if (len)
+		memcpy(copy, data, len);
+	rc = len ? store_put(t, TBL_CHUNKS, key, chunk_key(key, owner(n), 0), copy, len, 0) : 0;
 	free(copy);
 	if (rc == 0)
 		rc = drop_young(t, &n->id);
@@ -842,7 +886,7 @@ static int write_chunk(struct store_txn *t, const struct store_inode *n, uint64_
 		       size_t within, const char *src, size_t len, char *scratch)
 {
 	unsigned char key[16];
-	size_t klen = chunk_key(key, n->ino, idx);
+	size_t klen = chunk_key(key, owner(n), idx);
 	uint64_t start = idx * STORE_WT_CHUNK;
 	size_t have = 0, newlen;
 	MDB_val v;
@@ -978,7 +1022,7 @@ static int truncate_file(struct store_txn *t, struct store_inode *n, uint64_t si
 		rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_CHUNKS), &c);
 		if (rc)
 			return store_mdb_error(rc, "chunks");
-		k.mv_size = chunk_key(key, n->ino, first_gone);
+		k.mv_size = chunk_key(key, owner(n), first_gone);
 		k.mv_data = key;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 		while (rc == 0 && k.mv_size == 16 && memcmp(k.mv_data, key, 8) == 0) {
@@ -991,7 +1035,7 @@ static int truncate_file(struct store_txn *t, struct store_inode *n, uint64_t si
 			return store_mdb_error(rc, "chunks");
 		if (size % STORE_WT_CHUNK) {
 			size_t keep = (size_t)(size % STORE_WT_CHUNK);
-			size_t klen = chunk_key(key, n->ino, size / STORE_WT_CHUNK);
+			size_t klen = chunk_key(key, owner(n), size / STORE_WT_CHUNK);
 			rc = store_get(t, TBL_CHUNKS, key, klen, &v);
 			if (rc == 0 && v.mv_size > keep) {
 				char *copy = malloc(keep);
@@ -1061,10 +1105,85 @@ int store_wt_needs_blob(const struct store_inode *n)
 	return (n->flags & STORE_INO_CHUNKS) || n->base_len != n->size || git_oid_is_zero(&n->id);
 }
 
+/* take_blob - make blob ID file N's base, dropping N's chunks if DROP */
+static int take_blob(struct store_txn *t, struct store_inode *n, const git_oid *id, int drop)
+{
+	unsigned char prefix[8];
+	int rc = 0;
+
+	store_be64_put(prefix, owner(n));
+	if (drop)
+		rc = store_del_prefix(t, TBL_CHUNKS, prefix, 8);
+	if (rc)
+		return rc;
+	git_oid_cpy(&n->id, id);
+	n->base_len = n->size;
+	n->flags &= ~(uint32_t)STORE_INO_CHUNKS;
+	return store_inode_put(t, n);
+}
+
+/*
+ * blob_from_chunks - store_wt_blob for a large file: complete its chunks
+ * (copying only stretches that still come from the base, and holes), hash
+ * them where they lie and hand them to a chunked blob (object.h); the
+ * file's chunks are keyed by a fresh number from then on.  A file written
+ * whole since its last commit costs a hash and no copy.
+ */
+static int blob_from_chunks(struct store_txn *t, struct store_inode *n)
+{
+	uint64_t nchunks = (n->size + STORE_WT_CHUNK - 1) / STORE_WT_CHUNK, fresh;
+	struct store_hasher *h;
+	char *scratch = NULL;
+	git_oid id;
+	int rc = store_hasher_new(&h, GIT_OBJECT_BLOB, n->size);
+
+	if (rc)
+		return rc;
+	for (uint64_t idx = 0; idx < nchunks && rc == 0; idx++) {
+		uint64_t start = idx * STORE_WT_CHUNK;
+		size_t want = n->size - start < STORE_WT_CHUNK ? (size_t)(n->size - start)
+							       : STORE_WT_CHUNK;
+		unsigned char key[16];
+		size_t klen = chunk_key(key, owner(n), idx);
+		MDB_val v;
+		long got;
+
+		rc = (n->flags & STORE_INO_CHUNKS) ? store_get(t, TBL_CHUNKS, key, klen, &v)
+						   : -ENOENT;
+		if (rc == 0 && v.mv_size == want) {
+			store_hasher_update(h, v.mv_data, want);
+			continue;
+		}
+		if (rc && rc != -ENOENT)
+			break;
+		if (!scratch && !(scratch = malloc(STORE_WT_CHUNK))) {
+			rc = store_error(-ENOMEM, "out of memory");
+			break;
+		}
+		got = read_at(t, n, start, scratch, want);
+		rc = got < 0 ? (int)got : (size_t)got != want ? -EIO : 0;
+		if (rc == 0)
+			rc = store_put(t, TBL_CHUNKS, key, klen, scratch, want, 0);
+		if (rc == 0)
+			store_hasher_update(h, scratch, want);
+	}
+	store_hasher_final(h, &id);
+	free(scratch);
+	if (rc == 0)
+		rc = store_object_put_chunked(t, &id, owner(n), n->size);
+	if (rc == 0) {
+		rc = store_next_id(t, "ino", &fresh);
+		n->owner = fresh + INO_FIRST;
+		return rc ? rc : take_blob(t, n, &id, 0);
+	}
+	if (rc == -EEXIST)	/* stored already: the chunks go */
+		rc = store_object_adopt(t, &id);
+	return rc ? rc : take_blob(t, n, &id, 1);
+}
+
 int store_wt_blob(struct store_txn *t, struct store_inode *n)
 {
 	struct store_hasher *h;
-	unsigned char prefix[8];
 	char *buf;
 	void *dst;
 	git_oid id;
@@ -1073,6 +1192,8 @@ int store_wt_blob(struct store_txn *t, struct store_inode *n)
 
 	if (!store_wt_needs_blob(n))
 		return 0;
+	if (n->size >= STORE_BLOB_CHUNKED_MIN)
+		return blob_from_chunks(t, n);
 	buf = malloc(STORE_WT_CHUNK);
 	if (!buf)
 		return store_error(-ENOMEM, "out of memory");
@@ -1103,14 +1224,7 @@ int store_wt_blob(struct store_txn *t, struct store_inode *n)
 	} else if (rc != -EEXIST) {
 		goto out;
 	}
-	store_be64_put(prefix, n->ino);
-	rc = store_del_prefix(t, TBL_CHUNKS, prefix, 8);
-	if (rc)
-		goto out;
-	git_oid_cpy(&n->id, &id);
-	n->base_len = n->size;
-	n->flags &= ~(uint32_t)STORE_INO_CHUNKS;
-	rc = store_inode_put(t, n);
+	rc = take_blob(t, n, &id, 1);
 out:
 	free(buf);
 	return rc;
@@ -1312,13 +1426,14 @@ static int checkout_tree(struct store_txn *t, uint64_t dir, const git_oid *tree,
 		rc = new_inode(t, dir, mode, (uint32_t)getuid(), (uint32_t)getgid(), &n);
 		if (rc)
 			return rc;
-		if (!S_ISDIR(mode)) {
+		if (S_ISLNK(mode)) {
 			rc = store_object_read(t, &id, NULL, &blob, &blen);
-			if (rc)
-				return rc == -ENOENT ? store_error(-EIO, "blob of '%s' is missing", name)
-						     : rc;
 			n.size = blen;
+		} else if (!S_ISDIR(mode)) {
+			rc = store_object_info(t, &id, NULL, &n.size);
 		}
+		if (rc)
+			return rc == -ENOENT ? store_error(-EIO, "blob of '%s' is missing", name) : rc;
 		if (S_ISLNK(mode)) {
 			char target[STORE_SYMLINK_MAX + 1];
 			if (blen == 0 || blen > STORE_SYMLINK_MAX)

@@ -12,7 +12,9 @@
  * of the base past base_len were truncated away and read as zeros.  A
  * commit hashes the overlaid content into a new blob, makes it the base
  * and drops the chunks, so appending to a large committed file copies one
- * chunk, not the file.
+ * chunk, not the file.  A file of STORE_BLOB_CHUNKED_MIN bytes or more
+ * hands its (completed) chunks to a chunked blob instead (object.h) and
+ * keys its later chunks by a fresh owner number (store_inode.owner).
  *
  * Dirty tracking: a directory is dirty when anything below it changed since
  * the last commit of its working tree.  Invariant: the parent of a dirty
@@ -58,6 +60,9 @@ struct store_inode {
 	uint64_t base_len;	/* bytes of the base blob still valid */
 	int64_t atime_ns, mtime_ns, ctime_ns;
 	git_oid id;		/* file: base blob; dir: tree when clean */
+	uint64_t owner;		/* file: the number its chunks are keyed by: its
+				 * ino, until a commit hands the chunks to a
+				 * chunked blob (object.h); 0 means ino */
 	const char *target;	/* symlink target, SIZE bytes, not NUL-terminated,
 				 * borrowed; else NULL */
 };

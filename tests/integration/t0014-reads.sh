@@ -5,12 +5,13 @@
 # on the native filesystem, with caches dropped so the daemon answers:
 # chunks written since the last commit, the committed blob, chunks over
 # it, holes longer than a chunk, a tail past the blob, odd offsets across
-# chunk boundaries, snapshots.  The mount's read-ahead is raised (root),
-# and the daemon's malloc asks for transparent huge pages.
+# chunk boundaries, snapshots.  Large files are chunked blobs: git export,
+# gc and fsck handle them.  The mount's read-ahead is raised (root), and
+# the daemon's malloc asks for transparent huge pages.
 set -eu
 . "$(dirname "$0")/lib.sh"
 setup
-plan 12
+plan 16
 mkdir "$M/repos/r"
 W=$M/repos/r
 N=$T/native
@@ -78,6 +79,15 @@ check "the snapshot of the file reads back" cmp "$M/commits/r/$id/big" "$N/big"
 remount
 drop
 check "after a remount the file reads back" cmp "$W/big" "$N/big"
+
+# large files are chunked blobs in the store: git, gc and fsck handle them
+check "the repository exports to git with the large file" sh -c "'$GOVC' export '$S' r 'git:$T/g' && git -C '$T/g' fsck --strict && git -C '$T/g' cat-file blob HEAD:big | cmp - '$N/big'"
+old=$("$GOVC" log "$S" r | tail -1 | cut -f1)
+check "gc while mounted keeps the large file" sh -c "'$GOVC' gc '$S' && cmp '$W/big' '$N/big'"
+rm "$W/big" "$W/sparse"
+sync "$W"
+check "after its removal and a gc an old snapshot of it still reads back" sh -c "'$GOVC' gc '$S' && cmp '$M/commits/r/$old/big' '$T/src'"
+check "govc fsck passes" "$GOVC" fsck "$S"
 
 if [ "$(id -u)" = 0 ]; then
 	ra=$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")

@@ -19,6 +19,7 @@
 #include <git2.h>
 
 #include "store/commit.h"
+#include "store/fsck.h"
 #include "store/gc.h"
 #include "store/object.h"
 #include "store/repo.h"
@@ -433,6 +434,132 @@ static void test_commit_skips_ignored_content(void **state)
 	store_txn_abort(t);
 }
 
+/* chunks - how many records the chunks table holds */
+static size_t chunks(struct ctx *c)
+{
+	struct store_txn *t;
+	MDB_stat st;
+
+	assert_int_equal(store_txn_begin(&t, c->s, 0), 0);
+	assert_int_equal(mdb_stat(store_mdb_txn(t), store_dbi(t, TBL_CHUNKS), &st), 0);
+	store_txn_abort(t);
+	return st.ms_entries;
+}
+
+/* the content of file INO equals DATA of LEN bytes */
+static void same_content(struct ctx *c, uint64_t ino, const char *data, size_t len)
+{
+	struct store_txn *t;
+	char *back = malloc(len + 1);
+
+	assert_int_equal(store_txn_begin(&t, c->s, 0), 0);
+	assert_int_equal(store_wt_read(t, ino, 0, back, len + 1), (long)len);
+	assert_memory_equal(back, data, len);
+	store_txn_abort(t);
+	free(back);
+}
+
+/*
+ * A large file's commit hands the chunks it was written in to a chunked
+ * blob instead of copying them into one value: the chunks table keeps the
+ * same records, the id is git's, the old blob stays readable after an
+ * edit, the same content committed again is stored once, a hole reads as
+ * zeros, fsck checks the chunks, and deleting the blob deletes them.
+ */
+static void test_large_file_keeps_its_chunks(void **state)
+{
+	struct ctx *c = *state;
+	size_t len = 3 * STORE_BLOB_CHUNKED_MIN + 7, nchunks = (len + STORE_WT_CHUNK - 1) / STORE_WT_CHUNK;
+	char *data = malloc(len), *back = malloc(len);
+	struct store_txn *t = wtx(c);
+	struct store_inode n;
+	git_oid commit, want, first;
+	const void *body;
+	size_t blen, before;
+	uint64_t ino, twin, hole, size, gone;
+	FILE *devnull = fopen("/dev/null", "w");
+
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)(i * 7 + i / 4096);
+	ino = mkfile(t, c->root, "big", NULL);
+	for (size_t off = 0; off < len; off += 100000) {
+		size_t n_here = len - off < 100000 ? len - off : 100000;
+		assert_int_equal(store_wt_write(t, ino, off, data + off, n_here, 1), (long)n_here);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	before = chunks(c);
+	assert_int_equal(before, nchunks);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &commit), 0);
+	assert_int_equal(chunks(c), before);	/* nothing copied, nothing freed */
+
+	assert_int_equal(store_object_hash(&want, GIT_OBJECT_BLOB, data, len), 0);
+	t = wtx(c);
+	assert_int_equal(store_inode_get(t, ino, &n), 0);
+	assert_true(git_oid_equal(&n.id, &want));
+	assert_false(n.flags & STORE_INO_CHUNKS);
+	assert_true(n.owner != ino);
+	assert_int_equal(store_object_read(t, &want, NULL, &body, &blen), -E2BIG);
+	assert_int_equal(store_object_info(t, &want, NULL, &size), 0);
+	assert_int_equal(size, len);
+	assert_int_equal(store_object_copy(t, &want, 0, back, len), (long)len);
+	assert_memory_equal(back, data, len);
+	assert_int_equal(store_object_copy(t, &want, len - 3, back, 100), 3);
+	assert_memory_equal(back, data + len - 3, 3);
+
+	/* an edit over the chunked base, then a second commit */
+	assert_int_equal(store_wt_write(t, ino, STORE_WT_CHUNK - 2, "EDIT", 4, 2), 4);
+	assert_int_equal(store_txn_commit(t), 0);
+	memcpy(back, data, len);
+	memcpy(back + STORE_WT_CHUNK - 2, "EDIT", 4);
+	same_content(c, ino, back, len);
+	git_oid_cpy(&first, &want);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &commit), 0);
+	same_content(c, ino, back, len);
+	t = wtx(c);
+	assert_int_equal(store_object_copy(t, &first, 0, back, len), (long)len);
+	assert_memory_equal(back, data, len);	/* the old one is intact */
+	assert_int_equal(chunks(c), 2 * nchunks);
+
+	/* the same content again: stored once, the new file's chunks go */
+	twin = mkfile(t, c->root, "twin", NULL);
+	assert_int_equal(store_wt_write(t, twin, 0, data, len, 3), (long)len);
+	/* a sparse file: its first and last byte */
+	hole = mkfile(t, c->root, "hole", NULL);
+	assert_int_equal(store_wt_write(t, hole, 0, "a", 1, 3), 1);
+	assert_int_equal(store_wt_write(t, hole, 2 * STORE_BLOB_CHUNKED_MIN - 1, "z", 1, 3), 1);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &commit), 0);
+	assert_int_equal(chunks(c), 2 * nchunks + 2 * STORE_BLOB_CHUNKED_MIN / STORE_WT_CHUNK);
+	same_content(c, twin, data, len);
+	memset(back, 0, 2 * STORE_BLOB_CHUNKED_MIN);
+	back[0] = 'a';
+	back[2 * STORE_BLOB_CHUNKED_MIN - 1] = 'z';
+	same_content(c, hole, back, 2 * STORE_BLOB_CHUNKED_MIN);
+	assert_int_equal(store_fsck(c->s, devnull, NULL), 0);
+
+	/* a lost chunk is damage fsck names; deleting the blob drops them all */
+	t = wtx(c);
+	assert_int_equal(store_inode_get(t, twin, &n), 0);
+	assert_true(git_oid_equal(&n.id, &first));
+	assert_int_equal(store_object_owner(t, &first, &gone), 0);
+	{
+		unsigned char key[16];
+		store_be64_put(key, gone);
+		store_be64_put(key + 8, 5);
+		assert_int_equal(store_del(t, TBL_CHUNKS, key, 16), 0);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_fsck(c->s, devnull, NULL), -EIO);
+	t = wtx(c);
+	assert_true(store_object_copy(t, &first, 0, back, len) < 0);
+	assert_int_equal(store_object_delete(t, &first), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(chunks(c), nchunks + 2 * STORE_BLOB_CHUNKED_MIN / STORE_WT_CHUNK);
+	fclose(devnull);
+	free(data);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +570,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_dirs_and_symlinks_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_frees_in_small_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_skips_ignored_content, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_file_keeps_its_chunks, setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
