@@ -205,7 +205,8 @@ static int odb_read_header(size_t *len, git_object_t *type, git_odb_backend *b,
 		return to_git(rc, GIT_ERROR_ODB);
 	rc = store_object_info(t, id, type, &size);
 	store_txn_abort(t);
-	*len = (size_t)size;
+	if (rc == 0)
+		*len = (size_t)size;
 	return to_git(rc, GIT_ERROR_ODB);
 }
 

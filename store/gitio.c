@@ -302,6 +302,8 @@ static int export_tip(struct export *x, const git_oid *id, int depth)
 	if (git_odb_exists(x->dst, id))
 		return 0;
 	rc = export_read(x, id, GIT_OBJECT_ANY, &type, &body, &len);
+	if (rc == -E2BIG)
+		return export_chunked(x, id);	/* a ref to a large blob */
 	if (rc)
 		return rc;
 	switch (type) {

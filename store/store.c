@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "store/store_int.h"
@@ -148,18 +149,44 @@ static int check_format(struct store *s, MDB_txn *txn, int create)
 	return 0;
 }
 
-/* locate_map - the data file's descriptor and map, for store_locate */
+/*
+ * locate_map - the data file's descriptor and map, for store_locate.
+ * LMDB tells the map's size but not its address (me_mapaddr is set only
+ * with MDB_FIXEDMAP), so the address is found in /proc/self/maps: the
+ * mapping of the data file from offset 0.  If it cannot be found, map
+ * stays NULL and store_locate refuses every pointer (readers then copy).
+ */
 static int locate_map(struct store *s)
 {
 	MDB_envinfo info;
+	struct stat st;
+	char line[512];
+	FILE *maps;
 	int rc = mdb_env_info(s->env, &info);
 
 	if (rc == 0)
 		rc = mdb_env_get_fd(s->env, &s->fd);
 	if (rc)
 		return store_mdb_error(rc, s->dir);
-	s->map = info.me_mapaddr;
+	s->map = NULL;
 	s->map_size = info.me_mapsize;
+	if (fstat(s->fd, &st) < 0 || !(maps = fopen("/proc/self/maps", "re")))
+		return 0;
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long start, end, inode;
+		unsigned long long off;
+		unsigned maj, mnr;
+
+		if (sscanf(line, "%lx-%lx %*s %llx %x:%x %lu", &start, &end, &off, &maj, &mnr,
+			   &inode) == 6 &&
+		    off == 0 && inode == st.st_ino && makedev(maj, mnr) == st.st_dev) {
+			s->map = (const char *)start;
+			if (end - start < s->map_size)
+				s->map_size = end - start;
+			break;
+		}
+	}
+	fclose(maps);
 	return 0;
 }
 
@@ -278,7 +305,8 @@ int store_locate(struct store_txn *t, const void *p, size_t len, int *fd, uint64
 	const struct store *s = t->s;
 	const char *c = p;
 
-	if (c < s->map || len > s->map_size || (size_t)(c - s->map) > s->map_size - len)
+	if (!s->map || (uintptr_t)c < (uintptr_t)s->map || len > s->map_size ||
+	    (uintptr_t)c - (uintptr_t)s->map > s->map_size - len)
 		return -ERANGE;
 	*fd = s->fd;
 	*off = (uint64_t)(c - s->map);

@@ -1173,8 +1173,10 @@ static int blob_from_chunks(struct store_txn *t, struct store_inode *n)
 		rc = store_object_put_chunked(t, &id, owner(n), n->size);
 	if (rc == 0) {
 		rc = store_next_id(t, "ino", &fresh);
+		if (rc)
+			return rc;
 		n->owner = fresh + INO_FIRST;
-		return rc ? rc : take_blob(t, n, &id, 0);
+		return take_blob(t, n, &id, 0);
 	}
 	if (rc == -EEXIST)	/* stored already: the chunks go */
 		rc = store_object_adopt(t, &id);

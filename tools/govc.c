@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #include <git2.h>
 #include <curl/curl.h>
 
@@ -120,7 +121,9 @@ static void huge_pages(char **argv)
 	const char *was = getenv("GLIBC_TUNABLES");
 	char *value;
 
-	if (was && strstr(was, tunable))
+	/* in secure mode (setuid, capabilities) glibc drops the tunable, so
+	 * it would never be found: go on as we are */
+	if ((was && strstr(was, tunable)) || getauxval(AT_SECURE))
 		return;
 	if (asprintf(&value, "%s%s%s=1", was ? was : "", was && *was ? ":" : "", tunable) < 0)
 		return;

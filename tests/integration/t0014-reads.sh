@@ -11,7 +11,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 setup
-plan 16
+plan 17
 mkdir "$M/repos/r"
 W=$M/repos/r
 N=$T/native
@@ -82,6 +82,12 @@ check "after a remount the file reads back" cmp "$W/big" "$N/big"
 
 # large files are chunked blobs in the store: git, gc and fsck handle them
 check "the repository exports to git with the large file" sh -c "'$GOVC' export '$S' r 'git:$T/g' && git -C '$T/g' fsck --strict && git -C '$T/g' cat-file blob HEAD:big | cmp - '$N/big'"
+# a ref straight at that blob (a git tag), imported and exported again
+git init -q "$T/g2"
+blob=$(git -C "$T/g2" hash-object -w "$N/big")
+git -C "$T/g2" -c user.name=t -c user.email=t@t commit -q --allow-empty -m one
+git -C "$T/g2" tag bigtag "$blob"
+check "a tag naming the large blob goes in and out of git" sh -c "'$GOVC' import '$S' 'git:$T/g2' r2 && '$GOVC' export '$S' r2 'git:$T/g3' && git -C '$T/g3' cat-file blob bigtag | cmp - '$N/big' && git -C '$T/g3' fsck --strict"
 old=$("$GOVC" log "$S" r | tail -1 | cut -f1)
 check "gc while mounted keeps the large file" sh -c "'$GOVC' gc '$S' && cmp '$W/big' '$N/big'"
 rm "$W/big" "$W/sparse"

@@ -101,6 +101,39 @@ static void test_objects(void **state)
 	store_txn_abort(t);
 }
 
+/* bytes borrowed from a read transaction are found in the data file, so
+ * FUSE reads can be answered by pread or splice of it (fs_reply_pieces) */
+static void test_locate(void **state)
+{
+	struct store *s = *state;
+	struct store_txn *t;
+	size_t len = 300000, got;
+	char *body = malloc(len), *back = malloc(len);
+	const void *data;
+	uint64_t off;
+	git_oid id;
+	int fd;
+
+	for (size_t i = 0; i < len; i++)
+		body[i] = (char)(i * 31 + i / 977);
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_object_write(t, GIT_OBJECT_BLOB, body, len, &id), 0);
+	/* a write transaction's own pages are not in the file yet */
+	assert_int_equal(store_object_read(t, &id, NULL, &data, &got), 0);
+	assert_int_equal(store_locate(t, data, got, &fd, &off), -ERANGE);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	assert_int_equal(store_object_read(t, &id, NULL, &data, &got), 0);
+	assert_int_equal(store_locate(t, data, got, &fd, &off), 0);
+	assert_int_equal(pread(fd, back, len, (off_t)off), (ssize_t)len);
+	assert_memory_equal(back, body, len);
+	assert_int_equal(store_locate(t, body, len, &fd, &off), -ERANGE);
+	store_txn_abort(t);
+	free(body);
+	free(back);
+}
+
 static void test_refs_cas(void **state)
 {
 	struct store *s = *state;
@@ -166,6 +199,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refs_cas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
