@@ -245,13 +245,32 @@ static int startup_recovery(struct fs *fs)
 	return rc;
 }
 
-static int build_args(struct fuse_args *args, const struct fs_options *o)
+/* has_opt - is NAME one of the comma-separated options in OPTS? */
+static int has_opt(const char *opts, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* root_only - can nobody but root reach the mount (see fs->root_only)? */
+static int root_only(const struct fs_options *o)
+{
+	return geteuid() == 0 && !has_opt(o->fuse_opts, "allow_other") &&
+	       !has_opt(o->fuse_opts, "allow_root") &&
+	       !has_opt(o->fuse_opts, "default_permissions");
+}
+
+static int build_args(struct fuse_args *args, const struct fs_options *o, int kernel_checks)
 {
 	char opts[4096];
 	/* as root, honour setuid bits and device nodes: an image's rootfs
 	 * needs them (only root can reach the mount without allow_other) */
-	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=govc,default_permissions%s%s%s",
-			 o->store_dir, geteuid() == 0 ? ",suid,dev" : "",
+	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=govc%s%s%s%s", o->store_dir,
+			 kernel_checks ? ",default_permissions" : "", geteuid() == 0 ? ",suid,dev" : "",
 			 o->fuse_opts && *o->fuse_opts ? "," : "",
 			 o->fuse_opts ? o->fuse_opts : "");
 
@@ -340,7 +359,8 @@ int fs_run(const struct fs_options *o)
 		report(o->ready_fd, msg);
 		goto out;
 	}
-	if (build_args(&args, o)) {
+	fs.root_only = root_only(o);
+	if (build_args(&args, o, !fs.root_only)) {
 		report(o->ready_fd, "mount options too long");
 		goto out;
 	}

@@ -165,6 +165,16 @@ struct fs {
 	 * mounting, so the kernel learns this before the first CREATE.
 	 */
 	int no_open;			/* set at init */
+	/*
+	 * Only root can reach the mount (the daemon runs as root, without
+	 * allow_other or allow_root), and root passes every permission check:
+	 * the mount goes without default_permissions.  The kernel then needs
+	 * no fresh attributes of a directory to create in it, and a copied
+	 * file costs three round trips instead of four (GETATTR of the
+	 * directory, whose attributes the last CREATE invalidated).  Set
+	 * before mounting, read-only after.
+	 */
+	int root_only;
 	struct fs_text {
 		fuse_ino_t id;		/* 0: a free slot */
 		uint64_t gen;		/* the store generation it was made at */
@@ -247,7 +257,7 @@ void fs_reply_pieces(fuse_req_t req, struct store_txn *t, const struct store_pie
 int fs_reply_blob(fuse_req_t req, struct store_txn *t, const git_oid *id, uint64_t off,
 		  size_t size);
 /* fs_xattr_absent - the answer to getxattr(NAME) that found GOT */
-long fs_xattr_absent(const char *name, long got);
+long fs_xattr_absent(const struct fs *fs, const char *name, long got);
 int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino,
 		struct fuse_entry_param *e);
 

@@ -875,11 +875,11 @@ long fs_img_xattr(struct fs *fs, fuse_ino_t id, const char *name, char *buf, siz
 
 	if (fs_img_is_fixed(id) || fs_node_get(fs, id, &n) || n.kind != FS_K_IMG_NODE ||
 	    !(n.on.flags & (OCI_NODE_XATTRS | OCI_NODE_OPAQUE)))
-		return name ? fs_xattr_absent(name, -ENODATA) : 0;
+		return name ? fs_xattr_absent(fs, name, -ENODATA) : 0;
 	got = store_txn_begin(&t, fs->store, 0);
 	if (got)
 		return got;
-	got = name ? fs_xattr_absent(name, oci_xattr_get(t, n.image->img, &n.on, name, buf, size))
+	got = name ? fs_xattr_absent(fs, name, oci_xattr_get(t, n.image->img, &n.on, name, buf, size))
 		   : oci_xattr_list(t, n.image->img, &n.on, buf, size);
 	store_txn_abort(t);
 	return got;

@@ -669,5 +669,5 @@ long fs_view_xattr(struct fs *fs, fuse_ino_t id, const char *name, char *buf, si
 	/* only the trees of images carry extended attributes */
 	if (id > FS_ID_FIXED_MAX && fs_node_get(fs, id, &n) == 0 && fs_img_is_kind(n.kind))
 		return fs_img_xattr(fs, id, name, buf, size);
-	return name ? fs_xattr_absent(name, -ENODATA) : 0;
+	return name ? fs_xattr_absent(fs, name, -ENODATA) : 0;
 }

@@ -221,10 +221,24 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/* attr_of - the attributes of node INO, and how long they hold (views) */
+static int attr_of(struct fs *fs, struct store_txn *t, fuse_ino_t ino, struct stat *st,
+		   double *timeout)
+{
+	struct store_inode n;
+	int rc;
+
+	if (!fs_is_wt(ino))
+		return fs_view_getattr(fs, t, ino, st, timeout);
+	rc = store_inode_get(t, ino, &n);
+	if (rc == 0)
+		fs_wt_attr(&n, st);
+	return rc;
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct store_inode n;
 	struct store_txn *t;
 	struct stat st;
 	double timeout = fs_wt_timeout();
@@ -232,18 +246,40 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (begin(req, &t, 0))
 		return;
-	if (fs_is_wt(ino)) {
-		rc = store_inode_get(t, ino, &n);
-		if (rc == 0)
-			fs_wt_attr(&n, &st);
-	} else {
-		rc = fs_view_getattr(fs, t, ino, &st, &timeout);
-	}
+	rc = attr_of(fs, t, ino, &st, &timeout);
 	store_txn_abort(t);
 	if (rc)
 		fs_reply_store_error(req, rc, "getattr");
 	else
 		fuse_reply_attr(req, &st, timeout);
+}
+
+/*
+ * op_access - access(2) and chdir, which reach the daemon only without
+ * default_permissions, that is when only root can reach the mount
+ * (fs->root_only).  Root may read and write anything; it may execute a
+ * file with an execute bit set for someone, and search any directory.
+ */
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs *fs = fs_of(req);
+	struct store_txn *t;
+	struct stat st;
+	double timeout = 0;
+	int rc;
+
+	if (!(mask & X_OK)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (begin(req, &t, 0))
+		return;
+	rc = attr_of(fs, t, ino, &st, &timeout);
+	store_txn_abort(t);
+	if (rc)
+		fs_reply_store_error(req, rc, "access");
+	else
+		fuse_reply_err(req, S_ISDIR(st.st_mode) || (st.st_mode & 0111) ? 0 : EACCES);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -982,13 +1018,20 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-long fs_xattr_absent(const char *name, long got)
+long fs_xattr_absent(const struct fs *fs, const char *name, long got)
 {
-	/* "not supported" rather than "absent" for SELinux labels: ls -l
-	 * then stops asking for the rest of the filesystem, one FUSE round
-	 * trip per file saved (the kernel caches no xattr); a label that is
-	 * there is still returned */
-	if (got == -ENODATA && !strcmp(name, "security.selinux"))
+	/* "not supported" rather than "absent" for SELinux labels, and for
+	 * ACLs when the kernel does not handle them (fs->root_only; when it
+	 * does, it asks for a directory's default ACL at every create and
+	 * takes "not supported" for an error): ls -l then stops asking for
+	 * the rest of the filesystem, one FUSE round trip per file saved
+	 * (the kernel caches no xattr).  What is there is still returned. */
+	if (got != -ENODATA)
+		return got;
+	if (!strcmp(name, "security.selinux"))
+		return -EOPNOTSUPP;
+	if (fs->root_only && (!strcmp(name, "system.posix_acl_access") ||
+			      !strcmp(name, "system.posix_acl_default")))
 		return -EOPNOTSUPP;
 	return got;
 }
@@ -1046,7 +1089,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	}
 	if (!xattr_name_ok(name)) {
-		fuse_reply_err(req, ENODATA);
+		fuse_reply_err(req, (int)-fs_xattr_absent(fs_of(req), name, -ENODATA));
 		return;
 	}
 	if (size && !(buf = malloc(size))) {
@@ -1057,7 +1100,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		free(buf);
 		return;
 	}
-	got = fs_xattr_absent(name, store_wt_xattr_get(t, ino, name, buf, size));
+	got = fs_xattr_absent(fs_of(req), name, store_wt_xattr_get(t, ino, name, buf, size));
 	store_txn_abort(t);
 	reply_sized(req, size, got, buf);
 	free(buf);
@@ -1125,8 +1168,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	/* with POSIX ACLs on, the kernel caches each inode's (absent) ACL
 	 * instead of asking for system.posix_acl_* on every ls -l */
-	if (conn->capable & FUSE_CAP_POSIX_ACL)
-		conn->want |= FUSE_CAP_POSIX_ACL;
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && !fs->root_only)
+		conn->want |= FUSE_CAP_POSIX_ACL;	/* it implies default_permissions */
 	/* read by the watcher thread */
 	__atomic_store_n(&fs->can_expire, !!(conn->capable & FUSE_CAP_EXPIRE_ONLY),
 			 __ATOMIC_RELEASE);
@@ -1156,6 +1199,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
 	.setattr = op_setattr,
+	.access = op_access,
 	.readlink = op_readlink,
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,

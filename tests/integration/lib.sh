@@ -69,6 +69,10 @@ cleanup() {
 	done
 	for s in "$T"/store* "$T"/small/*; do
 		[ -f "$s/daemon.log" ] || continue
+		if [ "${1:-0}" != 0 ] || [ "$test_failed" != 0 ]; then
+			diag "daemon log of $(basename "$s"):"
+			tail -n 40 "$s/daemon.log" | sed 's/^/# /'
+		fi
 		if grep -q "AddressSanitizer\|runtime error:\|LeakSanitizer" "$s/daemon.log"; then
 			echo "not ok $((test_n + 1)) - the daemon of $(basename "$s") reported a sanitizer error"
 			sed 's/^/# /' "$s/daemon.log" | head -60
@@ -93,7 +97,7 @@ setup() {
 	S=$T/store
 	M=$T/mnt
 	mkdir -p "$M"
-	trap 'rc=$?; cleanup; [ $rc -ne 0 ] && exit $rc; exit $test_failed' EXIT
+	trap 'rc=$?; cleanup $rc; [ $rc -ne 0 ] && exit $rc; exit $test_failed' EXIT
 	trap 'exit 1' INT TERM HUP PIPE
 	"$GOVC" init "$S" >/dev/null
 	"$GOVC" mount -o "$(mount_opts)" "$S" "$M" ||

@@ -74,9 +74,10 @@ log = [l.split('\t')[0] for l in open(sys.argv[2])]
 assert sorted(ids) == sorted(log), (len(ids), len(log))
 EOF"
 
-echo x > "$W/forced"
+# written and fsynced by one process: the commit window cannot pass between
+# (it could between an echo and the dd, and the commit then came first)
 before=$(commits c)
-dd if=/dev/null of="$W/forced" conv=notrunc,fsync 2>/dev/null
+printf 'x\n' | dd of="$W/forced" conv=fsync 2>/dev/null
 check "fsync commits at once" sh -c "[ $(commits c) -gt $before ] && '$GOVC' log '$S' c | head -n1 | grep -q 'A forced'"
 
 # tail -f must see events appended after it started (sizes stay current)
