@@ -172,6 +172,7 @@ struct fsck {
 	struct u64set linked;	/* inodes named by a directory entry */
 	struct u64set reached;	/* directories known to reach a root */
 	uint64_t owner;		/* chunks/xattrs pass: the inode last looked up */
+	uint64_t garbage_chunks;	/* chunks an interrupted import left */
 	struct u64set chunked;	/* numbers chunks may be keyed by: those of
 				 * files with pending writes, chunked blobs */
 	int err;		/* the check itself failed (out of memory) */
@@ -789,6 +790,11 @@ static int check_owned(struct fsck *f, const MDB_val *k, const char *what, int c
 	if (ino == f->owner)
 		return 0;
 	f->owner = ino;
+	if (chunk && ino >= STORE_OWNER_INGEST && !u64set_has(&f->chunked, ino)) {
+		/* an interrupted import's: garbage for gc, not damage */
+		f->garbage_chunks++;
+		return 0;
+	}
 	if (chunk) {
 		if (!u64set_has(&f->chunked, ino))
 			problem(f, "%s of %llu: neither a file with pending writes nor a chunked blob (leaked)",

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "store/gc.h"
+#include "store/ingest.h"
 #include "store/object.h"
 #include "store/oci_int.h"
 #include "store/repo.h"
@@ -96,6 +97,9 @@ struct gc {
 	struct store_txn *t;
 	struct keyset objects;	/* git ids reached */
 	struct keyset digests;	/* OCI digests reached */
+	struct keyset lids;	/* be64 layer ids pinned by live sessions */
+	struct keyset owners;	/* be64 chunk owners in use (ingest ones) */
+	int ingest_chunks;	/* the chunks table holds ingest owners */
 	git_oid *stack;		/* git objects to visit */
 	size_t nstack, capstack;
 };
@@ -393,6 +397,39 @@ static int mark_pins(struct gc *g)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* mark_session_pin - what a live ingest session pinned (ingest.h) */
+static int mark_session_pin(int kind, const unsigned char *key, size_t len, void *arg)
+{
+	struct gc *g = arg;
+	struct oci_digest d;
+	int rc = 0;
+
+	switch (kind) {
+	case STORE_PIN_OBJECT:
+		if (len == GIT_OID_RAWSZ)
+			rc = keyset_add(&g->objects, key);
+		break;
+	case STORE_PIN_BLOB:
+		if (len == 32) {
+			memcpy(d.sha256, key, 32);
+			rc = mark_digest(g, &d);
+		}
+		break;
+	case STORE_PIN_LAYER:
+		if (len == 8) {
+			rc = keyset_add(&g->lids, key);
+			if (rc >= 0)
+				rc = mark_layer_files(g, store_be64_get(key));
+		}
+		break;
+	case STORE_PIN_CHUNKS:
+		if (len == 8)
+			rc = keyset_add(&g->owners, key);
+		break;
+	}
+	return rc < 0 ? rc : 0;
+}
+
 /* ---- sweep -------------------------------------------------------------- */
 
 /* A list of keys to delete after a scan. */
@@ -427,7 +464,15 @@ static int sweep_object(const git_oid *id, void *arg)
 	uint64_t len;
 
 	if (keyset_has(&sw->g->objects, id->id)) {
+		uint64_t owner;
+		unsigned char key[8];
+
 		sw->st->kept_objects++;
+		if (sw->g->ingest_chunks && store_object_owner(sw->g->t, id, &owner) == 0 &&
+		    owner >= STORE_OWNER_INGEST) {
+			store_be64_put(key, owner);
+			return keyset_add(&sw->g->owners, key) < 0 ? -ENOMEM : 0;
+		}
 		return 0;
 	}
 	if (store_object_info(sw->g->t, id, NULL, &len) == 0)
@@ -475,6 +520,114 @@ static int scan_unmarked(struct gc *g, enum store_table tbl, const char *prefix,
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* headerless_chunks - digests whose chunks lie without a header (an
+ * interrupted writer's) and that nothing reaches: onto LIST */
+static int headerless_chunks(struct gc *g, struct doomed *list)
+{
+	unsigned char last[32], next[33];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_BLOBS), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "oci_blobs");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		if (k.mv_size < 32)
+			break;
+		memcpy(last, k.mv_data, 32);
+		if (k.mv_size > 32 && !keyset_has(&g->digests, last)) {
+			MDB_val h;
+			rc = mdb_get(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_BLOBS),
+				     &(MDB_val){ 32, last }, &h);
+			if (rc == MDB_NOTFOUND && (rc = doomed_add(list, last)) != 0)
+				break;
+		}
+		/* on to the next digest: the first key after every LAST+... */
+		memcpy(next, last, 32);
+		next[32] = 0xff;
+		k.mv_size = 33;
+		k.mv_data = next;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		while (rc == 0 && k.mv_size >= 32 && !memcmp(k.mv_data, last, 32))
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * sweep_orphans - what interrupted ingest sessions left and no live one
+ * pins: layer index records of a layer id with no layer record, and
+ * chunks of ingest owners no kept blob owns.
+ */
+static int sweep_orphans(struct gc *g, int dry)
+{
+	unsigned char key[9];
+	struct doomed lids = { NULL, 8, 0, 0 }, owners = { NULL, 8, 0, 0 };
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_FILES), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "oci_files");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0 && k.mv_size >= 8) {
+		uint64_t lid = store_be64_get(k.mv_data);
+		MDB_val lv;
+
+		key[0] = 'L';
+		memcpy(key + 1, k.mv_data, 8);
+		if (!keyset_has(&g->lids, key + 1) &&
+		    mdb_get(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_META),
+			    &(MDB_val){ 9, key }, &lv) == MDB_NOTFOUND &&
+		    doomed_add(&lids, key + 1)) {
+			rc = -ENOMEM;
+			break;
+		}
+		store_be64_put(key, lid + 1);
+		k.mv_size = 8;
+		k.mv_data = key;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	}
+	mdb_cursor_close(c);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, TBL_CHUNKS), &c);
+	else
+		goto out;
+	if (rc)
+		goto out;
+	store_be64_put(key, STORE_OWNER_INGEST);
+	k.mv_size = 8;
+	k.mv_data = key;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size == 16) {
+		uint64_t owner = store_be64_get(k.mv_data);
+
+		memcpy(key, k.mv_data, 8);
+		if (!keyset_has(&g->owners, key) && doomed_add(&owners, key)) {
+			rc = -ENOMEM;
+			break;
+		}
+		store_be64_put(key, owner + 1);
+		k.mv_size = 8;
+		k.mv_data = key;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; rc == 0 && !dry && i < lids.n; i++)
+		rc = store_del_prefix(g->t, TBL_OCI_FILES, lids.keys + i * 8, 8);
+	for (size_t i = 0; rc == 0 && !dry && i < owners.n; i++)
+		rc = store_del_prefix(g->t, TBL_CHUNKS, owners.keys + i * 8, 8);
+out:
+	free(lids.keys);
+	free(owners.keys);
+	return rc > 0 || rc < -4095 ? store_mdb_error(rc, "gc") : rc;
+}
+
 static int sweep(struct gc *g, int dry, struct store_gc_stats *st)
 {
 	struct sweep sw = { g, { NULL, GIT_OID_RAWSZ, 0, 0 }, st };
@@ -491,9 +644,13 @@ static int sweep(struct gc *g, int dry, struct store_gc_stats *st)
 	sw.list.ksize = 32;
 	if (rc == 0)
 		rc = oci_blob_foreach(g->t, sweep_blob, &sw);
+	if (rc == 0)
+		rc = headerless_chunks(g, &sw.list);
 	for (size_t i = 0; rc == 0 && !dry && i < sw.list.n; i++)
 		rc = store_del_prefix(g->t, TBL_OCI_BLOBS, sw.list.keys + i * 32, 32);
 	free(sw.list.keys);
+	if (rc == 0)
+		rc = sweep_orphans(g, dry);
 
 	if (rc == 0)
 		rc = scan_unmarked(g, TBL_OCI_LAYERS, "", 0, &layers);
@@ -551,6 +708,22 @@ static int gc_event(struct store_txn *t, const struct store_gc_stats *st)
 	return rc;
 }
 
+/* has_ingest_chunks - does any chunk belong to an ingest owner? */
+static int has_ingest_chunks(struct store_txn *t)
+{
+	unsigned char key[8];
+	MDB_cursor *c;
+	MDB_val k = { 8, key }, v;
+	int found;
+
+	if (mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_CHUNKS), &c))
+		return 1;
+	store_be64_put(key, STORE_OWNER_INGEST);
+	found = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0;
+	mdb_cursor_close(c);
+	return found;
+}
+
 int store_gc(struct store *s, unsigned flags, struct store_gc_stats *out)
 {
 	struct gc g;
@@ -560,12 +733,18 @@ int store_gc(struct store *s, unsigned flags, struct store_gc_stats *out)
 	memset(&g, 0, sizeof(g));
 	g.objects.ksize = GIT_OID_RAWSZ;
 	g.digests.ksize = 32;
+	g.lids.ksize = 8;
+	g.owners.ksize = 8;
 	rc = store_txn_begin(&g.t, s, STORE_TXN_WRITE);
 	if (rc)
 		return rc;
 	rc = oci_tag_foreach(g.t, NULL, mark_tag, &g);
 	if (rc == 0)
 		rc = mark_pins(&g);
+	if (rc == 0)
+		rc = store_ingest_foreach_pin(g.t, mark_session_pin, &g);
+	if (rc == 0)
+		g.ingest_chunks = has_ingest_chunks(g.t);
 	if (rc == 0)
 		rc = store_repo_foreach(g.t, mark_repo, &g);
 	if (rc == 0)
@@ -582,6 +761,8 @@ int store_gc(struct store *s, unsigned flags, struct store_gc_stats *out)
 		store_txn_abort(g.t);
 	free(g.objects.slots);
 	free(g.digests.slots);
+	free(g.lids.slots);
+	free(g.owners.slots);
 	free(g.stack);
 	return rc;
 }

@@ -173,6 +173,9 @@ int store_object_owner(struct store_txn *t, const git_oid *id, uint64_t *owner)
 	return rc;
 }
 
+/* what an empty chunk of a chunked blob stands for */
+static const char zero_chunk[STORE_WT_CHUNK];
+
 long store_blob_pieces(struct store_txn *t, const git_oid *id, uint64_t off, size_t len,
 		       struct store_piece *out, size_t max, size_t *count)
 {
@@ -208,6 +211,10 @@ long store_blob_pieces(struct store_txn *t, const git_oid *id, uint64_t off, siz
 		store_be64_put(key, r.owner);
 		store_be64_put(key + 8, idx);
 		rc = store_get(t, TBL_CHUNKS, key, 16, &v);
+		if (rc == 0 && v.mv_size == 0 && want) {	/* a chunk of zeros */
+			v.mv_data = (void *)zero_chunk;
+			v.mv_size = want;
+		}
 		if (rc == 0 && v.mv_size != want)
 			rc = -EIO;
 		if (rc) {

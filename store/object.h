@@ -27,9 +27,16 @@
  * one value: its record names the chunks' owner number (from the "ino"
  * counter, so owners never collide with inodes) and the length, and the
  * bytes are chunks (owner, 0..) of STORE_WT_CHUNK bytes, the last one
- * shorter (docs/formats.md).  Chunked blobs are read in pieces; the id is
- * the same as it would be for the same bytes in one value.
+ * shorter (docs/formats.md).  A chunk stored empty stands for that many
+ * zero bytes (layer files of zeros cost no space).  Chunked blobs are read
+ * in pieces; the id is the same as it would be for the same bytes in one
+ * value.
+ *
+ * Owners at or above STORE_OWNER_INGEST were made by an ingest session
+ * (ingest.h) for a layer file; until the blob is recorded they are pinned,
+ * and gc removes the chunks of such an owner that nothing holds.
  */
+#define STORE_OWNER_INGEST (1ULL << 62)
 #define STORE_BLOB_CHUNKED_MIN (1u << 20)	/* smaller blobs are one value */
 
 /*

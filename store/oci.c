@@ -14,6 +14,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <archive_entry.h>
 #include <openssl/evp.h>
 
+#include "store/ingest.h"
 #include "store/oci_int.h"
 
 #define PIN_OWNER_MAX 200
@@ -250,13 +252,6 @@ int oci_blob_size(struct store_txn *t, const struct oci_digest *d, uint64_t *siz
 	return 0;
 }
 
-static int blob_finish(struct store_txn *t, const struct oci_digest *d, uint64_t size)
-{
-	struct oci_blob_rec rec = { .size = size, .chunk = OCI_BLOB_CHUNK };
-
-	return store_put(t, TBL_OCI_BLOBS, d->sha256, 32, &rec, sizeof(rec), 0);
-}
-
 static int mismatch(const struct oci_digest *want, const struct oci_digest *got,
 		    const char *what)
 {
@@ -267,12 +262,249 @@ static int mismatch(const struct oci_digest *want, const struct oci_digest *got,
 			   what, oci_digest_fmt(w, want), oci_digest_fmt(g, got));
 }
 
-int oci_blob_put(struct store_txn *t, const void *data, size_t len,
+/* ---- the streaming blob writer ------------------------------------------ */
+
+struct oci_blob_writer {
+	struct store_ingest *in;
+	struct oci_digest expect;
+	int known;		/* EXPECT given: chunks go under it at once */
+	uint64_t size, total;	/* promised (UINT64_MAX: unknown); so far */
+	uint32_t idx;		/* next chunk */
+	EVP_MD_CTX *ctx;
+	char *buf;		/* one chunk, filling */
+	size_t fill;
+	int spill;		/* digest unknown: the bytes wait in this file */
+	char what[300];
+};
+
+static int tmpfile_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/var/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "%s/govc-blob-XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd >= 0 ? fd : -errno;
+}
+
+/* chunk_put - store chunk IDX of blob D in the session's transaction */
+static int chunk_put(struct store_ingest *in, const struct oci_digest *d, uint32_t idx,
+		     const void *p, size_t n)
+{
+	unsigned char key[36];
+	struct store_txn *t;
+	int rc = store_ingest_txn(in, &t);
+
+	chunk_key(key, d, idx);
+	if (rc == 0)
+		rc = store_put(t, TBL_OCI_BLOBS, key, sizeof(key), p, n, 0);
+	return rc ? rc : store_ingest_step(in, n);
+}
+
+static int pin_blob(struct store_ingest *in, const struct oci_digest *d)
+{
+	return store_ingest_pin(in, STORE_PIN_BLOB, d->sha256, 32);
+}
+
+/* present - is blob D complete in the store already (pinned if so)? */
+static int present(struct store_ingest *in, const struct oci_digest *d, uint64_t size,
+		   const char *what)
+{
+	struct store_txn *t;
+	uint64_t have;
+	int rc = store_ingest_txn(in, &t);
+
+	if (rc == 0)
+		rc = oci_blob_size(t, d, &have);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (size != UINT64_MAX && have != size)
+		return store_error(-EBADMSG,
+				   "%s: the descriptor says %llu bytes, but the blob with that digest has %llu",
+				   what, (unsigned long long)size, (unsigned long long)have);
+	rc = pin_blob(in, d);
+	return rc ? rc : 1;
+}
+
+int oci_blob_writer_begin(struct oci_blob_writer **out, struct store_ingest *in,
+			  const struct oci_digest *expect, uint64_t size, const char *what)
+{
+	struct oci_blob_writer *w;
+	int rc;
+
+	*out = NULL;
+	if (expect) {
+		rc = present(in, expect, size, what);
+		if (rc)
+			return rc < 0 ? rc : -EEXIST;
+		rc = pin_blob(in, expect);
+		if (rc)
+			return rc;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return store_error(-ENOMEM, "out of memory");
+	w->in = in;
+	w->size = size;
+	w->spill = -1;
+	snprintf(w->what, sizeof(w->what), "%s", what);
+	if (expect) {
+		w->expect = *expect;
+		w->known = 1;
+	}
+	w->buf = malloc(OCI_BLOB_CHUNK);
+	w->ctx = EVP_MD_CTX_new();
+	if (!w->buf || !w->ctx || !EVP_DigestInit_ex(w->ctx, EVP_sha256(), NULL)) {
+		oci_blob_writer_abort(w);
+		return store_error(-ENOMEM, "out of memory");
+	}
+	if (!expect && (w->spill = tmpfile_open()) < 0) {
+		rc = store_error(w->spill, "%s: cannot create a temporary file: %s (set TMPDIR)",
+				 what, strerror(-w->spill));
+		w->spill = -1;
+		oci_blob_writer_abort(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+static int writer_emit(struct oci_blob_writer *w)
+{
+	int rc = 0;
+
+	if (!w->fill)
+		return 0;
+	if (w->known) {
+		rc = chunk_put(w->in, &w->expect, w->idx, w->buf, w->fill);
+	} else {
+		for (size_t done = 0; done < w->fill && rc == 0;) {
+			ssize_t n = write(w->spill, w->buf + done, w->fill - done);
+			if (n < 0 && errno != EINTR)
+				rc = store_error(-errno, "%s: cannot write a temporary file: %s",
+						 w->what, strerror(errno));
+			done += n > 0 ? (size_t)n : 0;
+		}
+	}
+	w->idx++;
+	w->fill = 0;
+	return rc;
+}
+
+int oci_blob_writer_write(struct oci_blob_writer *w, const void *p, size_t n)
+{
+	if (w->size != UINT64_MAX && n > w->size - w->total)
+		return store_error(-EBADMSG, "%s: longer than the %llu bytes its descriptor says",
+				   w->what, (unsigned long long)w->size);
+	EVP_DigestUpdate(w->ctx, p, n);
+	w->total += n;
+	while (n) {
+		size_t take = OCI_BLOB_CHUNK - w->fill < n ? OCI_BLOB_CHUNK - w->fill : n;
+		int rc;
+
+		memcpy(w->buf + w->fill, p, take);
+		w->fill += take;
+		p = (const char *)p + take;
+		n -= take;
+		if (w->fill == OCI_BLOB_CHUNK && (rc = writer_emit(w)))
+			return rc;
+	}
+	return 0;
+}
+
+/* replay - the spilled bytes into chunks of blob D */
+static int replay(struct oci_blob_writer *w, const struct oci_digest *d)
+{
+	uint64_t off = 0;
+	uint32_t idx = 0;
+
+	while (off < w->total) {
+		size_t want = w->total - off < OCI_BLOB_CHUNK ? (size_t)(w->total - off) : OCI_BLOB_CHUNK;
+		ssize_t n = pread(w->spill, w->buf, want, (off_t)off);
+		int rc;
+
+		if (n <= 0)
+			return store_error(-EIO, "%s: cannot read back a temporary file", w->what);
+		rc = chunk_put(w->in, d, idx++, w->buf, (size_t)n);
+		if (rc)
+			return rc;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int oci_blob_writer_finish(struct oci_blob_writer *w, struct oci_digest *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct oci_blob_rec rec = { .chunk = OCI_BLOB_CHUNK };
+	struct oci_digest got;
+	struct store_txn *t;
+	int rc = writer_emit(w);
+
+	if (rc)
+		goto out;
+	if (w->size != UINT64_MAX && w->total != w->size) {
+		rc = store_error(-EBADMSG, "%s: %llu bytes, but its descriptor says %llu (truncated?)",
+				 w->what, (unsigned long long)w->total, (unsigned long long)w->size);
+		goto out;
+	}
+	EVP_DigestFinal_ex(w->ctx, md, &mdlen);
+	memcpy(got.sha256, md, 32);
+	if (w->known && memcmp(&got, &w->expect, sizeof(got))) {
+		rc = mismatch(&w->expect, &got, w->what);
+		goto out;
+	}
+	if (out)
+		*out = got;
+	if (!w->known) {
+		rc = present(w->in, &got, w->total, w->what);
+		if (rc)
+			goto out;	/* stored already (1), or an error */
+		rc = pin_blob(w->in, &got);
+		if (rc == 0)
+			rc = replay(w, &got);
+		if (rc)
+			goto out;
+	}
+	rec.size = w->total;
+	rc = store_ingest_txn(w->in, &t);
+	if (rc == 0)
+		rc = store_put(t, TBL_OCI_BLOBS, got.sha256, 32, &rec, sizeof(rec), 0);
+	if (rc == 0)
+		rc = store_ingest_step(w->in, sizeof(rec));
+out:
+	oci_blob_writer_abort(w);
+	return rc < 0 ? rc : 0;
+}
+
+void oci_blob_writer_abort(struct oci_blob_writer *w)
+{
+	if (!w)
+		return;
+	/* chunks written stay pinned until the session ends; gc takes them */
+	if (w->spill >= 0)
+		close(w->spill);
+	EVP_MD_CTX_free(w->ctx);
+	free(w->buf);
+	free(w);
+}
+
+int oci_blob_put(struct store_ingest *in, const void *data, size_t len,
 		 const struct oci_digest *expect, const char *what, struct oci_digest *out)
 {
+	struct oci_blob_writer *w;
 	struct oci_digest d;
-	unsigned char key[36];
-	uint64_t have;
 	int rc;
 
 	oci_digest_of(&d, data, len);
@@ -280,19 +512,17 @@ int oci_blob_put(struct store_txn *t, const void *data, size_t len,
 		return mismatch(expect, &d, what);
 	if (out)
 		*out = d;
-	rc = oci_blob_size(t, &d, &have);
-	if (rc == 0)
+	rc = oci_blob_writer_begin(&w, in, &d, len, what);
+	if (rc == -EEXIST)
 		return 0;
-	if (rc != -ENOENT)
+	if (rc)
 		return rc;
-	for (size_t off = 0, n; off < len; off += n) {
-		n = len - off < OCI_BLOB_CHUNK ? len - off : OCI_BLOB_CHUNK;
-		chunk_key(key, &d, (uint32_t)(off / OCI_BLOB_CHUNK));
-		rc = store_put(t, TBL_OCI_BLOBS, key, sizeof(key), (const char *)data + off, n, 0);
-		if (rc)
-			return rc;
+	rc = oci_blob_writer_write(w, data, len);
+	if (rc) {
+		oci_blob_writer_abort(w);
+		return rc;
 	}
-	return blob_finish(t, &d, len);
+	return oci_blob_writer_finish(w, NULL);
 }
 
 /* read_full - read up to LEN bytes, retrying short reads; bytes or -errno */
@@ -313,77 +543,63 @@ static ssize_t read_full(int fd, void *buf, size_t len)
 	return (ssize_t)done;
 }
 
-int oci_blob_put_fd(struct store_txn *t, int fd, const struct oci_digest *expect,
+int oci_blob_put_fd(struct store_ingest *in, int fd, const struct oci_digest *expect,
 		    uint64_t size, const char *what)
 {
-	unsigned char key[36], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	struct oci_digest got;
-	uint64_t total = 0, have;
-	uint32_t idx = 0;
-	EVP_MD_CTX *ctx = NULL;
+	struct oci_blob_writer *w;
 	char *buf = NULL;
-	int rc = oci_blob_size(t, expect, &have);
+	int rc = oci_blob_writer_begin(&w, in, expect, size, what);
 
-	if (rc == 0) {
-		if (size != UINT64_MAX && have != size)
-			return store_error(-EBADMSG,
-					   "%s: the descriptor says %llu bytes, but the blob with that digest has %llu",
-					   what, (unsigned long long)size, (unsigned long long)have);
+	if (rc == -EEXIST)
 		return 0;
-	}
-	if (rc != -ENOENT)
+	if (rc)
 		return rc;
 	buf = malloc(OCI_BLOB_CHUNK);
-	ctx = EVP_MD_CTX_new();
-	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+	if (!buf)
 		rc = store_error(-ENOMEM, "out of memory");
-		goto out;
-	}
-	for (;;) {
+	while (rc == 0) {
 		ssize_t n = read_full(fd, buf, OCI_BLOB_CHUNK);
 
 		if (n < 0) {
 			rc = store_error((int)n, "%s: cannot read: %s", what, strerror((int)-n));
-			goto out_del;
+			break;
 		}
 		if (n == 0)
 			break;
-		total += (uint64_t)n;
-		if (size != UINT64_MAX && total > size) {
-			rc = store_error(-EBADMSG, "%s: longer than the %llu bytes its descriptor says",
-					 what, (unsigned long long)size);
-			goto out_del;
-		}
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		chunk_key(key, expect, idx++);
-		rc = store_put(t, TBL_OCI_BLOBS, key, sizeof(key), buf, (size_t)n, 0);
-		if (rc)
-			goto out_del;
-		if ((size_t)n < OCI_BLOB_CHUNK)
-			break;
+		rc = oci_blob_writer_write(w, buf, (size_t)n);
 	}
-	if (size != UINT64_MAX && total != size) {
-		rc = store_error(-EBADMSG, "%s: %llu bytes, but its descriptor says %llu (truncated?)",
-				 what, (unsigned long long)total, (unsigned long long)size);
-		goto out_del;
-	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	memcpy(got.sha256, md, 32);
-	if (memcmp(&got, expect, sizeof(got))) {
-		rc = mismatch(expect, &got, what);
-		goto out_del;
-	}
-	rc = blob_finish(t, expect, total);
-	goto out;
-
-out_del:
-	/* the caller aborts the transaction; do not leave chunks regardless */
-	store_del_prefix(t, TBL_OCI_BLOBS, expect->sha256, 32);
-out:
-	EVP_MD_CTX_free(ctx);
 	free(buf);
-	return rc;
+	if (rc) {
+		oci_blob_writer_abort(w);
+		return rc;
+	}
+	return oci_blob_writer_finish(w, NULL);
+}
+
+/*
+ * copy_out - N bytes at P (in the map) into BUF, read with pread from the
+ * data file where they lie, so that streaming a large blob does not fault
+ * its pages into this process (they would count in its RSS; the page cache
+ * holds them either way).  A write transaction's own pages are copied.
+ */
+static int copy_out(void *buf, struct store_txn *t, const void *p, size_t n)
+{
+	uint64_t off;
+	int fd;
+
+	if (store_locate(t, p, n, &fd, &off) == 0) {
+		for (size_t done = 0; done < n;) {
+			ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
+			if (r <= 0)
+				return store_error(r < 0 ? -errno : -EIO,
+						   "cannot read the store's data file: %s",
+						   r < 0 ? strerror(errno) : "short read");
+			done += (size_t)r;
+		}
+		return 0;
+	}
+	memcpy(buf, p, n);
+	return 0;
 }
 
 long oci_blob_read(struct store_txn *t, const struct oci_digest *d, uint64_t off, void *buf,
@@ -418,7 +634,9 @@ long oci_blob_read(struct store_txn *t, const struct oci_digest *d, uint64_t off
 		n = v.mv_size - in;
 		if (n > len - done)
 			n = len - done;
-		memcpy((char *)buf + done, (const char *)v.mv_data + in, n);
+		rc = copy_out((char *)buf + done, t, (const char *)v.mv_data + in, n);
+		if (rc)
+			return rc;
 		done += n;
 	}
 	return (long)done;
@@ -822,15 +1040,20 @@ int oci_unpin(struct store_txn *t, const char *owner, const struct oci_digest *d
 
 /* ---- blob streams for libarchive ----------------------------------------- */
 
-int oci_blob_stream_init(struct oci_blob_stream *bs, struct store_txn *t,
+int oci_blob_stream_init(struct oci_blob_stream *bs, struct store *s,
 			 const struct oci_digest *d)
 {
+	struct store_txn *t;
 	int rc;
 
 	memset(bs, 0, sizeof(*bs));
-	bs->t = t;
+	bs->s = s;
 	bs->d = *d;
+	rc = store_txn_begin(&t, s, 0);
+	if (rc)
+		return rc;
 	rc = oci_blob_size(t, d, &bs->size);
+	store_txn_abort(t);
 	if (rc)
 		return rc;
 	bs->buf = malloc(OCI_BLOB_CHUNK);
@@ -850,7 +1073,13 @@ static la_ssize_t blob_stream_read(struct archive *a, void *arg, const void **bu
 
 	if (bs->pos >= bs->size)
 		return 0;
-	n = oci_blob_read(bs->t, &bs->d, bs->pos, bs->buf, OCI_BLOB_CHUNK);
+	struct store_txn *t;
+	n = store_txn_begin(&t, bs->s, 0);
+	if (n == 0) {
+		/* a short read transaction of its own (or the thread's writer) */
+		n = oci_blob_read(t, &bs->d, bs->pos, bs->buf, OCI_BLOB_CHUNK);
+		store_txn_abort(t);
+	}
 	if (n <= 0) {
 		archive_set_error(a, EIO, "%s", n < 0 ? store_errmsg() : "blob ends early");
 		return -1;

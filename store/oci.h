@@ -133,23 +133,50 @@ int oci_ref_parse(const char *ref, const char *default_tag, char *name,
 /* ---- blobs ------------------------------------------------------------- */
 
 /*
+ * Blobs enter the store through an ingest session (ingest.h): written in
+ * short transactions, verified, and pinned by the session until it
+ * publishes what refers to them.
+ *
+ * oci_blob_writer_begin - start streaming a blob in.  EXPECT (may be NULL:
+ * the digest is learnt at the end) is the digest it must have, SIZE the
+ * size promised (UINT64_MAX: unknown); WHAT names it in messages ("layer 2
+ * of busybox:1").  -EEXIST if the blob EXPECT is stored already (it is
+ * pinned: nothing to write).  With EXPECT the chunks go to the store as
+ * they come; without, to a temporary file ($TMPDIR, else /var/tmp) until
+ * the digest is known.  Memory: one chunk (OCI_BLOB_CHUNK).
+ * oci_blob_writer_write - the next N bytes; -EBADMSG past SIZE.
+ * oci_blob_writer_finish - check size and digest (-EBADMSG naming WHAT,
+ * the digest wanted and the digest got), record the blob as complete, and
+ * free W; OUT (may be NULL) receives the digest.  On failure what was
+ * written is left to gc.  oci_blob_writer_abort - give up and free W.
+ * A writer belongs to its session's thread.
+ */
+struct store_ingest;
+struct oci_blob_writer;
+int oci_blob_writer_begin(struct oci_blob_writer **out, struct store_ingest *in,
+			  const struct oci_digest *expect, uint64_t size,
+			  const char *what);
+int oci_blob_writer_write(struct oci_blob_writer *w, const void *p, size_t n);
+int oci_blob_writer_finish(struct oci_blob_writer *w, struct oci_digest *out);
+void oci_blob_writer_abort(struct oci_blob_writer *w);
+
+/*
  * oci_blob_put - store LEN bytes at DATA as a blob (a no-op if present).
  * If EXPECT is not NULL the content must have that digest: else -EBADMSG,
- * nothing is stored, and the message names WHAT (e.g. "config of
- * busybox:1").  OUT (may be NULL) receives the digest.  Write transaction.
+ * nothing is stored, and the message names WHAT.  OUT (may be NULL)
+ * receives the digest.
  */
-int oci_blob_put(struct store_txn *t, const void *data, size_t len,
+int oci_blob_put(struct store_ingest *in, const void *data, size_t len,
 		 const struct oci_digest *expect, const char *what,
 		 struct oci_digest *out);
 
 /*
  * oci_blob_put_fd - store the rest of file FD (read to its end) as the blob
- * EXPECT, verifying its sha256 while it streams in; SIZE is the size the
- * descriptor promised (UINT64_MAX: unknown).  A digest or size mismatch,
- * or a read error, gives -EBADMSG / -EIO naming WHAT, and leaves nothing
- * stored.  If the blob is present already FD is not read.
+ * EXPECT, verified as it streams in; SIZE is the size the descriptor
+ * promised (UINT64_MAX: unknown).  If the blob is present already FD is
+ * not read.
  */
-int oci_blob_put_fd(struct store_txn *t, int fd,
+int oci_blob_put_fd(struct store_ingest *in, int fd,
 		    const struct oci_digest *expect, uint64_t size,
 		    const char *what);
 
@@ -277,20 +304,22 @@ struct oci_import_opts {
 
 /*
  * oci_import - bring the image TOP (a manifest or an image index) from SRC
- * into the store and tag it NAME:TAG (TAG NULL: no tag).  Every blob is
+ * into store S and tag it NAME:TAG (TAG NULL: no tag).  Every blob is
  * verified against its digest and size; JSON documents are capped at
  * OCI_JSON_MAX; every layer is indexed (oci_layer_index).  From an index
  * the manifest for OPTS->platform is imported (the host's, else
  * linux/amd64); the index and the other platforms' manifests, when SRC has
  * them, are kept as blobs.  M receives the manifest's digest.
  *
- * All or nothing: runs in the caller's write transaction T; on an error
- * the caller must abort T, and then the store holds nothing of the import.
+ * Runs as an ingest session (ingest.h): short write transactions, so a
+ * mounted store stays responsive; the image record and the tag appear
+ * together at the end, or not at all.  What a failed or killed import
+ * wrote is unreachable and goes at the next gc.
  * Errors: -EBADMSG (digest or size mismatch, malformed JSON or tar),
  * -ENOENT (a blob missing from SRC), -EFBIG (over a limit), -ENOTSUP (an
  * unknown media type), -EPERM (a layer entry escaping the root).
  */
-int oci_import(struct store_txn *t, const struct oci_source *src,
+int oci_import(struct store *s, const struct oci_source *src,
 	       const struct oci_descriptor *top, const char *name,
 	       const char *tag, const struct oci_import_opts *opts,
 	       struct oci_digest *m);
@@ -299,13 +328,15 @@ int oci_import(struct store_txn *t, const struct oci_source *src,
  * oci_layer_index - index the stored layer blob LAYER (tar, tar+gzip or
  * tar+zstd, detected from its bytes), once: a no-op if it is indexed
  * already.  If DIFF_ID is not NULL the uncompressed stream must have that
- * digest.  File contents become git blobs.  Entries escaping the layer
- * (".." components, absolute paths, relative symlinks climbing above the
- * root, hard links to paths not earlier in the layer) give -EPERM; a
- * corrupt or truncated stream -EBADMSG; both name the layer and the entry.
- * Write transaction; on error the caller must abort it.
+ * digest.  File contents become git blobs (large ones chunked, in bounded
+ * memory).  Entries escaping the layer (".." components, absolute paths,
+ * relative symlinks climbing above the root, hard links to paths not
+ * earlier in the layer) give -EPERM; a corrupt or truncated stream
+ * -EBADMSG; both name the layer and the entry.  Written through session
+ * IN, which pins the layer; the layer record appears last, when the index
+ * is complete.
  */
-int oci_layer_index(struct store_txn *t, const struct oci_digest *layer,
+int oci_layer_index(struct store_ingest *in, const struct oci_digest *layer,
 		    const struct oci_digest *diff_id);
 
 /* Facts about an indexed layer. */

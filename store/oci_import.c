@@ -4,12 +4,15 @@
  * blob, follow an image index to this platform's manifest, index each
  * layer, record the image and tag it.
  *
- * All of it runs in the caller's one write transaction, so an import that
- * fails anywhere (a digest mismatch in the last layer, a bad tar entry)
- * leaves nothing behind once the caller aborts.  A blob already in the
- * store is not read from the source again, and a layer already indexed is
- * not indexed again: importing an image that shares its base with one in
- * the store reads only the new layers.
+ * It runs as an ingest session (ingest.h): blobs and layer indexes go in
+ * through short transactions, pinned by the session, and the image record
+ * and the tag are published together in one short transaction at the end.
+ * The mount's writers never wait on an import for more than a few
+ * milliseconds, nothing half-imported is ever visible, and an import that
+ * fails or is killed leaves only unreachable data, which gc removes.  A
+ * blob already in the store is not read from the source again, and a
+ * layer already indexed is not indexed again: importing an image that
+ * shares its base with one in the store reads only the new layers.
  */
 #include "config.h"
 
@@ -20,6 +23,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "store/ingest.h"
 #include "store/oci_int.h"
 
 #define INDEX_DEPTH_MAX 2	/* an index may name an index, once */
@@ -30,13 +34,27 @@ struct platform {
 };
 
 struct imp {
-	struct store_txn *t;
+	struct store_ingest *in;
 	const struct oci_source *src;
 	const struct oci_import_opts *opts;
 	struct platform want;
 	int want_given;
 	struct oci_digest index;	/* the index we came through, or zero */
+	struct oci_digest manifest;	/* the image imported */
+	unsigned char *rec;		/* its image record, lids to fill */
+	size_t rec_len;
+	/* publishing */
+	const char *name, *tag;
 };
+
+/* txn - the session's transaction, for a read or a short write */
+static struct store_txn *txn(struct imp *im, int *rc)
+{
+	struct store_txn *t = NULL;
+
+	*rc = store_ingest_txn(im->in, &t);
+	return t;
+}
 
 static int platform_parse(struct platform *p, const char *s)
 {
@@ -96,17 +114,22 @@ static int fetch_blob(struct imp *im, const struct oci_descriptor *d, const char
 {
 	char hex[OCI_DIGEST_STRLEN + 1];
 	uint64_t have;
-	int fd = -1;
-	int rc = oci_blob_size(im->t, &d->digest, &have);
+	int fd = -1, rc;
+	struct store_txn *t = txn(im, &rc);
 
+	if (rc == 0)
+		rc = oci_blob_size(t, &d->digest, &have);
 	if (rc == 0) {
 		if (have != d->size)
 			return store_error(-EBADMSG, "%s: the descriptor says %llu bytes, but blob %s has %llu",
 					   what, (unsigned long long)d->size,
 					   oci_digest_fmt(hex, &d->digest), (unsigned long long)have);
-		return 0;
+		return store_ingest_pin(im->in, STORE_PIN_BLOB, d->digest.sha256, 32);
 	}
 	if (rc != -ENOENT)
+		return rc;
+	rc = store_ingest_flush(im->in);	/* nothing held while reading */
+	if (rc)
 		return rc;
 	if (im->opts && im->opts->progress)
 		im->opts->progress(im->opts->progress_arg, what, d);
@@ -117,7 +140,7 @@ static int fetch_blob(struct imp *im, const struct oci_descriptor *d, const char
 				   oci_digest_fmt(hex, &d->digest), im->src->location);
 	if (rc)
 		return rc;
-	rc = oci_blob_put_fd(im->t, fd, &d->digest, d->size, what);
+	rc = oci_blob_put_fd(im->in, fd, &d->digest, d->size, what);
 	close(fd);
 	return rc;
 }
@@ -132,9 +155,12 @@ static int fetch_json(struct imp *im, const struct oci_descriptor *d, const char
 		return store_error(-EFBIG, "%s is %llu bytes, more than the %u-byte limit for JSON documents",
 				   what, (unsigned long long)d->size, OCI_JSON_MAX);
 	rc = fetch_blob(im, d, what);
-	if (rc)
-		return rc;
-	return oci_json_load(im->t, &d->digest, what, out);
+	if (rc == 0) {
+		struct store_txn *t = txn(im, &rc);
+		if (rc == 0)
+			rc = oci_json_load(t, &d->digest, what, out);
+	}
+	return rc;
 }
 
 /* ---- manifests ---------------------------------------------------------- */
@@ -175,15 +201,14 @@ static int config_parse(json_t *doc, const char *what, struct config_facts *out)
 	return 0;
 }
 
-static int image_rec_put(struct imp *im, const struct oci_descriptor *md,
-			 const struct oci_manifest *man, const struct config_facts *cf,
-			 const char *media_type)
+/* image_rec_build - the image record of MD, published at the end */
+static int image_rec_build(struct imp *im, const struct oci_descriptor *md,
+			   const struct oci_manifest *man, const struct config_facts *cf,
+			   const char *media_type)
 {
 	size_t len = sizeof(struct oci_image_rec) + man->nlayers * sizeof(struct oci_image_layer_rec);
-	unsigned char key[33];
 	struct oci_image_rec rec;
 	unsigned char *val = malloc(len);
-	int rc = 0;
 
 	if (!val)
 		return store_error(-ENOMEM, "out of memory");
@@ -196,24 +221,52 @@ static int image_rec_put(struct imp *im, const struct oci_descriptor *md,
 	memcpy(rec.config, man->config.digest.sha256, 32);
 	snprintf(rec.media_type, sizeof(rec.media_type), "%s", media_type);
 	rec.size = md->size + man->config.size;
-	for (unsigned i = 0; i < man->nlayers && rc == 0; i++) {
+	for (unsigned i = 0; i < man->nlayers; i++) {
 		struct oci_image_layer_rec l;
-		struct oci_layer_rec lr = { 0 };
 
-		rc = oci_layer_rec_get(im->t, &man->layers[i].digest, &lr);
-		memset(&l, 0, sizeof(l));
-		l.lid = lr.lid;
+		memset(&l, 0, sizeof(l));	/* lid: at publication */
 		memcpy(l.digest, man->layers[i].digest.sha256, 32);
 		l.size = man->layers[i].size;
 		rec.size += l.size;
 		memcpy(val + sizeof(rec) + i * sizeof(l), &l, sizeof(l));
 	}
 	memcpy(val, &rec, sizeof(rec));
+	free(im->rec);
+	im->rec = val;
+	im->rec_len = len;
+	im->manifest = md->digest;
+	return 0;
+}
+
+/* publish - in one transaction: the image record (its layers' ids as
+ * published now), then the tag with its event */
+static int publish(struct store_txn *t, void *arg)
+{
+	struct imp *im = arg;
+	struct oci_image_rec rec;
+	unsigned char key[33];
+	int rc = 0;
+
+	memcpy(&rec, im->rec, sizeof(rec));
+	for (unsigned i = 0; i < rec.nlayers && rc == 0; i++) {
+		struct oci_image_layer_rec l;
+		struct oci_layer_rec lr;
+		struct oci_digest d;
+		unsigned char *p = im->rec + sizeof(rec) + i * sizeof(l);
+
+		memcpy(&l, p, sizeof(l));
+		memcpy(d.sha256, l.digest, 32);
+		rc = oci_layer_rec_get(t, &d, &lr);
+		l.lid = lr.lid;
+		memcpy(p, &l, sizeof(l));
+	}
 	key[0] = 'i';
-	memcpy(key + 1, md->digest.sha256, 32);
+	memcpy(key + 1, im->manifest.sha256, 32);
 	if (rc == 0)
-		rc = store_put(im->t, TBL_OCI_META, key, sizeof(key), val, len, 0);
-	free(val);
+		rc = store_put(t, TBL_OCI_META, key, sizeof(key), im->rec, im->rec_len, 0);
+	if (rc == 0 && im->tag)
+		rc = oci_tag_set(t, im->name, im->tag, &im->manifest,
+				 oci_digest_is_zero(&im->index) ? NULL : &im->index);
 	return rc;
 }
 
@@ -250,11 +303,12 @@ static int import_manifest(struct imp *im, const struct oci_descriptor *md, json
 			 oci_digest_fmt(hex, &man.layers[i].digest), what);
 		rc = fetch_blob(im, &man.layers[i], sub);
 		if (rc == 0)
-			rc = oci_layer_index(im->t, &man.layers[i].digest,
+			rc = oci_layer_index(im->in, &man.layers[i].digest,
 					     cf.diff_ids ? &cf.diff_ids[i] : NULL);
 	}
 	if (rc == 0)
-		rc = image_rec_put(im, md, &man, &cf, md->media_type[0] ? md->media_type : man.media_type);
+		rc = image_rec_build(im, md, &man, &cf,
+				     md->media_type[0] ? md->media_type : man.media_type);
 out:
 	json_decref(config);
 	free(cf.diff_ids);
@@ -370,8 +424,12 @@ static int import_index(struct imp *im, const struct oci_descriptor *d, json_t *
 		uint64_t have;
 		int fd;
 
+		struct store_txn *t = txn(im, &rc);
+
+		if (rc)
+			break;
 		if ((int)i == pick || descs[i].size > OCI_JSON_MAX ||
-		    oci_blob_size(im->t, &descs[i].digest, &have) == 0)
+		    oci_blob_size(t, &descs[i].digest, &have) == 0)
 			continue;
 		if (im->src->open_blob(im->src->arg, &descs[i].digest, &fd) != 0)
 			continue;
@@ -411,7 +469,7 @@ static int import_doc(struct imp *im, const struct oci_descriptor *d, int depth,
 	return rc;
 }
 
-int oci_import(struct store_txn *t, const struct oci_source *src, const struct oci_descriptor *top,
+int oci_import(struct store *s, const struct oci_source *src, const struct oci_descriptor *top,
 	       const char *name, const char *tag, const struct oci_import_opts *opts,
 	       struct oci_digest *m)
 {
@@ -428,9 +486,10 @@ int oci_import(struct store_txn *t, const struct oci_source *src, const struct o
 			return rc;
 	}
 	memset(&im, 0, sizeof(im));
-	im.t = t;
 	im.src = src;
 	im.opts = opts;
+	im.name = name;
+	im.tag = tag;
 	if (opts && opts->platform) {
 		rc = platform_parse(&im.want, opts->platform);
 		if (rc)
@@ -441,10 +500,20 @@ int oci_import(struct store_txn *t, const struct oci_source *src, const struct o
 	}
 	snprintf(what, sizeof(what), "image %s in %s", oci_digest_fmt(hex, &top->digest),
 		 src->location);
+	snprintf(hex, sizeof(hex), "import from %.40s", src->location);
+	rc = store_ingest_begin(&im.in, s, hex);
+	if (rc)
+		return rc;
 	rc = import_doc(&im, top, 0, what, &man);
-	if (rc == 0 && tag)
-		rc = oci_tag_set(t, name, tag, &man, oci_digest_is_zero(&im.index) ? NULL : &im.index);
-	if (rc == 0 && m)
-		*m = man;
+	if (rc == 0 && !im.rec)
+		rc = store_error(-EBADMSG, "%s holds no image manifest", what);
+	if (rc) {
+		store_ingest_abort(im.in);
+	} else {
+		rc = store_ingest_finish(im.in, publish, &im);
+		if (rc == 0 && m)
+			*m = man;
+	}
+	free(im.rec);
 	return rc;
 }

@@ -142,19 +142,20 @@ int oci_json_load(struct store_txn *t, const struct oci_digest *d,
 
 /*
  * A blob read in order, chunk by chunk, for libarchive.  Each chunk is
- * copied out of the map, so writes to the store between reads (indexing
- * writes git objects while it reads the layer) cannot invalidate it.
+ * copied out of the map in a short read transaction of its own (or in the
+ * thread's open write transaction), so no transaction is held across
+ * decompression.
  */
 struct archive;
 struct oci_blob_stream {
-	struct store_txn *t;
+	struct store *s;
 	struct oci_digest d;
 	uint64_t size, pos;
 	char *buf;		/* one chunk, owned */
 };
 
 /* oci_blob_stream_init - prepare to read blob D; -ENOENT if absent. */
-int oci_blob_stream_init(struct oci_blob_stream *bs, struct store_txn *t,
+int oci_blob_stream_init(struct oci_blob_stream *bs, struct store *s,
 			 const struct oci_digest *d);
 void oci_blob_stream_release(struct oci_blob_stream *bs);
 

@@ -27,9 +27,19 @@
  * but one cut anywhere else (in a header, say) is -EBADMSG.
  *
  * Workload: one pass; O(depth) lookups per entry, usually O(1) thanks to a
- * one-directory cache (tars list a directory's entries together).  Files up
- * to FILE_MEM_MAX are hashed in memory, larger ones through a temporary
- * file, since a git id must be known before its record can be reserved.
+ * one-directory cache (tars list a directory's entries together).  Files
+ * under STORE_BLOB_CHUNKED_MIN are hashed in memory and stored as one
+ * value; larger ones stream into chunks of a fresh owner as they are read
+ * (hashed on the way; a chunk of zeros is stored empty) and become a
+ * chunked blob once their id is known, so memory stays bounded whatever
+ * the file's size (object.h).
+ *
+ * Transactions: everything is written through the caller's ingest session
+ * (ingest.h), in short transactions, so the mount's writers never wait
+ * long: file contents as they come (each pinned by the session), the
+ * layer's records at the end (pinned by the layer id while they go in),
+ * and last the layer record itself, in one transaction that first checks
+ * whether another session indexed the same layer meanwhile.
  *
  * Locality: the layer's records are kept in memory (the stage, a hash
  * table) while the tar is read, and written at the end, sorted, with
@@ -53,10 +63,10 @@
 #include <archive_entry.h>
 #include <openssl/evp.h>
 
+#include "store/ingest.h"
 #include "store/object.h"
 #include "store/oci_int.h"
 
-#define FILE_MEM_MAX (64u << 20)
 #define UBUF_SIZE (128u << 10)
 #define PATH_COMPS_MAX (OCI_PATH_MAX / 2 + 1)
 /* more than a tar holds after its last entry's data, short of a header:
@@ -91,10 +101,11 @@ struct stage {
 
 struct ix {
 	struct stage stage;
-	struct store_txn *t;
+	struct store_ingest *in;
 	const struct oci_digest *layer;
 	char lname[OCI_DIGEST_STRLEN + 1];
 	uint64_t lid;
+	unsigned char lidkey[8];	/* be64 lid: its pin */
 	uint32_t next_node;
 	uint64_t entries;
 	struct oci_blob_stream bs;	/* the compressed blob */
@@ -318,7 +329,7 @@ static int stage_write(struct ix *ix)
 	struct srec **v = malloc((st->live ? st->live : 1) * sizeof(*v));
 	unsigned flags = MDB_APPEND;
 	size_t n = 0;
-	int rc = 0;
+	int rc;
 
 	if (!v)
 		return store_error(-ENOMEM, "out of memory");
@@ -328,14 +339,21 @@ static int stage_write(struct ix *ix)
 			v[n++] = r;
 	}
 	qsort(v, n, sizeof(*v), rec_cmp);
+	rc = store_ingest_pin(ix->in, STORE_PIN_LAYER, ix->lidkey, 8);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		rc = store_put(ix->t, TBL_OCI_FILES, v[i]->data, v[i]->klen, v[i]->data + v[i]->klen,
-			       v[i]->vlen, flags);
+		struct store_txn *t;
+
+		rc = store_ingest_txn(ix->in, &t);
+		if (rc == 0)
+			rc = store_put(t, TBL_OCI_FILES, v[i]->data, v[i]->klen,
+				       v[i]->data + v[i]->klen, v[i]->vlen, flags);
 		if (rc == -EEXIST && flags) {
 			flags = 0;	/* not the newest id after all */
-			rc = store_put(ix->t, TBL_OCI_FILES, v[i]->data, v[i]->klen,
+			rc = store_put(t, TBL_OCI_FILES, v[i]->data, v[i]->klen,
 				       v[i]->data + v[i]->klen, v[i]->vlen, 0);
 		}
+		if (rc == 0)
+			rc = store_ingest_step(ix->in, v[i]->klen + v[i]->vlen);
 	}
 	free(v);
 	return rc;
@@ -658,83 +676,101 @@ static int read_exact(struct ix *ix, char *buf, size_t len)
 	return 0;
 }
 
-static int tmpfile_open(void)
+/* is_zero - are all N bytes at P zero? */
+static int is_zero(const char *p, size_t n)
 {
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	int fd;
-
-	if (!dir || !*dir)
-		dir = "/var/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "%s/govc-layer-XXXXXX", dir);
-	fd = mkstemp(path);
-	if (fd >= 0)
-		unlink(path);
-	return fd >= 0 ? fd : -errno;
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-/* big_file - hash a large entry through a temporary file, then store it */
-static int big_file(struct ix *ix, uint64_t size, git_oid *id)
+/* drop_chunks - delete the chunks of OWNER, a few per transaction */
+static int drop_chunks(struct ix *ix, uint64_t owner)
+{
+	unsigned char key[16];
+	int rc = 0;
+
+	for (uint64_t idx = 0;; idx++) {
+		struct store_txn *t;
+
+		store_be64_put(key, owner);
+		store_be64_put(key + 8, idx);
+		rc = store_ingest_txn(ix->in, &t);
+		if (rc == 0)
+			rc = store_del(t, TBL_CHUNKS, key, sizeof(key));
+		if (rc == -ENOENT)
+			return 0;
+		if (rc == 0 && idx % 64 == 63)
+			rc = store_ingest_flush(ix->in);
+		if (rc)
+			return rc;
+	}
+}
+
+/*
+ * chunked_file - stream a large entry into chunks of a fresh owner,
+ * hashing it on the way, then record them as the blob it hashes to (or
+ * drop them if that blob is stored already).  Memory: one chunk.
+ */
+static int chunked_file(struct ix *ix, uint64_t size, git_oid *id)
 {
 	struct store_hasher *h = NULL;
-	uint64_t done = 0;
-	void *dst;
-	int fd = tmpfile_open(), rc;
+	unsigned char key[16];
+	struct store_txn *t;
+	uint64_t owner, done = 0;
+	int rc = store_ingest_txn(ix->in, &t);
 
-	if (fd < 0)
-		return store_error(fd, "layer %s: cannot create a temporary file for '%.300s': %s (set TMPDIR)",
-				   ix->lname, ix->cur, strerror(-fd));
-	rc = store_hasher_new(&h, GIT_OBJECT_BLOB, size);
-	while (rc == 0 && done < size) {
-		size_t n = size - done < UBUF_SIZE ? (size_t)(size - done) : UBUF_SIZE;
+	if (rc == 0)
+		rc = store_next_id(t, "ingest_owner", &owner);
+	if (rc)
+		return rc;
+	owner |= STORE_OWNER_INGEST;
+	store_be64_put(key, owner);
+	rc = store_ingest_pin(ix->in, STORE_PIN_CHUNKS, key, 8);
+	if (rc == 0)
+		rc = store_hasher_new(&h, GIT_OBJECT_BLOB, size);
+	for (uint64_t idx = 0; rc == 0 && done < size; idx++) {
+		size_t n = size - done < STORE_WT_CHUNK ? (size_t)(size - done) : STORE_WT_CHUNK;
+		int zero;
+
 		rc = read_exact(ix, ix->fbuf, n);
 		if (rc)
 			break;
 		store_hasher_update(h, ix->fbuf, n);
-		if (write(fd, ix->fbuf, n) != (ssize_t)n)
-			rc = store_error(-errno ? -errno : -EIO, "layer %s: cannot write a temporary file: %s",
-					 ix->lname, strerror(errno));
+		zero = is_zero(ix->fbuf, n);
+		store_be64_put(key + 8, idx);
+		rc = store_ingest_txn(ix->in, &t);
+		if (rc == 0)
+			rc = store_put(t, TBL_CHUNKS, key, sizeof(key), ix->fbuf, zero ? 0 : n, 0);
+		if (rc == 0)
+			rc = store_ingest_step(ix->in, zero ? 16 : n);
 		done += n;
 	}
-	if (h) {
+	if (h)
 		store_hasher_final(h, id);	/* frees h, even after an error */
-		h = NULL;
-	}
 	if (rc)
-		goto out;
-	rc = store_object_reserve(ix->t, id, GIT_OBJECT_BLOB, (size_t)size, &dst);
+		return rc;
+	rc = store_ingest_txn(ix->in, &t);
+	if (rc == 0)
+		rc = store_object_put_chunked(t, id, owner, size);
 	if (rc == -EEXIST) {
-		rc = 0;
-		goto out;
+		/* stored already: keep that one, drop these */
+		rc = store_object_adopt(t, id);
+		if (rc == 0)
+			rc = store_ingest_pin_object(ix->in, id);
+		return rc ? rc : drop_chunks(ix, owner);
 	}
-	if (rc)
-		goto out;
-	/* fill the reserved space before any other write */
-	for (done = 0; done < size;) {
-		ssize_t n = pread(fd, (char *)dst + done, (size_t)(size - done), (off_t)done);
-		if (n <= 0) {
-			rc = store_error(-EIO, "layer %s: cannot read back a temporary file", ix->lname);
-			break;
-		}
-		done += (uint64_t)n;
-	}
-out:
-	close(fd);
-	return rc;
+	return rc ? rc : store_ingest_pin_object(ix->in, id);
 }
 
 static int file_content(struct ix *ix, uint64_t size, git_oid *id)
 {
+	struct store_txn *t;
 	int rc;
 
 	if (size > STORE_OBJECT_MAX)
 		return store_error(-EFBIG, "layer %s: file '%.300s' is larger than the store allows",
 				   ix->lname, ix->cur);
-	if (size > FILE_MEM_MAX)
-		return big_file(ix, size, id);
+	if (size >= STORE_BLOB_CHUNKED_MIN)
+		return chunked_file(ix, size, id);
 	if (size > ix->fcap) {
 		char *nb = realloc(ix->fbuf, (size_t)size);
 		if (!nb)
@@ -743,9 +779,13 @@ static int file_content(struct ix *ix, uint64_t size, git_oid *id)
 		ix->fcap = (size_t)size;
 	}
 	rc = read_exact(ix, ix->fbuf, (size_t)size);
-	if (rc)
-		return rc;
-	return store_object_write(ix->t, GIT_OBJECT_BLOB, ix->fbuf, (size_t)size, id);
+	if (rc == 0)
+		rc = store_ingest_txn(ix->in, &t);
+	if (rc == 0)
+		rc = store_object_write(t, GIT_OBJECT_BLOB, ix->fbuf, (size_t)size, id);
+	if (rc == 0)
+		rc = store_ingest_pin_object(ix->in, id);
+	return rc ? rc : store_ingest_step(ix->in, (size_t)size);
 }
 
 /* ---- entries ------------------------------------------------------------ */
@@ -1068,9 +1108,15 @@ static int read_entries(struct ix *ix)
 	}
 }
 
+/*
+ * write_layer - the layer's records, then its layer record, unless another
+ * session indexed the same layer meanwhile: then that index stays and
+ * ours is garbage for gc (unpinned with the session).
+ */
 static int write_layer(struct ix *ix, const struct oci_digest *diff)
 {
-	struct oci_layer_rec rec;
+	struct oci_layer_rec rec, have;
+	struct store_txn *t;
 	unsigned char key[9];
 	int code = archive_filter_code(ix->outer, 0);
 	int rc;
@@ -1086,14 +1132,22 @@ static int write_layer(struct ix *ix, const struct oci_digest *diff)
 			  : code == ARCHIVE_FILTER_ZSTD ? OCI_COMP_ZSTD
 							: OCI_COMP_NONE;
 	rc = stage_write(ix);
+	if (rc == 0)
+		rc = store_ingest_txn(ix->in, &t);
 	if (rc)
 		return rc;
-	rc = store_put(ix->t, TBL_OCI_LAYERS, ix->layer->sha256, 32, &rec, sizeof(rec), 0);
+	rc = oci_layer_rec_get(t, ix->layer, &have);
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT)
+		return rc;
+	rc = store_put(t, TBL_OCI_LAYERS, ix->layer->sha256, 32, &rec, sizeof(rec), 0);
 	if (rc)
 		return rc;
 	key[0] = 'L';
 	store_be64_put(key + 1, ix->lid);
-	return store_put(ix->t, TBL_OCI_META, key, sizeof(key), ix->layer->sha256, 32, 0);
+	rc = store_put(t, TBL_OCI_META, key, sizeof(key), ix->layer->sha256, 32, 0);
+	return rc ? rc : store_ingest_flush(ix->in);
 }
 
 static int index_layer(struct ix *ix, const struct oci_digest *diff_id)
@@ -1104,9 +1158,16 @@ static int index_layer(struct ix *ix, const struct oci_digest *diff_id)
 	unsigned int mdlen = 0;
 	int rc;
 
-	rc = store_next_id(ix->t, "oci_layer", &ix->lid);
-	if (rc)
-		return rc;
+	{
+		struct store_txn *t;
+
+		rc = store_ingest_txn(ix->in, &t);
+		if (rc == 0)
+			rc = store_next_id(t, "oci_layer", &ix->lid);
+		if (rc)
+			return rc;
+		store_be64_put(ix->lidkey, ix->lid);
+	}
 	if (ix->lid > OCI_LID_MAX)
 		return store_error(-EOVERFLOW, "the store has used up its layer ids");
 	ix->next_node = OCI_ROOT_NODE;
@@ -1160,13 +1221,16 @@ done:
 	return write_layer(ix, &diff);
 }
 
-int oci_layer_index(struct store_txn *t, const struct oci_digest *layer,
+int oci_layer_index(struct store_ingest *in, const struct oci_digest *layer,
 		    const struct oci_digest *diff_id)
 {
 	struct oci_layer_rec have;
+	struct store_txn *t;
 	struct ix *ix;
-	int rc = oci_layer_rec_get(t, layer, &have);
+	int rc = store_ingest_txn(in, &t);
 
+	if (rc == 0)
+		rc = oci_layer_rec_get(t, layer, &have);
 	if (rc == 0) {
 		if (diff_id && memcmp(have.diff_id, diff_id->sha256, 32)) {
 			char w[OCI_DIGEST_STRLEN + 1], l[OCI_DIGEST_STRLEN + 1];
@@ -1174,14 +1238,18 @@ int oci_layer_index(struct store_txn *t, const struct oci_digest *layer,
 					   "layer %s: the image config says diff_id %s, which is not this layer's",
 					   oci_digest_fmt(l, layer), oci_digest_fmt(w, diff_id));
 		}
-		return 0;
+		/* indexed already: the session's pin of its blob keeps it */
+		return store_ingest_pin(in, STORE_PIN_BLOB, layer->sha256, 32);
 	}
 	if (rc != -ENOENT)
+		return rc;
+	rc = store_ingest_pin(in, STORE_PIN_BLOB, layer->sha256, 32);
+	if (rc)
 		return rc;
 	ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return store_error(-ENOMEM, "out of memory");
-	ix->t = t;
+	ix->in = in;
 	ix->layer = layer;
 	oci_digest_fmt(ix->lname, layer);
 	ix->cur = "";
@@ -1193,7 +1261,9 @@ int oci_layer_index(struct store_txn *t, const struct oci_digest *layer,
 		rc = store_error(-ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = oci_blob_stream_init(&ix->bs, t, layer);
+	rc = store_ingest_flush(in);	/* the layer is read outside it */
+	if (rc == 0)
+		rc = oci_blob_stream_init(&ix->bs, store_ingest_store(in), layer);
 	if (rc == -ENOENT) {
 		rc = store_error(-ENOENT, "layer %s: its blob is not in the store", ix->lname);
 		goto out;

@@ -233,7 +233,6 @@ int oci_layout_import(struct store *s, const char *dir, const char *src_tag, con
 	struct layout_src ls = { .blobs = -1 };
 	struct oci_source src = { layout_open_blob, &ls, ls.location };
 	struct oci_descriptor top;
-	struct store_txn *t;
 	int dirfd, rc;
 
 	snprintf(ls.location, sizeof(ls.location), "oci:%s", dir);
@@ -244,15 +243,7 @@ int oci_layout_import(struct store *s, const char *dir, const char *src_tag, con
 	if (rc)
 		goto out;
 	ls.blobs = openat(dirfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
-	if (rc)
-		goto out;
-	rc = oci_import(t, &src, &top, name, tag, opts, m);
-	if (rc) {
-		store_txn_abort(t);
-		goto out;
-	}
-	rc = store_txn_commit(t);
+	rc = oci_import(s, &src, &top, name, tag, opts, m);
 out:
 	if (ls.blobs >= 0)
 		close(ls.blobs);
@@ -666,7 +657,6 @@ int oci_archive_import(struct store *s, const char *file, const char *src_ref, c
 	struct oci_source src = { spool_open_blob, &sp, sp.location };
 	struct oci_descriptor top;
 	struct member *mj;
-	struct store_txn *t;
 	json_t *list = NULL, *img;
 	char *buf = NULL, path[4200];
 	const char *tmp = getenv("TMPDIR");
@@ -715,14 +705,7 @@ int oci_archive_import(struct store *s, const char *file, const char *src_ref, c
 		rc = convert(&sp, img, &top);
 	if (rc)
 		goto out;
-	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
-	if (rc)
-		goto out;
-	rc = oci_import(t, &src, &top, name, tag, opts, m);
-	if (rc)
-		store_txn_abort(t);
-	else
-		rc = store_txn_commit(t);
+	rc = oci_import(s, &src, &top, name, tag, opts, m);
 out:
 	json_decref(list);
 	free(buf);
@@ -974,7 +957,7 @@ static int tar_layer(struct store_txn *t, struct archive *a, const char *path,
 		return rc;
 	if (li.compression == OCI_COMP_NONE)
 		return tar_blob(t, a, path, d, li.size, buf);
-	rc = oci_blob_stream_init(&bs, t, d);
+	rc = oci_blob_stream_init(&bs, store_txn_store(t), d);
 	if (rc)
 		return rc;
 	rc = oci_blob_stream_open(&in, &bs, oci_digest_fmt(hex, d));

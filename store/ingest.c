@@ -1,0 +1,364 @@
+/*
+ * ingest.c - sessions of long work written in short transactions, and the
+ * pins that keep what they wrote from gc until they publish (ingest.h).
+ *
+ * A pin is the oci_meta record 'P' be64 session, kind, key -> "": one
+ * session's pins are one key range, dropped with a cursor walk.  A session
+ * is alive while its process holds an flock on STORE/sessions/<id>; gc
+ * tests that lock (it is free once the process is gone, however it died).
+ *
+ * The writer lock: a session's transaction is committed after
+ * INGEST_TXN_MS or INGEST_TXN_BYTES, and the session yields the CPU after
+ * each commit, so a writer that was waiting (pthread mutexes are not
+ * fair) takes the lock before the session asks for it again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/ingest.h"
+#include "store/store_int.h"
+
+#define PIN_PREFIX 'P'
+#define PIN_KEY_MAX (1 + 8 + 1 + 32)
+#define UNPIN_BATCH 2048
+#define SESSIONS_DIR "sessions"
+
+struct store_ingest {
+	struct store *s;
+	uint64_t sid;
+	int lockfd;
+	struct store_txn *t;		/* the open transaction, or NULL */
+	struct timespec opened;
+	size_t bytes;
+	char what[200];
+};
+
+static uint64_t now_ms(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000 + (uint64_t)ts->tv_nsec / 1000000;
+}
+
+static void lock_path(char *buf, size_t len, struct store *s, uint64_t sid)
+{
+	snprintf(buf, len, "%s/" SESSIONS_DIR "/%llu", store_dir(s), (unsigned long long)sid);
+}
+
+/* lock_session - create and lock STORE/sessions/SID; the fd or -errno */
+static int lock_session(struct store *s, uint64_t sid)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" SESSIONS_DIR, store_dir(s));
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return store_error(-errno, "cannot create '%s': %s", path, strerror(errno));
+	lock_path(path, sizeof(path), s, sid);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return store_error(-errno, "cannot create '%s': %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+		close(fd);
+		return store_error(-e, "cannot lock '%s': %s", path, strerror(e));
+	}
+	return fd;
+}
+
+int store_ingest_begin(struct store_ingest **out, struct store *s, const char *what)
+{
+	struct store_ingest *in = calloc(1, sizeof(*in));
+	struct store_txn *t;
+	int rc;
+
+	*out = NULL;
+	if (!in)
+		return store_error(-ENOMEM, "out of memory");
+	in->s = s;
+	in->lockfd = -1;
+	snprintf(in->what, sizeof(in->what), "%s", what);
+	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+	if (rc == 0) {
+		rc = store_next_id(t, "session", &in->sid);
+		rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
+	}
+	if (rc == 0) {
+		in->lockfd = lock_session(s, in->sid);
+		if (in->lockfd < 0)
+			rc = in->lockfd;
+	}
+	if (rc) {
+		free(in);
+		return rc;
+	}
+	*out = in;
+	return 0;
+}
+
+struct store *store_ingest_store(struct store_ingest *in)
+{
+	return in->s;
+}
+
+int store_ingest_txn(struct store_ingest *in, struct store_txn **t)
+{
+	if (!in->t) {
+		int rc = store_txn_begin(&in->t, in->s, STORE_TXN_WRITE);
+		if (rc)
+			return rc;
+		clock_gettime(CLOCK_MONOTONIC, &in->opened);
+		in->bytes = 0;
+	}
+	*t = in->t;
+	return 0;
+}
+
+int store_ingest_flush(struct store_ingest *in)
+{
+	int rc;
+
+	if (!in->t)
+		return 0;
+	rc = store_txn_commit(in->t);
+	in->t = NULL;
+	/* let a writer the commit woke take the lock before we ask again */
+	sched_yield();
+	return rc;
+}
+
+int store_ingest_step(struct store_ingest *in, size_t bytes)
+{
+	struct timespec ts;
+
+	if (!in->t)
+		return 0;
+	in->bytes += bytes;
+	if (in->bytes >= INGEST_TXN_BYTES)
+		return store_ingest_flush(in);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (now_ms(&ts) - now_ms(&in->opened) >= INGEST_TXN_MS)
+		return store_ingest_flush(in);
+	return 0;
+}
+
+static size_t pin_key(unsigned char *key, uint64_t sid, int kind, const void *k, size_t len)
+{
+	key[0] = PIN_PREFIX;
+	store_be64_put(key + 1, sid);
+	if (!kind)
+		return 9;
+	key[9] = (unsigned char)kind;
+	memcpy(key + 10, k, len);
+	return 10 + len;
+}
+
+int store_ingest_pin(struct store_ingest *in, enum store_pin_kind kind, const void *key, size_t len)
+{
+	unsigned char k[PIN_KEY_MAX];
+	struct store_txn *t;
+	int rc = store_ingest_txn(in, &t);
+
+	if (len > 32)
+		return store_error(-EINVAL, "pin key too long");
+	if (rc)
+		return rc;
+	return store_put(t, TBL_OCI_META, k, pin_key(k, in->sid, kind, key, len), "", 0, 0);
+}
+
+int store_ingest_pin_object(struct store_ingest *in, const git_oid *id)
+{
+	return store_ingest_pin(in, STORE_PIN_OBJECT, id->id, GIT_OID_RAWSZ);
+}
+
+/* unpin_some - delete up to UNPIN_BATCH pins of SID (KIND 0: all) in T;
+ * 1 if more may remain, 0 when done, or a negative errno */
+static int unpin_some(struct store_txn *t, uint64_t sid, int kind)
+{
+	unsigned char prefix[PIN_KEY_MAX];
+	size_t plen = pin_key(prefix, sid, kind, NULL, 0);
+	MDB_cursor *c;
+	MDB_val k, v;
+	unsigned n = 0;
+	int rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_OCI_META), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "pins");
+	k.mv_size = plen;
+	k.mv_data = prefix;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size > plen && !memcmp(k.mv_data, prefix, plen)) {
+		if (n++ == UNPIN_BATCH) {
+			mdb_cursor_close(c);
+			return 1;
+		}
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+		/* after a delete the cursor's position is unreliable: seek */
+		k.mv_size = plen;
+		k.mv_data = prefix;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return store_mdb_error(rc, "pins");
+	return 0;
+}
+
+int store_ingest_unpin(struct store_ingest *in, int kind)
+{
+	int rc;
+
+	do {
+		struct store_txn *t;
+
+		rc = store_ingest_txn(in, &t);
+		if (rc == 0)
+			rc = unpin_some(t, in->sid, kind);
+		if (rc >= 0) {
+			int frc = store_ingest_flush(in);
+			if (frc)
+				rc = frc;
+		}
+	} while (rc == 1);
+	return rc;
+}
+
+static void session_free(struct store_ingest *in)
+{
+	char path[4200];
+
+	if (in->lockfd >= 0) {
+		lock_path(path, sizeof(path), in->s, in->sid);
+		unlink(path);
+		close(in->lockfd);
+	}
+	free(in);
+}
+
+int store_ingest_finish(struct store_ingest *in,
+			int (*publish)(struct store_txn *t, void *arg), void *arg)
+{
+	struct store_txn *t;
+	int rc = store_ingest_flush(in);
+
+	if (rc == 0)
+		rc = store_txn_begin(&t, in->s, STORE_TXN_WRITE);
+	if (rc == 0) {
+		rc = publish ? publish(t, arg) : 0;
+		if (rc)
+			store_txn_abort(t);
+		else
+			rc = store_txn_commit(t);
+	}
+	if (rc) {
+		store_ingest_abort(in);
+		return rc;
+	}
+	/* what the pins kept is reachable from what was published */
+	rc = store_ingest_unpin(in, 0);
+	session_free(in);
+	return rc;
+}
+
+void store_ingest_abort(struct store_ingest *in)
+{
+	char msg[1024];
+
+	if (!in)
+		return;
+	snprintf(msg, sizeof(msg), "%s", store_errmsg());
+	if (in->t && store_txn_commit(in->t))
+		in->t = NULL;	/* the commit failed: it was aborted */
+	in->t = NULL;
+	/* if this fails the pins stay; gc drops them once the lock is gone */
+	store_ingest_unpin(in, 0);
+	store_ingest_flush(in);
+	session_free(in);
+	store_error(-EIO, "%s", msg);
+}
+
+/* ---- for gc ------------------------------------------------------------- */
+
+/* session_alive - 1 if a process holds SID's lock, 0 if not (file removed) */
+static int session_alive(struct store *s, uint64_t sid)
+{
+	char path[4200];
+	int fd, alive;
+
+	lock_path(path, sizeof(path), s, sid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	alive = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	if (!alive)
+		unlink(path);
+	close(fd);
+	return alive;
+}
+
+/* seek - position C at the first pin of session SID or after; MDB code */
+static int seek(MDB_cursor *c, uint64_t sid, MDB_val *k, MDB_val *v, unsigned char *buf)
+{
+	buf[0] = PIN_PREFIX;
+	store_be64_put(buf + 1, sid);
+	k->mv_size = 9;
+	k->mv_data = buf;
+	return mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+}
+
+int store_ingest_foreach_pin(struct store_txn *t,
+			     int (*cb)(int kind, const unsigned char *key, size_t len, void *arg),
+			     void *arg)
+{
+	unsigned char buf[9];
+	uint64_t sid = 0;
+	int alive = 0, mrc, rc = 0;
+	MDB_cursor *c;
+	MDB_val k, v;
+
+	mrc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_OCI_META), &c);
+	if (mrc)
+		return store_mdb_error(mrc, "pins");
+	mrc = seek(c, 0, &k, &v, buf);
+	while (mrc == 0 && k.mv_size > 10 && ((const unsigned char *)k.mv_data)[0] == PIN_PREFIX) {
+		const unsigned char *key = k.mv_data;
+		uint64_t this = store_be64_get(key + 1);
+
+		if (this != sid) {
+			sid = this;
+			alive = session_alive(t->s, sid);
+		}
+		if (alive) {
+			rc = cb(key[9], key + 10, k.mv_size - 10, arg);
+			if (rc)
+				break;
+			mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+			continue;
+		}
+		/* a dead session: drop all its pins, then go on after them */
+		mdb_cursor_close(c);
+		do
+			rc = unpin_some(t, sid, 0);
+		while (rc == 1);
+		if (rc < 0)
+			return rc;
+		mrc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_OCI_META), &c);
+		if (mrc)
+			return store_mdb_error(mrc, "pins");
+		mrc = seek(c, sid + 1, &k, &v, buf);
+	}
+	mdb_cursor_close(c);
+	if (rc)
+		return rc;
+	return mrc && mrc != MDB_NOTFOUND ? store_mdb_error(mrc, "pins") : 0;
+}
