@@ -21,17 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store/ingest.h"
 #include "store/store_int.h"
+#include "util/limits.h"
 
 #define PIN_PREFIX 'P'
 #define PIN_KEY_MAX (1 + 8 + 1 + 32)
 #define UNPIN_BATCH 2048
 #define SESSIONS_DIR "sessions"
+#define DISK_CHECK_BYTES (64u << 20)	/* statvfs once per this written */
 
 struct store_ingest {
 	struct store *s;
@@ -40,6 +43,7 @@ struct store_ingest {
 	struct store_txn *t;		/* the open transaction, or NULL */
 	struct timespec opened;
 	size_t bytes;
+	uint64_t unchecked;		/* bytes written since the disk check */
 	char what[200];
 };
 
@@ -135,6 +139,27 @@ int store_ingest_flush(struct store_ingest *in)
 	return rc;
 }
 
+/* disk_check - refuse to go on when the store's disk is nearly full */
+static int disk_check(struct store_ingest *in)
+{
+	struct statvfs sv;
+	uint64_t avail, reserve;
+
+	in->unchecked = 0;
+	if (statvfs(store_dir(in->s), &sv))
+		return 0;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	reserve = (uint64_t)sv.f_blocks * sv.f_frsize / 100 * LIMIT_DISK_RESERVE_PCT;
+	if (reserve < LIMIT_DISK_RESERVE)
+		reserve = LIMIT_DISK_RESERVE;
+	if (avail >= reserve)
+		return 0;
+	return store_error(-ENOSPC,
+			   "%s: stopped, the disk holding the store has only %llu MB free (the %llu MB kept in reserve); free space, or run govc gc",
+			   in->what, (unsigned long long)(avail >> 20),
+			   (unsigned long long)(reserve >> 20));
+}
+
 int store_ingest_step(struct store_ingest *in, size_t bytes)
 {
 	struct timespec ts;
@@ -142,6 +167,12 @@ int store_ingest_step(struct store_ingest *in, size_t bytes)
 	if (!in->t)
 		return 0;
 	in->bytes += bytes;
+	in->unchecked += bytes;
+	if (in->unchecked >= DISK_CHECK_BYTES) {
+		int rc = disk_check(in);
+		if (rc)
+			return rc;
+	}
 	if (in->bytes >= INGEST_TXN_BYTES)
 		return store_ingest_flush(in);
 	clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -51,21 +51,9 @@
 #include <stdint.h>
 #include <git2/oid.h>
 #include "store/store.h"
+#include "util/limits.h"
 
-/* Limits on untrusted input (named so that messages and tests use them) */
-#define OCI_JSON_MAX (4u << 20)		/* manifest, config, index, index.json */
-#define OCI_LAYERS_MAX 256		/* layers in one image */
-#define OCI_INDEX_MANIFESTS_MAX 1024	/* manifests in one image index */
-#define OCI_NAME_MAX 255		/* image name */
-#define OCI_TAG_MAX 128			/* tag */
-#define OCI_MEDIA_TYPE_MAX 127		/* as the OCI spec limits it */
-#define OCI_PATH_MAX 4096		/* path of a layer entry */
-#define OCI_ENTRY_NAME_MAX 255		/* one component of it */
-#define OCI_SYMLINK_MAX 4095		/* symlink target */
-#define OCI_XATTR_NAME_MAX 255
-#define OCI_XATTR_VALUE_MAX 65536
-#define OCI_XATTRS_MAX 128		/* xattrs on one entry */
-#define OCI_LAYER_ENTRIES_MAX 10000000	/* entries in one layer */
+/* Limits on untrusted input: util/limits.h */
 #define OCI_BLOB_CHUNK (1u << 20)	/* blobs are stored in chunks of this */
 
 #define OCI_DIGEST_STRLEN 71		/* "sha256:" + 64 hex digits */

@@ -117,6 +117,8 @@ struct ix {
 	unsigned char tail[TAIL_SIZE];	/* the last bytes of the tar */
 	size_t tail_len;
 	int outer_failed;
+	int over_limit;			/* the uncompressed bytes ran over */
+	uint64_t max_bytes, max_entries;	/* util/limits.h */
 	char outer_err[256];
 	const char *cur;		/* raw path of the current entry */
 	struct npath path, link;
@@ -889,9 +891,11 @@ static int add_entry(struct ix *ix, struct archive_entry *e)
 	mode_t type = archive_entry_filetype(e);
 	int rc;
 
-	if (++ix->entries > OCI_LAYER_ENTRIES_MAX)
-		return store_error(-EFBIG, "layer %s: more than %d entries", ix->lname,
-				   OCI_LAYER_ENTRIES_MAX);
+	if (++ix->entries > ix->max_entries)
+		return store_error(-EFBIG,
+				   "layer %s: more than %llu entries, the limit (" LIMIT_LAYER_ENTRIES_ENV
+				   ", --max-layer-entries); refused as a possible decompression bomb",
+				   ix->lname, (unsigned long long)ix->max_entries);
 	rc = norm_path(ix, ix->cur, p, "entry");
 	if (rc)
 		return rc;
@@ -1023,6 +1027,12 @@ static la_ssize_t inner_read(struct archive *a, void *arg, const void **buf)
 	}
 	EVP_DigestUpdate(ix->diff, ix->ubuf, (size_t)n);
 	ix->usize += (uint64_t)n;
+	if (ix->usize > ix->max_bytes) {
+		ix->over_limit = ix->outer_failed = 1;
+		snprintf(ix->outer_err, sizeof(ix->outer_err), "over the size limit");
+		archive_set_error(a, EFBIG, "%s", ix->outer_err);
+		return -1;
+	}
 	tail_keep(ix, ix->ubuf, (size_t)n);
 	*buf = ix->ubuf;
 	return n;
@@ -1207,6 +1217,11 @@ static int index_layer(struct ix *ix, const struct oci_digest *diff_id)
 	rc = read_entries(ix);
 	if (rc == 0)
 		rc = drain(ix);
+	if (rc && ix->over_limit)
+		return store_error(-EFBIG,
+				   "layer %s: its uncompressed content is larger than the limit of %llu bytes ("
+				   LIMIT_LAYER_BYTES_ENV ", --max-layer-bytes); refused as a possible decompression bomb",
+				   ix->lname, (unsigned long long)ix->max_bytes);
 	if (rc)
 		return rc;
 done:
@@ -1251,6 +1266,10 @@ int oci_layer_index(struct store_ingest *in, const struct oci_digest *layer,
 		return store_error(-ENOMEM, "out of memory");
 	ix->in = in;
 	ix->layer = layer;
+	ix->max_bytes = util_limit(LIMIT_LAYER_BYTES_ENV, LIMIT_LAYER_BYTES);
+	ix->max_entries = util_limit(LIMIT_LAYER_ENTRIES_ENV, LIMIT_LAYER_ENTRIES);
+	if (ix->max_entries > OCI_LAYER_ENTRIES_MAX)
+		ix->max_entries = OCI_LAYER_ENTRIES_MAX;
 	oci_digest_fmt(ix->lname, layer);
 	ix->cur = "";
 	ix->ubuf = malloc(UBUF_SIZE);

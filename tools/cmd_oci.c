@@ -136,19 +136,71 @@ static int parse_common(int argc, char **argv, const char **platform, int *quiet
 	return 0;
 }
 
+/*
+ * take_limits - remove --max-layer-bytes N and --max-layer-entries N from
+ * ARGV, setting the environment util_limit() reads; -1 on a bad value.
+ */
+static int take_limits(int *argc, char **argv)
+{
+	static const struct {
+		const char *opt, *env;
+	} lim[] = {
+		{ "--max-layer-bytes", LIMIT_LAYER_BYTES_ENV },
+		{ "--max-layer-entries", LIMIT_LAYER_ENTRIES_ENV },
+	};
+	int out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		size_t k, n;
+
+		for (k = 0; k < sizeof(lim) / sizeof(lim[0]); k++) {
+			n = strlen(lim[k].opt);
+			if (!strncmp(argv[i], lim[k].opt, n) && (!argv[i][n] || argv[i][n] == '='))
+				break;
+		}
+		if (k == sizeof(lim) / sizeof(lim[0])) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		const char *v = argv[i][n] == '=' ? argv[i] + n + 1 : (i + 1 < *argc ? argv[++i] : "");
+		if (!*v || strspn(v, "0123456789") == 0) {
+			fprintf(stderr, "govc import: %s needs a number (bytes may end in k, M or G)\n",
+				lim[k].opt);
+			return -1;
+		}
+		setenv(lim[k].env, v, 1);
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return 0;
+}
+
 int cmd_oci_import(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: govc import [--platform OS/ARCH[/VARIANT]] [-q] STORE SOURCE NAME[:TAG]\n"
+		"usage: govc import [--platform OS/ARCH[/VARIANT]] [-q] [--max-layer-bytes N]\n"
+		"                   [--max-layer-entries N] STORE SOURCE NAME[:TAG]\n"
 		"\n"
 		"Import an image into STORE.  SOURCE is one of\n"
 		"  oci:DIR[:TAG]               an OCI image layout (TAG: its ref.name)\n"
 		"  docker-archive:FILE[:REF]   a `docker save` or `podman save` tarball\n"
 		"                              (REF: one of its NAME:TAGs, or @N for its Nth)\n"
 		"Every blob is verified against its digest and every layer is indexed;\n"
-		"on any error nothing is stored.  From a multi-platform image the\n"
+		"on any error no image is stored.  From a multi-platform image the\n"
 		"host's platform is taken unless --platform says otherwise.  Without\n"
-		"a TAG, NAME gets the source's tag, or 'latest'.\n";
+		"a TAG, NAME gets the source's tag, or 'latest'.\n"
+		"\n"
+		"Options:\n"
+		"  --platform OS/ARCH[/VARIANT]  the platform to take from an image index\n"
+		"  -q, --quiet                   no progress on a terminal\n"
+		"  --max-layer-bytes N           refuse a layer whose uncompressed tar is\n"
+		"                                larger (default 64G; k, M, G suffixes;\n"
+		"                                also $GOVC_LAYER_MAX_BYTES)\n"
+		"  --max-layer-entries N         refuse a layer of more entries (default\n"
+		"                                10000000; also $GOVC_LAYER_MAX_ENTRIES)\n"
+		"The import runs beside a mounted store without blocking it; the image\n"
+		"appears when it is complete.  An interrupted import leaves data that\n"
+		"nothing refers to: govc gc removes it.\n";
 	char *pos[3], name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], hex[OCI_DIGEST_STRLEN + 1];
 	struct oci_import_opts opts = { 0 };
 	struct location loc;
@@ -161,6 +213,8 @@ int cmd_oci_import(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
+	if (take_limits(&argc, argv))
+		return 2;
 	rc = parse_common(argc, argv, &opts.platform, &quiet, pos, 3, &npos);
 	if (rc)
 		return rc;

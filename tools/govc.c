@@ -75,9 +75,8 @@ static int cmd_import(int argc, char **argv)
 		return cmd_git_import(argc, argv);
 	if (govc_wants_help(argc, argv)) {
 		printf("usage: govc import STORE git:DIR REPO\n"
-		       "       govc import STORE oci:DIR[:TAG] NAME[:TAG]\n"
-		       "       govc import STORE docker-archive:FILE NAME[:TAG]\n");
-		return 0;
+		       "  a repository from an ordinary git repository (its history intact)\n\n");
+		/* then the image sources, options and rules in full */
 	}
 	return cmd_oci_import(argc, argv);
 }
