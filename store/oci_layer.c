@@ -130,6 +130,11 @@ struct ix {
 	uint32_t cache_node;
 	char *fbuf;
 	size_t fcap;
+	/* the current entry's content, block by block (read_exact) */
+	const char *blk;
+	size_t blk_n;
+	uint64_t blk_off, pos;
+	int blk_eof, sparse;
 };
 
 /* ---- paths -------------------------------------------------------------- */
@@ -664,16 +669,52 @@ static int data_error(struct ix *ix)
 							   : "truncated tar");
 }
 
-/* read_exact - read LEN bytes of the current entry's data */
+/*
+ * read_exact - the next LEN bytes of the current entry's content.  Read by
+ * blocks (archive_read_data_block), so a sparse entry (GNU or PAX) comes
+ * with its holes, which are given as zeros (and so stored as empty
+ * chunks: the holes stay holes); its trailing hole too, which libarchive's
+ * archive_read_data would cut short.  A plain entry that ends early is a
+ * truncated tar.
+ */
 static int read_exact(struct ix *ix, char *buf, size_t len)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		la_ssize_t n = archive_read_data(ix->inner, buf + done, len - done);
-		if (n <= 0)
-			return data_error(ix);
-		done += (size_t)n;
+		size_t n;
+
+		if (!ix->blk_n && !ix->blk_eof) {
+			const void *b;
+			la_int64_t off;
+			int r = archive_read_data_block(ix->inner, &b, &n, &off);
+
+			if (r == ARCHIVE_EOF && ix->sparse) {
+				ix->blk_eof = 1;
+				continue;
+			}
+			if ((r != ARCHIVE_OK && r != ARCHIVE_WARN) || off < 0 ||
+			    (uint64_t)off < ix->pos)
+				return data_error(ix);
+			ix->blk = b;
+			ix->blk_n = n;
+			ix->blk_off = (uint64_t)off;
+			continue;
+		}
+		if (ix->blk_eof || ix->pos < ix->blk_off) {	/* a hole */
+			n = len - done;
+			if (!ix->blk_eof && ix->blk_off - ix->pos < n)
+				n = (size_t)(ix->blk_off - ix->pos);
+			memset(buf + done, 0, n);
+		} else {
+			n = len - done < ix->blk_n ? len - done : ix->blk_n;
+			memcpy(buf + done, ix->blk, n);
+			ix->blk += n;
+			ix->blk_n -= n;
+			ix->blk_off += n;
+		}
+		done += n;
+		ix->pos += n;
 	}
 	return 0;
 }
@@ -954,6 +995,10 @@ static int add_entry(struct ix *ix, struct archive_entry *e)
 		if (size < 0)
 			return store_error(-EBADMSG, "layer %s: file '%.300s' has a negative size",
 					   ix->lname, ix->cur);
+		ix->blk_n = 0;
+		ix->blk_eof = 0;
+		ix->pos = 0;
+		ix->sparse = archive_entry_sparse_count(e) > 0;
 		rc = file_content(ix, (uint64_t)size, &id);
 		if (rc)
 			return rc;
