@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,9 @@
 #include "store/repo.h"
 #include "store/store_int.h"
 #include "store/worktree.h"
+#include "util/array.h"
+#include "util/buf.h"
+#include "util/ignore.h"
 
 #define GITIGNORE_MAX (64 * 1024)
 #define MESSAGE_PATHS_MAX 1000
@@ -32,24 +34,32 @@
 #define LOG_PATHS_MAX 20
 #define PATH_BUF 4096
 
-/* One .gitignore pattern; PATTERNS of a directory apply below it. */
-struct ignore_rule {
-	char *pattern;
-	int negate, dir_only, anchored;
-};
+/* the most a commit message's and a log line's list of paths may take */
+#define MESSAGE_MAX ((size_t)MESSAGE_PATHS_MAX * (QUOTED_MAX(PATH_BUF) + 4) + 4096)
+#define LOG_LINE_MAX ((size_t)LOG_PATHS_MAX * (QUOTED_MAX(PATH_BUF) + 8) + 65536)
 
-struct ignore_set {
-	struct ignore_rule *rules;
-	size_t n;
-	size_t base_len;	/* length of the dir path the file lives in */
-	struct ignore_set *up;
+/*
+ * The ignore rules in force below one directory of the walk, and what the
+ * previous commit held there.  git keeps a tracked file whatever a
+ * .gitignore says: a path in the previous commit's tree stays in the
+ * commit even if ignored, and the walk goes into an ignored directory if
+ * it was committed, taking only what was.  The previous tree of a
+ * directory is read only when one of its children is ignored.
+ */
+struct ignore_scope {
+	struct ignore_scope *up;	/* the parent directory's */
+	struct util_ignore *list;	/* its .gitignore; NULL if none */
+	const char *name;		/* its name in the parent; "" at the top */
+	int excluded;			/* ignored but tracked: only tracked children */
+	int loaded;			/* old and tracked are known */
+	git_oid old;			/* its tree in the previous commit */
+	int has_old;
+	void *old_body;			/* our copy of that tree's body */
+	struct util_array tracked;	/* struct store_tree_entry, by name */
 };
 
 struct change_list {
-	struct strbuf_lite {
-		char *buf;
-		size_t len, cap;
-	} body;
+	struct util_buf body;
 	json_t *paths;
 	size_t count;
 	char first[3][256];
@@ -79,137 +89,37 @@ int store_ignored_name(const char *name)
 	return 0;
 }
 
-static void ignore_set_free(struct ignore_set *set)
-{
-	for (size_t i = 0; i < set->n; i++)
-		free(set->rules[i].pattern);
-	free(set->rules);
-}
-
-/* parse_gitignore - rules of one .gitignore body. */
-static int parse_gitignore(struct ignore_set *set, const char *text, size_t len)
-{
-	const char *p = text, *end = text + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		struct ignore_rule r = { 0 };
-		const char *s = p;
-
-		p += l + (nl ? 1 : 0);
-		while (l && (s[l - 1] == '\r' || s[l - 1] == ' '))
-			l--;
-		if (!l || s[0] == '#')
-			continue;
-		if (s[0] == '!') {
-			r.negate = 1;
-			s++;
-			l--;
-		}
-		if (l && s[l - 1] == '/') {
-			r.dir_only = 1;
-			l--;
-		}
-		if (l && s[0] == '/') {
-			r.anchored = 1;
-			s++;
-			l--;
-		}
-		if (!l)
-			continue;
-		if (memchr(s, '/', l))
-			r.anchored = 1;
-		r.pattern = strndup(s, l);
-		if (!r.pattern)
-			return store_error(-ENOMEM, "out of memory");
-		struct ignore_rule *nr = realloc(set->rules, (set->n + 1) * sizeof(*nr));
-		if (!nr) {
-			free(r.pattern);
-			return store_error(-ENOMEM, "out of memory");
-		}
-		set->rules = nr;
-		set->rules[set->n++] = r;
-	}
-	return 0;
-}
-
-/* is_ignored - does any .gitignore in scope ignore PATH (NAME its last part)? */
-static int is_ignored(const struct ignore_set *set, const char *path, const char *name, int is_dir)
-{
-	for (; set; set = set->up) {
-		const char *rel = path + set->base_len;
-		if (*rel == '/')
-			rel++;
-		for (size_t i = set->n; i-- > 0;) {
-			const struct ignore_rule *r = &set->rules[i];
-			int m;
-			if (r->dir_only && !is_dir)
-				continue;
-			if (r->anchored)
-				m = fnmatch(r->pattern, rel,
-					    strstr(r->pattern, "**") ? 0 : FNM_PATHNAME) == 0;
-			else
-				m = fnmatch(r->pattern, name, 0) == 0;
-			if (m)
-				return !r->negate;
-		}
-	}
-	return 0;
-}
-
-static int buf_add(struct strbuf_lite *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *nb = realloc(b->buf, cap);
-		if (!nb)
-			return store_error(-ENOMEM, "out of memory");
-		b->buf = nb;
-		b->cap = cap;
-	}
-	memcpy(b->buf + b->len, s, n);
-	b->len += n;
-	b->buf[b->len] = '\0';
-	return 0;
-}
-
 /* State of one commit's walk over the working tree. */
 struct walk {
 	struct store_txn *t;
 	git_repository *repo;
 	int rescan;
+	git_oid old_root;	/* the previous commit's tree */
+	int has_old_root;
 	char path[PATH_BUF];
 };
 
 struct child {
 	char *name;
+	int excluded;		/* ignored, but tracked */
 	struct store_inode ino;
 	char target[STORE_SYMLINK_MAX + 1];
 };
 
-struct child_list {
-	struct child *v;
-	size_t n, cap;
-};
-
+/* collect_child - store_wt_readdir's callback: push a copy of the child
+ * onto ARG, a util_array of struct child */
 static int collect_child(const char *name, const struct store_inode *ino, void *arg)
 {
-	struct child_list *l = arg;
-	struct child *c;
+	struct util_array *l = arg;
+	struct child *c = UTIL_ARRAY_PUSH(l, struct child);
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct child *nv = realloc(l->v, cap * sizeof(*nv));
-		if (!nv)
-			return store_error(-ENOMEM, "out of memory");
-		l->v = nv;
-		l->cap = cap;
-	}
-	c = &l->v[l->n];
-	c->name = strdup(name);
-	if (!c->name)
+	if (!c)
 		return store_error(-ENOMEM, "out of memory");
+	c->name = strdup(name);
+	if (!c->name) {
+		l->len--;
+		return store_error(-ENOMEM, "out of memory");
+	}
 	c->ino = *ino;
 	c->target[0] = '\0';
 	if (S_ISLNK(ino->mode) && ino->target) {
@@ -218,25 +128,26 @@ static int collect_child(const char *name, const struct store_inode *ino, void *
 		c->target[n] = '\0';
 	}
 	c->ino.target = NULL;
-	l->n++;
 	return 0;
 }
 
-static void child_list_free(struct child_list *l)
+static void child_list_release(struct util_array *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i].name);
-	free(l->v);
+	UTIL_ARRAY_FOREACH(l, struct child, c)
+		free(c->name);
+	util_array_release(l);
 }
 
-/* load_gitignore - if DIR holds a .gitignore, parse it into SET. */
-static int load_gitignore(struct walk *w, uint64_t dir, struct ignore_set *set)
+/* load_gitignore - if DIR (whose path is w->path) holds a .gitignore,
+ * compile it into *OUT (else *OUT is NULL) */
+static int load_gitignore(struct walk *w, uint64_t dir, struct util_ignore **out)
 {
 	struct store_inode gi;
 	char *text;
 	long got;
 	int rc = store_wt_lookup(w->t, dir, ".gitignore", &gi);
 
+	*out = NULL;
 	if (rc == -ENOENT || (rc == 0 && !S_ISREG(gi.mode)))
 		return 0;
 	if (rc)
@@ -245,37 +156,149 @@ static int load_gitignore(struct walk *w, uint64_t dir, struct ignore_set *set)
 	if (!text)
 		return store_error(-ENOMEM, "out of memory");
 	got = store_wt_read(w->t, gi.ino, 0, text, GITIGNORE_MAX);
-	rc = got < 0 ? (int)got : parse_gitignore(set, text, (size_t)got);
+	rc = got < 0 ? (int)got : util_ignore_compile(out, text, (size_t)got, w->path, 0);
 	free(text);
-	return rc;
+	if (rc == -ENOMEM)
+		return store_error(rc, "out of memory");
+	if (rc < 0)
+		return store_error(rc, "cannot read '%s/.gitignore'", w->path);
+	return 0;
 }
 
-static int build_tree(struct walk *w, uint64_t dir, struct ignore_set *up, git_oid *out);
+static int build_tree(struct walk *w, uint64_t dir, struct ignore_scope *up, struct child *self,
+		      git_oid *out);
 
 /* the id of the empty tree, 4b825dc642cb6eb9a060e54bf8d69288fbee4904 */
 static const git_oid empty_tree = { { 0x4b, 0x82, 0x5d, 0xc6, 0x42, 0xcb, 0x6e, 0xb9, 0xa0, 0x60,
 				      0xe5, 0x4b, 0xf8, 0xd6, 0x92, 0x88, 0xfb, 0xee, 0x49, 0x04 } };
 
+static int tree_body(struct store_txn *t, const git_oid *id, const void **body, size_t *len);
+
+static int entry_name_cmp(const void *a, const void *b)
+{
+	const struct store_tree_entry *x = a, *y = b;
+	size_t n = x->namelen < y->namelen ? x->namelen : y->namelen;
+	int c = memcmp(x->name, y->name, n);
+
+	return c ? c : (x->namelen > y->namelen) - (x->namelen < y->namelen);
+}
+
+/* tracked_find - the entry NAME had in SCOPE's directory in the previous
+ * commit: 1 with *E (valid while SCOPE lives), 0 if it had none */
+static int tracked_find(struct walk *w, struct ignore_scope *scope, const char *name,
+			struct store_tree_entry *e);
+
+/* scope_load - read what SCOPE's directory held in the previous commit */
+static int scope_load(struct walk *w, struct ignore_scope *scope)
+{
+	struct store_tree_entry e;
+	const void *body;
+	size_t len, pos = 0;
+	int rc;
+
+	if (scope->loaded)
+		return 0;
+	if (!scope->up) {
+		scope->has_old = w->has_old_root;
+		git_oid_cpy(&scope->old, &w->old_root);
+	} else {
+		rc = tracked_find(w, scope->up, scope->name, &e);
+		if (rc < 0)
+			return rc;
+		scope->has_old = rc == 1 && e.mode == 040000;
+		if (scope->has_old)
+			git_oid_cpy(&scope->old, e.id);
+	}
+	scope->loaded = 1;
+	if (!scope->has_old)
+		return 0;
+	rc = tree_body(w->t, &scope->old, &body, &len);
+	if (rc)
+		return rc;
+	/* our own copy: the entries must outlive writes to the store */
+	scope->old_body = malloc(len ? len : 1);
+	if (!scope->old_body)
+		return store_error(-ENOMEM, "out of memory");
+	memcpy(scope->old_body, body, len);
+	while ((rc = store_tree_next(scope->old_body, len, &pos, &e)) == 1) {
+		struct store_tree_entry *t = UTIL_ARRAY_PUSH(&scope->tracked, struct store_tree_entry);
+		if (!t)
+			return store_error(-ENOMEM, "out of memory");
+		*t = e;
+	}
+	if (rc < 0)
+		return rc;
+	util_array_sort(&scope->tracked, entry_name_cmp);
+	return 0;
+}
+
+static int tracked_find(struct walk *w, struct ignore_scope *scope, const char *name,
+			struct store_tree_entry *e)
+{
+	struct store_tree_entry key = { .name = name, .namelen = strlen(name) };
+	const struct store_tree_entry *found;
+	int rc = scope_load(w, scope);
+
+	if (rc)
+		return rc;
+	found = util_array_bsearch(&scope->tracked, &key, entry_name_cmp);
+	if (!found)
+		return 0;
+	*e = *found;
+	return 1;
+}
+
+static void scope_release(struct ignore_scope *scope)
+{
+	util_ignore_free(scope->list);
+	util_array_release(&scope->tracked);
+	free(scope->old_body);
+}
+
+/* is_ignored - do the .gitignore files in SCOPE ignore w->path?  A
+ * directory's own list speaks first, then those above; the first that
+ * has an opinion decides (in each, the last matching pattern). */
+static int is_ignored(const struct walk *w, const struct ignore_scope *scope, int is_dir)
+{
+	for (; scope; scope = scope->up) {
+		enum util_ignore_verdict v;
+		if (!scope->list)
+			continue;
+		v = util_ignore_match(scope->list, w->path, is_dir);
+		if (v != UTIL_IGNORE_NONE)
+			return v == UTIL_IGNORE_EXCLUDED;
+	}
+	return 0;
+}
+
 /*
  * walk_children - call CB for each child of directory DIR (whose path is
- * w->path) that a commit takes: not an editor scratch name, not ignored by
- * a .gitignore.  While CB runs, w->path is the child's path and SET holds
- * the ignore rules in force below DIR.
+ * w->path) that a commit takes: not an editor scratch name, and either
+ * not ignored by a .gitignore or tracked (in the previous commit).  SELF
+ * is DIR's entry in its parent's walk (NULL at the top).  While CB runs,
+ * w->path is the child's path and SCOPE holds the rules in force below
+ * DIR; C->excluded says the child is ignored but tracked.
  */
-typedef int (*child_fn)(struct walk *w, struct child *c, struct ignore_set *set, void *arg);
+typedef int (*child_fn)(struct walk *w, struct child *c, struct ignore_scope *scope, void *arg);
 
-static int walk_children(struct walk *w, uint64_t dir, struct ignore_set *up, child_fn cb,
-			 void *arg)
+static int walk_children(struct walk *w, uint64_t dir, struct ignore_scope *up,
+			 const struct child *self, child_fn cb, void *arg)
 {
-	struct ignore_set set = { .up = up, .base_len = strlen(w->path) };
-	struct child_list kids = { 0 };
+	struct ignore_scope scope = {
+		.up = up,
+		.name = self ? self->name : "",
+		.excluded = self ? self->excluded : 0,
+		.tracked = UTIL_ARRAY_INIT(struct store_tree_entry),
+	};
+	struct util_array kids = UTIL_ARRAY_INIT(struct child);
 	size_t plen = strlen(w->path);
-	int rc = load_gitignore(w, dir, &set);
+	int rc = load_gitignore(w, dir, &scope.list);
 
 	if (rc == 0)
 		rc = store_wt_readdir(w->t, dir, NULL, collect_child, &kids);
-	for (size_t i = 0; rc == 0 && i < kids.n; i++) {
-		struct child *c = &kids.v[i];
+	for (size_t i = 0; rc == 0 && i < util_array_len(&kids); i++) {
+		struct child *c = UTIL_ARRAY_AT(&kids, struct child, i);
+		struct store_tree_entry e;
 		int n;
 		if (store_ignored_name(c->name))
 			continue;
@@ -285,19 +308,22 @@ static int walk_children(struct walk *w, uint64_t dir, struct ignore_set *up, ch
 			rc = store_error(-ENAMETOOLONG, "path '%s' is too long", w->path);
 			break;
 		}
-		if (!is_ignored(&set, w->path, c->name, S_ISDIR(c->ino.mode)))
-			rc = cb(w, c, &set, arg);
+		c->excluded = scope.excluded || is_ignored(w, &scope, S_ISDIR(c->ino.mode));
+		/* an ignored child is taken only if it is tracked */
+		rc = c->excluded ? tracked_find(w, &scope, c->name, &e) : 1;
+		if (rc == 1)
+			rc = cb(w, c, &scope, arg);
 		w->path[plen] = '\0';
 	}
 	w->path[plen] = '\0';
-	child_list_free(&kids);
-	ignore_set_free(&set);
+	child_list_release(&kids);
+	scope_release(&scope);
 	return rc;
 }
 
 /* add_child - put child C into the tree being built (ARG, a treebuilder),
  * writing its blob, or its tree when it is a dirty directory */
-static int add_child(struct walk *w, struct child *c, struct ignore_set *set, void *arg)
+static int add_child(struct walk *w, struct child *c, struct ignore_scope *scope, void *arg)
 {
 	git_treebuilder *tb = arg;
 	git_filemode_t mode;
@@ -306,7 +332,7 @@ static int add_child(struct walk *w, struct child *c, struct ignore_set *set, vo
 
 	if (S_ISDIR(c->ino.mode)) {
 		if ((c->ino.flags & STORE_INO_DIRTY) || w->rescan || git_oid_is_zero(&c->ino.id))
-			rc = build_tree(w, c->ino.ino, set, &id);
+			rc = build_tree(w, c->ino.ino, scope, c, &id);
 		else
 			rc = (git_oid_cpy(&id, &c->ino.id), 0);
 		mode = GIT_FILEMODE_TREE;
@@ -332,14 +358,15 @@ static int add_child(struct walk *w, struct child *c, struct ignore_set *set, vo
  * build_tree - write the tree of directory DIR (whose path is w->path),
  * recursing into dirty subdirectories, and mark DIR clean at it.
  */
-static int build_tree(struct walk *w, uint64_t dir, struct ignore_set *up, git_oid *out)
+static int build_tree(struct walk *w, uint64_t dir, struct ignore_scope *up, struct child *self,
+		      git_oid *out)
 {
 	git_treebuilder *tb = NULL;
 	struct store_inode d;
 	int rc = store_git_error(git_treebuilder_new(&tb, w->repo, NULL), "treebuilder");
 
 	if (rc == 0)
-		rc = walk_children(w, dir, up, add_child, tb);
+		rc = walk_children(w, dir, up, self, add_child, tb);
 	if (rc == 0)
 		rc = store_git_error(git_treebuilder_write(out, tb), "writing a tree");
 	if (rc == 0)
@@ -533,9 +560,9 @@ static int note_change(enum store_change c, const char *path, void *arg)
 		snprintf(l->first[l->count], sizeof(l->first[0]), "%s", shown);
 	l->count++;
 	if (l->count <= MESSAGE_PATHS_MAX) {
-		n = snprintf(line, sizeof(line), "%c %s\n", (char)c, shown);
-		if (buf_add(&l->body, line, (size_t)n))
-			return -ENOMEM;
+		int rc = util_buf_addf(&l->body, "%c %s\n", (char)c, shown);
+		if (rc)
+			return store_error(rc, "cannot list '%s' in a commit message", shown);
 	}
 	if (l->count <= EVENT_PATHS_MAX) {
 		n = snprintf(line, sizeof(line), "%c %s", (char)c, path);
@@ -544,31 +571,31 @@ static int note_change(enum store_change c, const char *path, void *arg)
 	return 0;
 }
 
+/* commit_message - the message of a commit of the changes in L; NULL when
+ * memory runs out.  Returned and owned by the caller, freed with free(). */
 static char *commit_message(struct change_list *l)
 {
-	struct strbuf_lite m = { 0 };
-	char subject[1024], more[64];
+	struct util_buf m = UTIL_BUF_INIT(MESSAGE_MAX + 4096);
+	int rc;
 
 	if (l->count == 1)
-		snprintf(subject, sizeof(subject), "Update %s\n\n", l->first[0]);
+		rc = util_buf_addf(&m, "Update %s\n\n", l->first[0]);
 	else if (l->count <= 3)
-		snprintf(subject, sizeof(subject), "Update %zu paths: %s, %s%s%s\n\n", l->count,
-			 l->first[0], l->first[1], l->count == 3 ? ", " : "",
-			 l->count == 3 ? l->first[2] : "");
+		rc = util_buf_addf(&m, "Update %zu paths: %s, %s%s%s\n\n", l->count, l->first[0],
+				   l->first[1], l->count == 3 ? ", " : "",
+				   l->count == 3 ? l->first[2] : "");
 	else
-		snprintf(subject, sizeof(subject), "Update %zu paths: %s, %s, ...\n\n", l->count,
-			 l->first[0], l->first[1]);
-	if (buf_add(&m, subject, strlen(subject)) || buf_add(&m, l->body.buf, l->body.len))
-		goto fail;
-	if (l->count > MESSAGE_PATHS_MAX) {
-		snprintf(more, sizeof(more), "... and %zu more\n", l->count - MESSAGE_PATHS_MAX);
-		if (buf_add(&m, more, strlen(more)))
-			goto fail;
+		rc = util_buf_addf(&m, "Update %zu paths: %s, %s, ...\n\n", l->count,
+				   l->first[0], l->first[1]);
+	if (rc == 0)
+		rc = util_buf_add(&m, l->body.ptr, l->body.len);
+	if (rc == 0 && l->count > MESSAGE_PATHS_MAX)
+		rc = util_buf_addf(&m, "... and %zu more\n", l->count - MESSAGE_PATHS_MAX);
+	if (rc) {
+		util_buf_release(&m);
+		return NULL;
 	}
-	return m.buf;
-fail:
-	free(m.buf);
-	return NULL;
+	return util_buf_detach(&m, NULL);
 }
 
 static int raise_commit_event(struct store_txn *t, const char *repo, const char *branch,
@@ -596,7 +623,7 @@ static int make_commit(struct walk *w, const char *repo, const char *branch, con
 		       git_oid *out)
 {
 	char refname[STORE_REF_NAME_MAX + 1];
-	struct change_list changes = { .paths = json_array() };
+	struct change_list changes = { .body = UTIL_BUF_INIT(MESSAGE_MAX), .paths = json_array() };
 	git_commit *parent = NULL;
 	git_tree *tree = NULL;
 	git_signature *sig = NULL;
@@ -641,7 +668,7 @@ out:
 	git_tree_free(tree);
 	git_commit_free(parent);
 	json_decref(changes.paths);
-	free(changes.body.buf);
+	util_buf_release(&changes.body);
 	free(msg);
 	return rc;
 }
@@ -663,37 +690,56 @@ out:
 #define MATERIALIZE_FILES 64
 #define MATERIALIZE_BYTES (4u << 20)
 
-/* the inode numbers of the files to materialize */
-struct pending {
-	uint64_t *files;
-	size_t n, cap;
-};
-
-static int pending_add(struct pending *p, uint64_t ino)
+/* collect_pending - the files below dirty directory DIR that a commit
+ * would hash and that have no blob yet (ARG: a util_array of their inode
+ * numbers); what the commit leaves out is left alone. */
+static int collect_pending(struct walk *w, struct child *c, struct ignore_scope *scope, void *arg)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		uint64_t *nv = realloc(p->files, cap * sizeof(*nv));
-		if (!nv)
-			return store_error(-ENOMEM, "out of memory");
-		p->files = nv;
-		p->cap = cap;
-	}
-	p->files[p->n++] = ino;
+	struct util_array *files = arg;
+	uint64_t *ino;
+
+	if (S_ISDIR(c->ino.mode) && (c->ino.flags & STORE_INO_DIRTY))
+		return walk_children(w, c->ino.ino, scope, c, collect_pending, files);
+	if (!S_ISREG(c->ino.mode) || !store_wt_needs_blob(&c->ino))
+		return 0;
+	ino = UTIL_ARRAY_PUSH(files, uint64_t);
+	if (!ino)
+		return store_error(-ENOMEM, "out of memory");
+	*ino = c->ino.ino;
 	return 0;
 }
 
-/* collect_pending - the files below dirty directory DIR that a commit
- * would hash and that have no blob yet (ARG: struct pending); what the
- * commit leaves out is left alone. */
-static int collect_pending(struct walk *w, struct child *c, struct ignore_set *set, void *arg)
+/*
+ * previous_tree - the tree of the commit REPO's BRANCH points at, into
+ * w->old_root (w->has_old_root 0 if the branch has no commit yet): what
+ * is tracked, which a .gitignore does not take out of a commit.
+ */
+static int previous_tree(struct walk *w, const char *repo, const char *branch)
 {
-	struct pending *p = arg;
+	char refname[STORE_REF_NAME_MAX + 1];
+	git_object_t type;
+	const void *body;
+	git_oid id;
+	size_t len;
+	int rc;
 
-	if (S_ISDIR(c->ino.mode) && (c->ino.flags & STORE_INO_DIRTY))
-		return walk_children(w, c->ino.ino, set, collect_pending, p);
-	if (S_ISREG(c->ino.mode) && store_wt_needs_blob(&c->ino))
-		return pending_add(p, c->ino.ino);
+	w->has_old_root = 0;
+	snprintf(refname, sizeof(refname), "refs/heads/%s", branch);
+	rc = store_ref_resolve(w->t, repo, refname, &id);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0)
+		rc = store_object_read(w->t, &id, &type, &body, &len);
+	if (rc == -ENOENT)
+		return store_error(-EIO, "commit of branch '%s' of '%s' is missing", branch, repo);
+	if (rc)
+		return rc;
+	/* a commit's body starts "tree <hex id>\n" */
+	if (type != GIT_OBJECT_COMMIT || len < 5 + GIT_OID_HEXSZ || memcmp(body, "tree ", 5) ||
+	    git_oid_fromstrn(&w->old_root, (const char *)body + 5, GIT_OID_HEXSZ))
+		return store_error(-EIO, "commit of branch '%s' of '%s' is malformed", branch,
+				   repo);
+	w->has_old_root = 1;
 	return 0;
 }
 
@@ -701,7 +747,7 @@ static int collect_pending(struct walk *w, struct child *c, struct ignore_set *s
  * it has no working tree: the commit says so) */
 static int materialize(struct store *s, const char *repo, const char *branch)
 {
-	struct pending p = { 0 };
+	struct util_array files = UTIL_ARRAY_INIT(uint64_t);
 	struct walk w = { 0 };
 	struct store_inode r;
 	struct store_txn *t;
@@ -714,19 +760,22 @@ static int materialize(struct store *s, const char *repo, const char *branch)
 	rc = store_wt_root(w.t, repo, branch, &root);
 	if (rc == 0)
 		rc = store_inode_get(w.t, root, &r);
-	if (rc == 0 && (r.flags & STORE_INO_DIRTY))
-		rc = walk_children(&w, root, NULL, collect_pending, &p);
+	if (rc == 0 && (r.flags & STORE_INO_DIRTY)) {
+		rc = previous_tree(&w, repo, branch);
+		if (rc == 0)
+			rc = walk_children(&w, root, NULL, NULL, collect_pending, &files);
+	}
 	store_txn_abort(w.t);
 	if (rc == -ENOENT)
 		rc = 0;
-	while (rc == 0 && i < p.n) {
+	while (rc == 0 && i < util_array_len(&files)) {
 		uint64_t bytes = 0;
 		size_t done = 0;
 		rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
-		for (; rc == 0 && i < p.n && done < MATERIALIZE_FILES &&
+		for (; rc == 0 && i < util_array_len(&files) && done < MATERIALIZE_FILES &&
 		       bytes < MATERIALIZE_BYTES; i++, done++) {
 			struct store_inode n;
-			rc = store_inode_get(t, p.files[i], &n);
+			rc = store_inode_get(t, *UTIL_ARRAY_AT(&files, uint64_t, i), &n);
 			if (rc == -ENOENT) {
 				rc = 0;		/* removed since */
 				continue;
@@ -742,7 +791,7 @@ static int materialize(struct store *s, const char *repo, const char *branch)
 		else if (t)
 			store_txn_abort(t);
 	}
-	free(p.files);
+	util_array_release(&files);
 	return rc;
 }
 
@@ -771,9 +820,11 @@ int store_wt_commit(struct store *s, const char *repo, const char *branch, git_o
 		return rc;
 	}
 	w.rescan = !!(root.flags & STORE_INO_RESCAN);
-	rc = store_git_open(&w.repo, s, repo);
+	rc = previous_tree(&w, repo, branch);
 	if (rc == 0)
-		rc = build_tree(&w, root_ino, NULL, &tree_id);
+		rc = store_git_open(&w.repo, s, repo);
+	if (rc == 0)
+		rc = build_tree(&w, root_ino, NULL, NULL, &tree_id);
 	if (rc == 0)
 		rc = make_commit(&w, repo, branch, &tree_id, out);
 	git_repository_free(w.repo);
@@ -788,68 +839,65 @@ int store_wt_commit(struct store *s, const char *repo, const char *branch, git_o
 /* ---- log ---------------------------------------------------------------- */
 
 struct log_line {
-	struct strbuf_lite changes;
+	struct util_buf changes;
 	size_t count;
 };
 
 static int log_change(enum store_change c, const char *path, void *arg)
 {
 	struct log_line *l = arg;
-	char item[QUOTED_MAX(PATH_BUF) + 8], quoted[QUOTED_MAX(PATH_BUF)];
-	int n;
+	char quoted[QUOTED_MAX(PATH_BUF)];
+	int rc;
 
 	if (l->count++ >= LOG_PATHS_MAX)
 		return 0;
-	n = snprintf(item, sizeof(item), "%s%c %s", l->changes.len ? ", " : "", (char)c,
-		     quote_path(path, quoted));
-	return buf_add(&l->changes, item, (size_t)n);
+	rc = util_buf_addf(&l->changes, "%s%c %s", util_buf_len(&l->changes) ? ", " : "",
+			   (char)c, quote_path(path, quoted));
+	return rc ? store_error(rc, "cannot list '%s' in the log", path) : 0;
 }
 
 static int log_one(struct store_txn *t, git_commit *c,
 		   int (*cb)(const char *line, void *arg), void *arg)
 {
-	struct log_line l;
-	char hex[GIT_OID_HEXSZ + 1], when[32], more[32] = "";
+	struct log_line l = { .changes = UTIL_BUF_INIT(LOG_LINE_MAX) };
+	struct util_buf line = UTIL_BUF_INIT(LOG_LINE_MAX + 4096);
+	char hex[GIT_OID_HEXSZ + 1], when[32];
 	const char *subject;
 	const git_oid *parent_tree = NULL;
 	git_commit *parent = NULL;
 	time_t tt = (time_t)git_commit_time(c);
 	struct tm tm;
-	char *line;
-	size_t len;
+	size_t subject_at;
 	int rc;
 
-	memset(&l, 0, sizeof(l));
 	if (git_commit_parentcount(c) > 0 && git_commit_parent(&parent, c, 0) == 0)
 		parent_tree = git_commit_tree_id(parent);
 	rc = store_tree_diff(t, parent_tree, git_commit_tree_id(c), log_change, &l);
 	git_commit_free(parent);
-	if (rc) {
-		free(l.changes.buf);
-		return rc;
-	}
-	if (l.count > LOG_PATHS_MAX)
-		snprintf(more, sizeof(more), ", +%zu more", l.count - LOG_PATHS_MAX);
+	if (rc)
+		goto out;
 	gmtime_r(&tt, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	git_oid_tostr(hex, sizeof(hex), git_commit_id(c));
 	subject = git_commit_summary(c) ?: "";
-	len = strlen(hex) + strlen(when) + strlen(subject) + l.changes.len +
-	      strlen(more) + 8;
-	line = malloc(len);
-	if (!line) {
-		free(l.changes.buf);
-		return store_error(-ENOMEM, "out of memory");
+	rc = util_buf_addf(&line, "%s\t%s\t", hex, when);
+	subject_at = util_buf_len(&line);
+	if (rc == 0)
+		rc = util_buf_addf(&line, "%s\t%s", subject, util_buf_str(&l.changes));
+	if (rc == 0 && l.count > LOG_PATHS_MAX)
+		rc = util_buf_addf(&line, ", +%zu more", l.count - LOG_PATHS_MAX);
+	if (rc) {
+		rc = store_error(rc, "cannot format the log line of %s", hex);
+		goto out;
 	}
-	snprintf(line, len, "%s\t%s\t%s\t%s%s", hex, when, subject,
-		 l.changes.buf ? l.changes.buf : "", more);
 	/* the subject (imported commits may hold anything) stays one field */
-	for (char *p = line + strlen(hex) + strlen(when) + 2, *end = p + strlen(subject); p < end; p++)
-		if (*p == '\n' || *p == '\t' || *p == '\r')
-			*p = ' ';
-	rc = cb(line, arg);
-	free(line);
-	free(l.changes.buf);
+	for (size_t i = subject_at; i < subject_at + strlen(subject); i++)
+		if (line.ptr[i] == '\n' || line.ptr[i] == '\t' || line.ptr[i] == '\r')
+			line.ptr[i] = ' ';
+	rc = cb(util_buf_str(&line), arg);
+out:
+	util_buf_release(&line);
+	util_buf_release(&l.changes);
 	return rc;
 }
 

@@ -49,117 +49,13 @@
 #include "store/repo.h"
 #include "store/store_int.h"
 #include "store/worktree.h"
+#include "util/array.h"
+#include "util/hashset.h"
 
 #define FSCK_PRINT_MAX 1000	/* problems printed; the rest are counted */
 #define FSCK_DEPTH_MAX 4096	/* directory depth before a loop is assumed */
 #define TREE_MODE 040000
 #define GITLINK_MODE 0160000
-
-/* ---- sets ----------------------------------------------------------------- */
-
-/* An open-addressing set of 64-bit numbers (inode numbers, never 0). */
-struct u64set {
-	uint64_t *slots;
-	size_t cap, n;
-};
-
-static size_t u64_hash(uint64_t v)
-{
-	v ^= v >> 33;
-	v *= 0xff51afd7ed558ccdULL;
-	v ^= v >> 33;
-	return (size_t)v;
-}
-
-static int u64set_has(const struct u64set *s, uint64_t v)
-{
-	if (!s->cap)
-		return 0;
-	for (size_t i = u64_hash(v) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-		if (s->slots[i] == v)
-			return 1;
-		if (s->slots[i] == 0)
-			return 0;
-	}
-}
-
-/* u64set_add - 1 if added, 0 if present (or 0), -ENOMEM. */
-static int u64set_add(struct u64set *s, uint64_t v)
-{
-	size_t i;
-
-	if (v == 0)
-		return 0;	/* the empty slot's mark */
-	if (2 * (s->n + 1) > s->cap) {
-		struct u64set g = { calloc(s->cap ? s->cap * 2 : 1024, sizeof(uint64_t)),
-				    s->cap ? s->cap * 2 : 1024, 0 };
-		if (!g.slots)
-			return store_error(-ENOMEM, "out of memory");
-		for (size_t j = 0; j < s->cap; j++)
-			if (s->slots[j])
-				u64set_add(&g, s->slots[j]);
-		free(s->slots);
-		*s = g;
-	}
-	for (i = u64_hash(v) & (s->cap - 1); s->slots[i]; i = (i + 1) & (s->cap - 1))
-		if (s->slots[i] == v)
-			return 0;
-	s->slots[i] = v;
-	s->n++;
-	return 1;
-}
-
-/* A set of object ids, same scheme (the all-zero id is never stored). */
-struct oidset {
-	git_oid *slots;
-	size_t cap, n;
-};
-
-static size_t oid_hash(const git_oid *id)
-{
-	uint64_t v;
-
-	memcpy(&v, id->id, sizeof(v));	/* SHA-1 bits are uniform already */
-	return (size_t)v;
-}
-
-static int oidset_has(const struct oidset *s, const git_oid *id)
-{
-	if (!s->cap)
-		return 0;
-	for (size_t i = oid_hash(id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-		if (git_oid_equal(&s->slots[i], id))
-			return 1;
-		if (git_oid_is_zero(&s->slots[i]))
-			return 0;
-	}
-}
-
-static int oidset_add(struct oidset *s, const git_oid *id)
-{
-	size_t i;
-
-	if (git_oid_is_zero(id))
-		return 0;
-	if (2 * (s->n + 1) > s->cap) {
-		struct oidset g = { calloc(s->cap ? s->cap * 2 : 256, sizeof(git_oid)),
-				    s->cap ? s->cap * 2 : 256, 0 };
-		if (!g.slots)
-			return store_error(-ENOMEM, "out of memory");
-		for (size_t j = 0; j < s->cap; j++)
-			if (!git_oid_is_zero(&s->slots[j]))
-				oidset_add(&g, &s->slots[j]);
-		free(s->slots);
-		*s = g;
-	}
-	for (i = oid_hash(id) & (s->cap - 1); !git_oid_is_zero(&s->slots[i]);
-	     i = (i + 1) & (s->cap - 1))
-		if (git_oid_equal(&s->slots[i], id))
-			return 0;
-	git_oid_cpy(&s->slots[i], id);
-	s->n++;
-	return 1;
-}
 
 /* ---- the check ------------------------------------------------------------ */
 
@@ -167,13 +63,14 @@ struct fsck {
 	struct store_txn *t;
 	FILE *out;
 	unsigned long objects, problems;
-	struct oidset bad;	/* damaged objects, and ids named but missing */
-	struct u64set roots;	/* working tree roots */
-	struct u64set linked;	/* inodes named by a directory entry */
-	struct u64set reached;	/* directories known to reach a root */
+	/* sets of raw object ids (GIT_OID_RAWSZ) and of inode numbers */
+	struct util_hashset bad;	/* damaged objects, and ids named but missing */
+	struct util_hashset roots;	/* working tree roots */
+	struct util_hashset linked;	/* inodes named by a directory entry */
+	struct util_hashset reached;	/* directories known to reach a root */
 	uint64_t owner;		/* chunks/xattrs pass: the inode last looked up */
 	uint64_t garbage_chunks;	/* chunks an interrupted import left */
-	struct u64set chunked;	/* numbers chunks may be keyed by: those of
+	struct util_hashset chunked;	/* numbers chunks may be keyed by: those of
 				 * files with pending writes, chunked blobs */
 	int err;		/* the check itself failed (out of memory) */
 };
@@ -181,7 +78,7 @@ struct fsck {
 /* mark_bad - remember a damaged or missing object, for the damage walk. */
 static void mark_bad(struct fsck *f, const git_oid *id)
 {
-	if (oidset_add(&f->bad, id) < 0)
+	if (util_hashset_add(&f->bad, id->id) < 0)
 		f->err = -ENOMEM;
 }
 
@@ -338,7 +235,7 @@ static void check_chunked(struct fsck *f, const git_oid *id)
 
 	if (rc == 0)
 		rc = store_object_owner(f->t, id, &owner);
-	if (rc == 0 && u64set_add(&f->chunked, owner) < 0)
+	if (rc == 0 && util_hashset_add(&f->chunked, &owner) < 0)
 		f->err = -ENOMEM;
 	if (rc == 0)
 		rc = store_hasher_new(&hs, GIT_OBJECT_BLOB, len);
@@ -444,7 +341,7 @@ static int object_record(struct fsck *f, const MDB_val *k, const MDB_val *v)
 struct repo_check {
 	struct fsck *f;
 	const char *repo;
-	struct oidset seen;	/* objects visited by the damage walk */
+	struct util_hashset seen;	/* raw ids of the objects the damage walk visited */
 	unsigned long reached;	/* bad objects it reached */
 	git_oid first;
 };
@@ -477,28 +374,20 @@ static int check_ref(const char *name, const char *value, void *arg)
 	return 0;
 }
 
-struct oid_stack {
-	git_oid *ids;
-	size_t n, cap;
-};
-
-static int oid_stack_push(struct oid_stack *st, const git_oid *id)
+/* push_id - put ID on ST, a util_array of git_oid used as a stack */
+static int push_id(struct util_array *st, const git_oid *id)
 {
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 256;
-		git_oid *n = realloc(st->ids, cap * sizeof(*n));
-		if (!n)
-			return store_error(-ENOMEM, "out of memory");
-		st->ids = n;
-		st->cap = cap;
-	}
-	git_oid_cpy(&st->ids[st->n++], id);
+	git_oid *top = UTIL_ARRAY_PUSH(st, git_oid);
+
+	if (!top)
+		return store_error(-ENOMEM, "out of memory");
+	git_oid_cpy(top, id);
 	return 0;
 }
 
 /* push_named - push what a commit ("tree X", "parent X"...) or a tag
  * ("object X") names in its header. */
-static int push_named(struct repo_check *r, struct oid_stack *st, const char *body, size_t len)
+static int push_named(struct repo_check *r, struct util_array *st, const char *body, size_t len)
 {
 	const char *p = body, *end = body + len;
 	git_oid id;
@@ -512,8 +401,8 @@ static int push_named(struct repo_check *r, struct oid_stack *st, const char *bo
 		if (sp && nl - sp - 1 == GIT_OID_HEXSZ &&
 		    (!strncmp(p, "tree ", 5) || !strncmp(p, "parent ", 7) ||
 		     !strncmp(p, "object ", 7)) &&
-		    !git_oid_fromstrn(&id, sp + 1, GIT_OID_HEXSZ) && !oidset_has(&r->seen, &id))
-			rc = oid_stack_push(st, &id);
+		    !git_oid_fromstrn(&id, sp + 1, GIT_OID_HEXSZ) && !util_hashset_has(&r->seen, id.id))
+			rc = push_id(st, &id);
 		p = nl + 1;
 	}
 	return rc;
@@ -523,33 +412,35 @@ static int push_named(struct repo_check *r, struct oid_stack *st, const char *bo
  * (iteratively: histories are long), counting the bad objects met. */
 static int walk_from(struct repo_check *r, const git_oid *tip)
 {
-	struct oid_stack st = { 0 };
-	int rc = oid_stack_push(&st, tip);
+	struct util_array st = UTIL_ARRAY_INIT(git_oid);
+	int rc = push_id(&st, tip);
 
-	while (rc == 0 && st.n > 0) {
-		git_oid id = st.ids[--st.n];
+	while (rc == 0 && util_array_len(&st) > 0) {
+		git_oid id = *UTIL_ARRAY_AT(&st, git_oid, --st.len);
 		struct store_tree_entry e;
 		git_object_t type;
 		const void *body;
 		size_t len, pos = 0;
 
-		rc = oidset_add(&r->seen, &id);
+		rc = util_hashset_add(&r->seen, id.id);
+		if (rc == -ENOMEM)
+			rc = store_error(rc, "out of memory");
 		if (rc <= 0)
 			continue;	/* seen already, or out of memory */
 		rc = 0;
-		if (oidset_has(&r->f->bad, &id) && r->reached++ == 0)
+		if (util_hashset_has(&r->f->bad, id.id) && r->reached++ == 0)
 			git_oid_cpy(&r->first, &id);
 		if (store_object_read(r->f->t, &id, &type, &body, &len))
 			continue;	/* missing: counted above, nothing below */
 		if (type == GIT_OBJECT_TREE) {
 			while (rc == 0 && store_tree_next(body, len, &pos, &e) == 1)
-				if (e.mode != GITLINK_MODE && !oidset_has(&r->seen, e.id))
-					rc = oid_stack_push(&st, e.id);
+				if (e.mode != GITLINK_MODE && !util_hashset_has(&r->seen, e.id->id))
+					rc = push_id(&st, e.id);
 		} else if (type == GIT_OBJECT_COMMIT || type == GIT_OBJECT_TAG) {
 			rc = push_named(r, &st, body, len);
 		}
 	}
-	free(st.ids);
+	util_array_release(&st);
 	return rc;
 }
 
@@ -564,7 +455,7 @@ static int walk_ref(const char *name, const char *value, void *arg)
 
 static int check_repo(const char *repo, void *arg)
 {
-	struct repo_check r = { .f = arg, .repo = repo };
+	struct repo_check r = { .f = arg, .repo = repo, .seen = UTIL_HASHSET_INIT(GIT_OID_RAWSZ) };
 	char branch[STORE_REF_NAME_MAX + 1], h[GIT_OID_HEXSZ + 1];
 	uint64_t root;
 	int rc;
@@ -575,14 +466,14 @@ static int check_repo(const char *repo, void *arg)
 		problem(r.f, "repository '%s': branch '%s' of HEAD has no working tree", repo,
 			branch);
 	rc = store_ref_foreach(r.f->t, repo, NULL, check_ref, &r);
-	if (rc == 0 && r.f->bad.n) {
+	if (rc == 0 && util_hashset_count(&r.f->bad)) {
 		rc = store_ref_foreach(r.f->t, repo, "refs/", walk_ref, &r);
 		if (rc == 0 && r.reached)
 			problem(r.f, "repository '%s': its history reaches %lu damaged or missing "
 				     "objects (%s first)",
 				repo, r.reached, hex(h, &r.first));
 	}
-	free(r.seen.slots);
+	util_hashset_release(&r.seen);
 	return rc;
 }
 
@@ -610,7 +501,7 @@ static int check_root(const char *repo, const char *branch, uint64_t root, void 
 	if (!S_ISDIR(n.mode) || n.parent != 0 || (n.flags & STORE_INO_ORPHAN))
 		problem(f, "working tree of '%s' (branch '%s'): root inode %llu is not a root directory",
 			repo, branch, (unsigned long long)root);
-	return u64set_add(&f->roots, root) < 0 ? -ENOMEM : 0;
+	return util_hashset_add(&f->roots, &root) < 0 ? -ENOMEM : 0;
 }
 
 /* check_dirent - one directory entry: "be64 parent + name -> be64 ino". */
@@ -656,7 +547,7 @@ static int check_dirent(struct fsck *f, const MDB_val *k, const MDB_val *v)
 			(unsigned long long)parent, (int)nlen, name, (unsigned long long)ino,
 			(unsigned long long)n.parent,
 			(n.flags & STORE_INO_ORPHAN) ? " (an orphan)" : "");
-	rc = u64set_add(&f->linked, ino);
+	rc = util_hashset_add(&f->linked, &ino);
 	if (rc == 0)
 		problem(f, "inode %llu: named by more than one directory entry (a hard link)",
 			(unsigned long long)ino);
@@ -670,7 +561,7 @@ static int reaches_root(struct fsck *f, const struct store_inode *n)
 	size_t depth = 0, np = 0;
 	struct store_inode cur = *n;
 
-	while (!u64set_has(&f->roots, cur.ino) && !u64set_has(&f->reached, cur.ino)) {
+	while (!util_hashset_has(&f->roots, &cur.ino) && !util_hashset_has(&f->reached, &cur.ino)) {
 		if (cur.parent == 0 || ++depth > FSCK_DEPTH_MAX ||
 		    store_inode_get(f->t, cur.parent, &cur) != 0)
 			return 0;
@@ -678,10 +569,10 @@ static int reaches_root(struct fsck *f, const struct store_inode *n)
 			path[np++] = cur.ino;
 	}
 	/* remember the way: later directories stop early */
-	if (u64set_add(&f->reached, n->ino) < 0)
+	if (util_hashset_add(&f->reached, &n->ino) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < np; i++)
-		if (u64set_add(&f->reached, path[i]) < 0)
+		if (util_hashset_add(&f->reached, &path[i]) < 0)
 			return -ENOMEM;
 	return 1;
 }
@@ -751,16 +642,17 @@ static int check_inode(struct fsck *f, const MDB_val *k, const MDB_val *v)
 	}
 	if (rc)
 		return rc;
-	if (S_ISREG(n.mode) && (n.flags & STORE_INO_CHUNKS) && u64set_add(&f->chunked, n.owner) < 0)
+	if (S_ISREG(n.mode) && (n.flags & STORE_INO_CHUNKS) &&
+	    util_hashset_add(&f->chunked, &n.owner) < 0)
 		f->err = -ENOMEM;
 	if (n.flags & STORE_INO_ORPHAN)
 		return 0;	/* unlinked, open: freed on close or restart */
-	if (n.parent == 0 && !u64set_has(&f->roots, ino)) {
+	if (n.parent == 0 && !util_hashset_has(&f->roots, &ino)) {
 		problem(f, "inode %llu: neither linked nor a working tree root (leaked)",
 			(unsigned long long)ino);
 		return 0;
 	}
-	if (n.parent != 0 && !u64set_has(&f->linked, ino))
+	if (n.parent != 0 && !util_hashset_has(&f->linked, &ino))
 		problem(f, "inode %llu: not named in its directory %llu (leaked)",
 			(unsigned long long)ino, (unsigned long long)n.parent);
 	if (S_ISREG(n.mode))
@@ -790,13 +682,13 @@ static int check_owned(struct fsck *f, const MDB_val *k, const char *what, int c
 	if (ino == f->owner)
 		return 0;
 	f->owner = ino;
-	if (chunk && ino >= STORE_OWNER_INGEST && !u64set_has(&f->chunked, ino)) {
+	if (chunk && ino >= STORE_OWNER_INGEST && !util_hashset_has(&f->chunked, &ino)) {
 		/* an interrupted import's: garbage for gc, not damage */
 		f->garbage_chunks++;
 		return 0;
 	}
 	if (chunk) {
-		if (!u64set_has(&f->chunked, ino))
+		if (!util_hashset_has(&f->chunked, &ino))
 			problem(f, "%s of %llu: neither a file with pending writes nor a chunked blob (leaked)",
 				what, (unsigned long long)ino);
 		return 0;
@@ -937,7 +829,14 @@ static int check_layer_entry(struct fsck *f, const MDB_val *k, const MDB_val *v)
 
 int store_fsck(struct store *s, FILE *out, unsigned long *nobjects)
 {
-	struct fsck f = { .out = out };
+	struct fsck f = {
+		.out = out,
+		.bad = UTIL_HASHSET_INIT(GIT_OID_RAWSZ),
+		.roots = UTIL_HASHSET_INIT(sizeof(uint64_t)),
+		.linked = UTIL_HASHSET_INIT(sizeof(uint64_t)),
+		.reached = UTIL_HASHSET_INIT(sizeof(uint64_t)),
+		.chunked = UTIL_HASHSET_INIT(sizeof(uint64_t)),
+	};
 	int rc = store_txn_begin(&f.t, s, 0);
 
 	if (nobjects)
@@ -968,11 +867,11 @@ int store_fsck(struct store *s, FILE *out, unsigned long *nobjects)
 	store_txn_abort(f.t);
 	if (f.problems > FSCK_PRINT_MAX)
 		fprintf(out, "... and %lu more problems\n", f.problems - FSCK_PRINT_MAX);
-	free(f.bad.slots);
-	free(f.roots.slots);
-	free(f.linked.slots);
-	free(f.reached.slots);
-	free(f.chunked.slots);
+	util_hashset_release(&f.bad);
+	util_hashset_release(&f.roots);
+	util_hashset_release(&f.linked);
+	util_hashset_release(&f.reached);
+	util_hashset_release(&f.chunked);
 	if (nobjects)
 		*nobjects = f.objects;
 	if (rc == 0 && f.err)

@@ -43,6 +43,7 @@
 #include "store/git.h"
 #include "store/object.h"
 #include "store/repo.h"
+#include "util/array.h"
 
 #define GIT_IDENT_NAME "govc"
 #define GIT_IDENT_EMAIL "govc@localhost"
@@ -350,47 +351,39 @@ struct writepack {
 	char dir[PATH_MAX];	/* scratch directory, "" once removed */
 };
 
-struct id_list {
-	git_oid *ids;
-	size_t n, cap;
-};
-
+/* collect_id - git_odb_foreach's callback: push ID onto ARG, a util_array
+ * of git_oid */
 static int collect_id(const git_oid *id, void *arg)
 {
-	struct id_list *l = arg;
+	git_oid *slot = UTIL_ARRAY_PUSH(arg, git_oid);
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		git_oid *n = realloc(l->ids, cap * sizeof(*n));
-		if (!n) {
-			git_error_set_oom();
-			return GIT_ERROR;
-		}
-		l->ids = n;
-		l->cap = cap;
+	if (!slot) {
+		git_error_set_oom();
+		return GIT_ERROR;
 	}
-	git_oid_cpy(&l->ids[l->n++], id);
+	git_oid_cpy(slot, id);
 	return 0;
 }
 
 /* copy_objects - copy the objects IDS of ODB into the store, in one write
  * transaction (the thread's, if it holds one). */
-static int copy_objects(struct store *s, git_odb *odb, const struct id_list *l)
+static int copy_objects(struct store *s, git_odb *odb, const struct util_array *ids)
 {
 	struct store_txn *t;
 	int rc = txn_open(s, 1, &t);
 
-	for (size_t i = 0; rc == 0 && i < l->n; i++) {
+	for (size_t i = 0; rc == 0 && i < util_array_len(ids); i++) {
+		const git_oid *id = UTIL_ARRAY_AT(ids, git_oid, i);
 		git_odb_object *o;
 		void *dst;
 		size_t len;
 
 		/* git_odb_read checks the id against the content */
-		rc = store_git_error(git_odb_read(&o, odb, &l->ids[i]), "reading a fetched pack");
+		rc = store_git_error(git_odb_read(&o, odb, id), "reading a fetched pack");
 		if (rc)
 			break;
 		len = git_odb_object_size(o);
-		rc = store_object_reserve(t, &l->ids[i], git_odb_object_type(o), len, &dst);
+		rc = store_object_reserve(t, id, git_odb_object_type(o), len, &dst);
 		if (rc == 0 && len)
 			memcpy(dst, git_odb_object_data(o), len);
 		if (rc == -EEXIST)
@@ -403,7 +396,7 @@ static int copy_objects(struct store *s, git_odb *odb, const struct id_list *l)
 /* import_pack - copy every object of the pack indexed by IDX_PATH. */
 static int import_pack(struct store *s, const char *idx_path)
 {
-	struct id_list l = { 0 };
+	struct util_array ids = UTIL_ARRAY_INIT(git_oid);
 	git_odb_backend *pack = NULL;
 	git_odb *odb = NULL;
 	int rc = store_git_error(git_odb_new(&odb), "fetched pack");
@@ -416,10 +409,10 @@ static int import_pack(struct store *s, const char *idx_path)
 			pack->free(pack);
 	}
 	if (rc == 0)
-		rc = store_git_error(git_odb_foreach(odb, collect_id, &l), idx_path);
+		rc = store_git_error(git_odb_foreach(odb, collect_id, &ids), idx_path);
 	if (rc == 0)
-		rc = copy_objects(s, odb, &l);
-	free(l.ids);
+		rc = copy_objects(s, odb, &ids);
+	util_array_release(&ids);
 	git_odb_free(odb);
 	return rc;
 }
@@ -589,8 +582,8 @@ struct ref_item {
 
 struct ref_iter {
 	git_reference_iterator parent;
-	struct ref_item *items;
-	size_t n, cap, pos;
+	struct util_array items;	/* struct ref_item */
+	size_t pos;
 	const char *glob;	/* only while collecting */
 };
 
@@ -604,23 +597,17 @@ static int collect_ref(const char *name, const char *value, void *arg)
 		return 0;
 	if (it->glob && fnmatch(it->glob, name, 0) != 0)
 		return 0;
-	if (it->n == it->cap) {
-		size_t cap = it->cap ? it->cap * 2 : 16;
-		struct ref_item *n = realloc(it->items, cap * sizeof(*n));
-		if (!n)
-			return store_error(-ENOMEM, "out of memory listing refs");
-		it->items = n;
-		it->cap = cap;
-	}
-	item = &it->items[it->n];
+	item = UTIL_ARRAY_PUSH(&it->items, struct ref_item);
+	if (!item)
+		return store_error(-ENOMEM, "out of memory listing refs");
 	item->name = strdup(name);
 	item->value = strdup(value);
 	if (!item->name || !item->value) {
 		free(item->name);
 		free(item->value);
+		it->items.len--;
 		return store_error(-ENOMEM, "out of memory listing refs");
 	}
-	it->n++;
 	return 0;
 }
 
@@ -628,8 +615,8 @@ static int iter_next(git_reference **ref, git_reference_iterator *iter)
 {
 	struct ref_iter *it = (struct ref_iter *)iter;
 
-	while (it->pos < it->n) {
-		struct ref_item *item = &it->items[it->pos++];
+	while (it->pos < util_array_len(&it->items)) {
+		struct ref_item *item = UTIL_ARRAY_AT(&it->items, struct ref_item, it->pos++);
 		*ref = ref_from_value(item->name, item->value);
 		if (*ref)
 			return 0;
@@ -642,9 +629,9 @@ static int iter_next_name(const char **name, git_reference_iterator *iter)
 {
 	struct ref_iter *it = (struct ref_iter *)iter;
 
-	if (it->pos >= it->n)
+	if (it->pos >= util_array_len(&it->items))
 		return GIT_ITEROVER;
-	*name = it->items[it->pos++].name;
+	*name = UTIL_ARRAY_AT(&it->items, struct ref_item, it->pos++)->name;
 	return 0;
 }
 
@@ -652,11 +639,11 @@ static void iter_free(git_reference_iterator *iter)
 {
 	struct ref_iter *it = (struct ref_iter *)iter;
 
-	for (size_t i = 0; i < it->n; i++) {
-		free(it->items[i].name);
-		free(it->items[i].value);
+	UTIL_ARRAY_FOREACH(&it->items, struct ref_item, item) {
+		free(item->name);
+		free(item->value);
 	}
-	free(it->items);
+	util_array_release(&it->items);
 	free(it);
 }
 
@@ -673,6 +660,7 @@ static int ref_iterator(git_reference_iterator **out, git_refdb_backend *b, cons
 		git_error_set_oom();
 		return GIT_ERROR;
 	}
+	util_array_init(&it->items, sizeof(struct ref_item));
 	it->parent.next = iter_next;
 	it->parent.next_name = iter_next_name;
 	it->parent.free = iter_free;

@@ -39,6 +39,7 @@
 #include "store/object.h"
 #include "store/repo.h"
 #include "store/worktree.h"
+#include "util/array.h"
 
 #define TREE_DEPTH_MAX 256	/* as store_wt_checkout accepts */
 #define TAG_DEPTH_MAX 16	/* tags of tags of ... */
@@ -68,59 +69,43 @@ static const char *hex_of(char *buf, size_t len, const git_oid *id)
 	return git_oid_tostr(buf, len, id);
 }
 
-struct oid_list {
-	git_oid *ids;
-	size_t n, cap;
-};
-
-static int oid_list_add(struct oid_list *l, const git_oid *id)
+/* oid_list_add - append ID to L, a util_array of git_oid */
+static int oid_list_add(struct util_array *l, const git_oid *id)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		git_oid *n = realloc(l->ids, cap * sizeof(*n));
-		if (!n)
-			return store_error(-ENOMEM, "out of memory");
-		l->ids = n;
-		l->cap = cap;
-	}
-	git_oid_cpy(&l->ids[l->n++], id);
-	return 0;
-}
+	git_oid *slot = UTIL_ARRAY_PUSH(l, git_oid);
 
-struct ref_list {
-	char **names;
-	git_oid *ids;
-	size_t n, cap;
-};
-
-static int ref_list_add(struct ref_list *l, const char *name, const git_oid *id)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		char **nn = realloc(l->names, cap * sizeof(*nn));
-		git_oid *ni;
-		if (!nn)
-			return store_error(-ENOMEM, "out of memory");
-		l->names = nn;
-		ni = realloc(l->ids, cap * sizeof(*ni));
-		if (!ni)
-			return store_error(-ENOMEM, "out of memory");
-		l->ids = ni;
-		l->cap = cap;
-	}
-	l->names[l->n] = strdup(name);
-	if (!l->names[l->n])
+	if (!slot)
 		return store_error(-ENOMEM, "out of memory");
-	git_oid_cpy(&l->ids[l->n++], id);
+	git_oid_cpy(slot, id);
 	return 0;
 }
 
-static void ref_list_free(struct ref_list *l)
+/* a ref to export or import; lists of them are util_arrays */
+struct ref {
+	char *name;
+	git_oid id;
+};
+
+static int ref_list_add(struct util_array *l, const char *name, const git_oid *id)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->names[i]);
-	free(l->names);
-	free(l->ids);
+	struct ref *r = UTIL_ARRAY_PUSH(l, struct ref);
+
+	if (!r)
+		return store_error(-ENOMEM, "out of memory");
+	r->name = strdup(name);
+	if (!r->name) {
+		l->len--;
+		return store_error(-ENOMEM, "out of memory");
+	}
+	git_oid_cpy(&r->id, id);
+	return 0;
+}
+
+static void ref_list_free(struct util_array *l)
+{
+	UTIL_ARRAY_FOREACH(l, struct ref, r)
+		free(r->name);
+	util_array_release(l);
 }
 
 /* ---- export: store -> git ------------------------------------------------- */
@@ -131,7 +116,7 @@ struct export {
 	git_odb *dst;		/* the destination's objects */
 	const char *dir;
 	const char *repo;
-	struct oid_list hide;	/* destination tips the store also has */
+	struct util_array hide;	/* git_oid: destination tips the store also has */
 };
 
 /* export_read - object ID from the store snapshot; of type WANT unless
@@ -267,8 +252,9 @@ static int export_commits(struct export *x, const git_oid *tip)
 		git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
 		rc = store_git_error(git_revwalk_push(walk, tip), "walking the history");
 	}
-	for (size_t i = 0; rc == 0 && i < x->hide.n; i++)
-		rc = store_git_error(git_revwalk_hide(walk, &x->hide.ids[i]), "walking the history");
+	for (size_t i = 0; rc == 0 && i < util_array_len(&x->hide); i++)
+		rc = store_git_error(git_revwalk_hide(walk, UTIL_ARRAY_AT(&x->hide, git_oid, i)),
+				     "walking the history");
 	while (rc == 0 && (rc = walk_next(walk, &id, x->repo)) == 1) {
 		const void *body;
 		size_t len;
@@ -403,20 +389,20 @@ static int collect_hidden(struct export *x, git_repository *dst)
  * tag): what DST holds that the store does not would be lost.
  */
 static int check_forward(git_repository *dst, const char *dir, const char *repo,
-			 const struct ref_list *refs)
+			 const struct util_array *refs)
 {
-	for (size_t i = 0; i < refs->n; i++) {
+	UTIL_ARRAY_FOREACH(refs, struct ref, r) {
 		git_oid cur;
-		const char *name = refs->names[i];
+		const char *name = r->name;
 
 		if (git_reference_name_to_id(&cur, dst, name) != 0) {
 			git_error_clear();
 			continue;	/* absent (or symbolic): created */
 		}
-		if (git_oid_equal(&cur, &refs->ids[i]))
+		if (git_oid_equal(&cur, &r->id))
 			continue;
 		if (!strncmp(name, "refs/heads/", 11) &&
-		    git_graph_descendant_of(dst, &refs->ids[i], &cur) == 1)
+		    git_graph_descendant_of(dst, &r->id, &cur) == 1)
 			continue;
 		git_error_clear();
 		return store_error(-EEXIST,
@@ -474,17 +460,18 @@ static git_tree *old_head_tree(git_repository *dst)
 }
 
 /* export_refs - set DST's refs to REFS and HEAD to BRANCH. */
-static int export_refs(git_repository *dst, const char *dir, const struct ref_list *refs,
+static int export_refs(git_repository *dst, const char *dir, const struct util_array *refs,
 		       const char *branch)
 {
 	char head[STORE_REF_NAME_MAX + 16];
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < refs->n; i++) {
+	for (size_t i = 0; rc == 0 && i < util_array_len(refs); i++) {
+		const struct ref *ref = UTIL_ARRAY_AT(refs, struct ref, i);
 		git_reference *r = NULL;
 		char what[4096 + STORE_REF_NAME_MAX + 32];
-		snprintf(what, sizeof(what), "setting '%s' in '%s'", refs->names[i], dir);
-		rc = store_git_error(git_reference_create(&r, dst, refs->names[i], &refs->ids[i], 1,
+		snprintf(what, sizeof(what), "setting '%s' in '%s'", ref->name, dir);
+		rc = store_git_error(git_reference_create(&r, dst, ref->name, &ref->id, 1,
 							  "govc export"),
 				     what);
 		git_reference_free(r);
@@ -497,8 +484,8 @@ static int export_refs(git_repository *dst, const char *dir, const struct ref_li
 
 int store_git_export(struct store *s, const char *repo, const char *dir)
 {
-	struct export x = { .dir = dir, .repo = repo };
-	struct ref_list refs = { 0 };
+	struct export x = { .dir = dir, .repo = repo, .hide = UTIL_ARRAY_INIT(git_oid) };
+	struct util_array refs = UTIL_ARRAY_INIT(struct ref);
 	git_repository *dst = NULL;
 	git_tree *old_head = NULL;
 	char branch[STORE_REF_NAME_MAX + 1];
@@ -523,8 +510,8 @@ int store_git_export(struct store *s, const char *repo, const char *dir)
 		rc = store_git_error(git_repository_odb(&x.dst, dst), dir);
 	if (rc == 0 && !created)
 		rc = collect_hidden(&x, dst);
-	for (size_t i = 0; rc == 0 && i < refs.n; i++)
-		rc = export_tip(&x, &refs.ids[i], 0);
+	for (size_t i = 0; rc == 0 && i < util_array_len(&refs); i++)
+		rc = export_tip(&x, &UTIL_ARRAY_AT(&refs, struct ref, i)->id, 0);
 	/* every object is there: the store snapshot is no longer needed */
 	store_txn_abort(x.t);
 	x.t = NULL;
@@ -543,7 +530,7 @@ cleanup:
 	git_repository_free(dst);
 	git_repository_free(x.src);
 	ref_list_free(&refs);
-	free(x.hide.ids);
+	util_array_release(&x.hide);
 	return rc;
 }
 
@@ -804,7 +791,7 @@ static int source_head(git_repository *src, const char *dir, char *branch, size_
 }
 
 /* source_refs - SRC's branches and tags (direct refs only). */
-static int source_refs(git_repository *src, const char *dir, struct ref_list *refs)
+static int source_refs(git_repository *src, const char *dir, struct util_array *refs)
 {
 	git_reference_iterator *it = NULL;
 	git_reference *ref;
@@ -827,8 +814,8 @@ static int source_refs(git_repository *src, const char *dir, struct ref_list *re
 }
 
 /* source_commits - every commit REFS reach, parents before children. */
-static int source_commits(git_repository *src, const char *dir, const struct ref_list *refs,
-			  struct oid_list *out)
+static int source_commits(git_repository *src, const char *dir, const struct util_array *refs,
+			  struct util_array *out)
 {
 	git_revwalk *walk = NULL;
 	git_oid id;
@@ -836,11 +823,12 @@ static int source_commits(git_repository *src, const char *dir, const struct ref
 
 	if (rc == 0)
 		git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
-	for (size_t i = 0; rc == 0 && i < refs->n; i++) {
+	for (size_t i = 0; rc == 0 && i < util_array_len(refs); i++) {
+		const struct ref *r = UTIL_ARRAY_AT(refs, struct ref, i);
 		git_object *o = NULL, *c = NULL;
 		char what[4096 + STORE_REF_NAME_MAX + 32];
-		snprintf(what, sizeof(what), "reading '%s' of '%s'", refs->names[i], dir);
-		rc = store_git_error(git_object_lookup(&o, src, &refs->ids[i], GIT_OBJECT_ANY), what);
+		snprintf(what, sizeof(what), "reading '%s' of '%s'", r->name, dir);
+		rc = store_git_error(git_object_lookup(&o, src, &r->id, GIT_OBJECT_ANY), what);
 		if (rc == 0 && git_object_peel(&c, o, GIT_OBJECT_COMMIT) == 0)
 			rc = store_git_error(git_revwalk_push(walk, git_object_id(c)), what);
 		git_error_clear();	/* a tag of a tree or blob: no history */
@@ -853,11 +841,11 @@ static int source_commits(git_repository *src, const char *dir, const struct ref
 	return rc;
 }
 
-static const git_oid *ref_list_find(const struct ref_list *l, const char *name)
+static const git_oid *ref_list_find(const struct util_array *l, const char *name)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->names[i], name))
-			return &l->ids[i];
+	UTIL_ARRAY_FOREACH(l, struct ref, r)
+		if (!strcmp(r->name, name))
+			return &r->id;
 	return NULL;
 }
 
@@ -910,8 +898,8 @@ static int open_source(git_repository **out, const char *dir)
 int store_git_import(struct store *s, const char *dir, const char *repo)
 {
 	struct import x = { .dir = dir };
-	struct ref_list refs = { 0 };
-	struct oid_list commits = { 0 };
+	struct util_array refs = UTIL_ARRAY_INIT(struct ref);
+	struct util_array commits = UTIL_ARRAY_INIT(git_oid);
 	git_repository *src = NULL;
 	char branch[STORE_REF_NAME_MAX + 1], head_ref[STORE_REF_NAME_MAX + 16];
 	char msg[4096 + 32];
@@ -964,14 +952,15 @@ int store_git_import(struct store *s, const char *dir, const char *repo)
 	if (rc)
 		goto cleanup;
 	rc = store_repo_create(x.t, repo, branch);
-	for (size_t i = 0; rc == 0 && i < commits.n; i++)
-		rc = import_commit(&x, &commits.ids[i]);
-	for (size_t i = 0; rc == 0 && i < refs.n; i++)
-		rc = import_tip(&x, &refs.ids[i], 0);
+	for (size_t i = 0; rc == 0 && i < util_array_len(&commits); i++)
+		rc = import_commit(&x, UTIL_ARRAY_AT(&commits, git_oid, i));
+	for (size_t i = 0; rc == 0 && i < util_array_len(&refs); i++)
+		rc = import_tip(&x, &UTIL_ARRAY_AT(&refs, struct ref, i)->id, 0);
 	snprintf(msg, sizeof(msg), "import from %s", dir);
-	for (size_t i = 0; rc == 0 && i < refs.n; i++)
-		rc = store_ref_write(x.t, repo, refs.names[i], git_oid_tostr_s(&refs.ids[i]), NULL,
-				     msg);
+	for (size_t i = 0; rc == 0 && i < util_array_len(&refs); i++) {
+		const struct ref *r = UTIL_ARRAY_AT(&refs, struct ref, i);
+		rc = store_ref_write(x.t, repo, r->name, git_oid_tostr_s(&r->id), NULL, msg);
+	}
 	if (rc == 0)
 		rc = import_worktree(&x, repo, branch, tip);
 	if (rc == 0) {
@@ -983,6 +972,6 @@ cleanup:
 	git_odb_free(x.src);
 	git_repository_free(src);
 	ref_list_free(&refs);
-	free(commits.ids);
+	util_array_release(&commits);
 	return rc;
 }

@@ -22,6 +22,7 @@
 #include "store/object.h"
 #include "store/store_int.h"
 #include "store/worktree.h"
+#include "util/array.h"
 
 #define INO_FIRST 1024		/* numbers below are the daemon's own */
 #define XATTR_VALUE_MAX (64 * 1024)
@@ -1250,8 +1251,7 @@ int store_wt_purge_orphans(struct store_txn *t)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
-	uint64_t *list = NULL;
-	size_t n = 0, cap = 0;
+	struct util_array orphans = UTIL_ARRAY_INIT(uint64_t);
 	int rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_INODES), &c);
 
 	if (rc)
@@ -1263,25 +1263,22 @@ int store_wt_purge_orphans(struct store_txn *t)
 		memcpy(&d, v.mv_data, sizeof(d));
 		if (!(d.flags & STORE_INO_ORPHAN))
 			continue;
-		if (n == cap) {
-			uint64_t *nl = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*list));
-			if (!nl) {
-				rc = ENOMEM;
-				break;
-			}
-			list = nl;
+		uint64_t *ino = UTIL_ARRAY_PUSH(&orphans, uint64_t);
+		if (!ino) {
+			rc = ENOMEM;
+			break;
 		}
-		list[n++] = store_be64_get(k.mv_data);
+		*ino = store_be64_get(k.mv_data);
 	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND) {
-		free(list);
+		util_array_release(&orphans);
 		return store_mdb_error(rc, "inodes");
 	}
 	rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = free_inode(t, list[i]);
-	free(list);
+	for (size_t i = 0; i < util_array_len(&orphans) && rc == 0; i++)
+		rc = free_inode(t, *UTIL_ARRAY_AT(&orphans, uint64_t, i));
+	util_array_release(&orphans);
 	return rc;
 }
 

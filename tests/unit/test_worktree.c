@@ -434,6 +434,91 @@ static void test_commit_skips_ignored_content(void **state)
 	store_txn_abort(t);
 }
 
+/* the log's newest commit line (the first), into OUT */
+static void newest_commit(struct ctx *c, struct seen *out)
+{
+	char *nl;
+
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(store_log(c->s, "r", "HEAD", log_cb, out), 0);
+	nl = strchr(out->text, '\n');
+	if (nl)
+		*nl = '\0';
+}
+
+/* commit_t - commit T, then the working tree; OUT gets the newest log line */
+static void commit_t(struct ctx *c, struct store_txn *t, struct seen *out)
+{
+	git_oid id;
+
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
+	newest_commit(c, out);
+}
+
+/*
+ * Issue 19 item 7: git keeps tracked files whatever .gitignore says.
+ * Adding a committed path to .gitignore must not delete it in the next
+ * commit ("D build/o"); its changes and its removal are still committed,
+ * while new files in the ignored places stay out.
+ */
+static void test_ignore_keeps_tracked_paths(void **state)
+{
+	struct ctx *c = *state;
+	struct store_txn *t = wtx(c);
+	struct store_inode build, n;
+	uint64_t gone;
+	struct seen log;
+	git_oid id;
+
+	assert_int_equal(store_wt_mknode(t, c->root, "build", S_IFDIR | 0755, 0, 0, NULL, &build),
+			 0);
+	mkfile(t, build.ino, "o", "output 1");
+	mkfile(t, c->root, "x.o", "object 1");
+	mkfile(t, c->root, "main.c", "int main;");
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
+	assert_false(git_oid_is_zero(&id));
+
+	/* ignore both: nothing tracked leaves the commit */
+	t = wtx(c);
+	mkfile(t, c->root, ".gitignore", "build/\n*.o\n");
+	commit_t(c, t, &log);
+	assert_non_null(strstr(log.text, "A .gitignore"));
+	assert_null(strstr(log.text, "D build/o"));
+	assert_null(strstr(log.text, "D x.o"));
+
+	/* changes to tracked ignored files are committed; new ones are not */
+	t = wtx(c);
+	assert_int_equal(store_wt_lookup(t, build.ino, "o", &n), 0);
+	assert_int_equal(store_wt_write(t, n.ino, 0, "output 2", 8, 2), 8);
+	assert_int_equal(store_wt_lookup(t, c->root, "x.o", &n), 0);
+	assert_int_equal(store_wt_write(t, n.ino, 0, "object 2", 8, 2), 8);
+	mkfile(t, build.ino, "p", "untracked");
+	mkfile(t, c->root, "y.o", "untracked");
+	commit_t(c, t, &log);
+	assert_non_null(strstr(log.text, "M build/o"));
+	assert_non_null(strstr(log.text, "M x.o"));
+	assert_null(strstr(log.text, "build/p"));
+	assert_null(strstr(log.text, "y.o"));
+
+	/* their removal is committed too */
+	t = wtx(c);
+	assert_int_equal(store_wt_unlink(t, build.ino, "o", 0, &gone), 0);
+	assert_int_equal(store_wt_unlink(t, c->root, "x.o", 0, &gone), 0);
+	commit_t(c, t, &log);
+	assert_non_null(strstr(log.text, "D build/o"));
+	assert_non_null(strstr(log.text, "D x.o"));
+	assert_null(strstr(log.text, "build/p"));
+
+	/* once untracked, the ignored files are left out like any other */
+	t = wtx(c);
+	mkfile(t, build.ino, "o", "output 3");
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
+	assert_true(git_oid_is_zero(&id));
+}
+
 /* chunks - how many records the chunks table holds */
 static size_t chunks(struct ctx *c)
 {
@@ -570,6 +655,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_dirs_and_symlinks_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_frees_in_small_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_skips_ignored_content, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ignore_keeps_tracked_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_file_keeps_its_chunks, setup, teardown),
 	};
 
