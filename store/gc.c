@@ -406,8 +406,13 @@ static int mark_session_pin(int kind, const unsigned char *key, size_t len, void
 
 	switch (kind) {
 	case STORE_PIN_OBJECT:
-		if (len == GIT_OID_RAWSZ)
-			rc = keyset_add(&g->objects, key);
+		if (len == GIT_OID_RAWSZ) {
+			git_oid id;
+			/* a commit or tree pinned keeps all it names (a git
+			 * import found it stored and took it whole) */
+			git_oid_fromraw(&id, key);
+			rc = push(g, &id);
+		}
 		break;
 	case STORE_PIN_BLOB:
 		if (len == 32) {

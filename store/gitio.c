@@ -35,6 +35,7 @@
 
 #include "store/git.h"
 #include "store/gitio.h"
+#include "store/ingest.h"
 #include "store/store_int.h"
 #include "store/object.h"
 #include "store/repo.h"
@@ -537,10 +538,31 @@ cleanup:
 /* ---- import: git -> store ------------------------------------------------- */
 
 struct import {
-	struct store_txn *t;	/* the one write transaction */
+	struct store_ingest *in;	/* objects go in through it */
+	struct store_txn *t;	/* its transaction, valid until the next step */
 	git_odb *src;		/* the source's objects */
 	const char *dir;
+	/* publishing */
+	const char *repo, *branch, *msg;
+	struct util_array *refs;
+	const git_oid *tip;
 };
+
+/*
+ * import_keep - ID is in the store (written or found): pin it for the
+ * session (gc keeps it and all it names), and after LEN bytes written let
+ * the session commit; X->t is the session's transaction again after.
+ */
+static int import_keep(struct import *x, const git_oid *id, size_t len)
+{
+	int rc = store_ingest_pin_object(x->in, id);
+
+	if (rc == 0)
+		rc = store_ingest_step(x->in, len + 64);
+	if (rc == 0)
+		rc = store_ingest_txn(x->in, &x->t);
+	return rc;
+}
 
 /* import_read - object ID of the source; of type WANT (or any). */
 static int import_read(struct import *x, const git_oid *id, git_object_t want,
@@ -570,10 +592,10 @@ static int import_put(struct import *x, const git_oid *id, git_odb_object *o)
 	int rc = store_object_reserve(x->t, id, git_odb_object_type(o), len, &dst);
 
 	if (rc == -EEXIST)
-		return 0;
+		return import_keep(x, id, 0);
 	if (rc == 0 && len)
 		memcpy(dst, git_odb_object_data(o), len);
-	return rc;
+	return rc ? rc : import_keep(x, id, len);
 }
 
 /*
@@ -615,12 +637,14 @@ static int import_blob_stream(struct import *x, const git_oid *id, size_t len)
 		store_hasher_final(h, &actual);
 	git_odb_stream_free(st);
 	if (rc == -EEXIST)
-		return 1;
-	if (rc == 0 && !git_oid_equal(&actual, id))
+		rc = 0;
+	else if (rc == 0 && !git_oid_equal(&actual, id))
 		rc = -EIO;
 	if (rc == -EIO)
 		return store_error(-EIO, "'%s' is corrupt: blob %s does not match its content",
 				   x->dir, git_oid_tostr_s(id));
+	if (rc == 0)
+		rc = import_keep(x, id, len);
 	return rc ? rc : 1;
 }
 
@@ -631,8 +655,10 @@ static int import_blob(struct import *x, const git_oid *id)
 	size_t len;
 	int rc = store_object_exists(x->t, id);
 
-	if (rc)		/* stored already: the imported history holds it now */
-		return rc < 0 ? rc : store_object_adopt(x->t, id);
+	if (rc > 0)	/* stored already: the imported history holds it now */
+		rc = store_object_adopt(x->t, id) ?: 1;
+	if (rc)
+		return rc < 0 ? rc : import_keep(x, id, 0);
 	if (git_odb_read_header(&len, &type, x->src, id) == 0 && type == GIT_OBJECT_BLOB &&
 	    len > BIG_BLOB) {
 		rc = import_blob_stream(x, id, len);
@@ -657,8 +683,8 @@ static int import_tree(struct import *x, const git_oid *id, int depth)
 	size_t len, pos = 0;
 	int rc = store_object_exists(x->t, id);
 
-	if (rc)
-		return rc < 0 ? rc : 0;
+	if (rc)		/* stored already, with all it names */
+		return rc < 0 ? rc : import_keep(x, id, 0);
 	if (depth > TREE_DEPTH_MAX)
 		return store_error(-ELOOP, "trees of '%s' nest deeper than %d", x->dir,
 				   TREE_DEPTH_MAX);
@@ -688,8 +714,8 @@ static int import_commit(struct import *x, const git_oid *id)
 	git_oid tree;
 	int rc = store_object_exists(x->t, id);
 
-	if (rc)
-		return rc < 0 ? rc : 0;
+	if (rc)		/* stored already, with all it names */
+		return rc < 0 ? rc : import_keep(x, id, 0);
 	rc = import_read(x, id, GIT_OBJECT_COMMIT, &o);
 	if (rc)
 		return rc;
@@ -712,8 +738,8 @@ static int import_tip(struct import *x, const git_oid *id, int depth)
 	git_oid target;
 	int rc = store_object_exists(x->t, id);
 
-	if (rc)
-		return rc < 0 ? rc : 0;
+	if (rc)		/* stored already, with all it names */
+		return rc < 0 ? rc : import_keep(x, id, 0);
 	if (depth > TAG_DEPTH_MAX)
 		return store_error(-ELOOP, "tags of '%s' nest deeper than %d", x->dir,
 				   TAG_DEPTH_MAX);
@@ -876,6 +902,28 @@ static int import_worktree(struct import *x, const char *repo, const char *branc
 	return rc;
 }
 
+/* import_publish - the repository, its refs and working tree, in T */
+static int import_publish(struct store_txn *t, void *arg)
+{
+	struct import *x = arg;
+	int rc;
+
+	x->t = t;
+	rc = store_repo_exists(t, x->repo);
+	if (rc > 0)
+		return store_error(-EEXIST, "repository '%s' already exists; import under another name",
+				   x->repo);
+	if (rc == 0)
+		rc = store_repo_create(t, x->repo, x->branch);
+	for (size_t i = 0; rc == 0 && i < util_array_len(x->refs); i++) {
+		const struct ref *r = UTIL_ARRAY_AT(x->refs, struct ref, i);
+		rc = store_ref_write(t, x->repo, r->name, git_oid_tostr_s(&r->id), NULL, x->msg);
+	}
+	if (rc == 0)
+		rc = import_worktree(x, x->repo, x->branch, x->tip);
+	return rc;
+}
+
 /* open_source - the git repository at DIR, bare or not, complete. */
 static int open_source(git_repository **out, const char *dir)
 {
@@ -947,28 +995,28 @@ int store_git_import(struct store *s, const char *dir, const char *repo)
 	if (rc)
 		goto cleanup;
 
-	/* one write transaction: all of it, or nothing */
-	rc = store_txn_begin(&x.t, s, STORE_TXN_WRITE);
+	/* objects in short transactions, pinned; then the repository, its
+	 * refs and working tree in one: all of it, or nothing visible */
+	snprintf(msg, sizeof(msg), "import from %s", dir);
+	x.repo = repo;
+	x.branch = branch;
+	x.msg = msg;
+	x.refs = &refs;
+	x.tip = tip;
+	rc = store_ingest_begin(&x.in, s, msg);
 	if (rc)
 		goto cleanup;
-	rc = store_repo_create(x.t, repo, branch);
+	rc = store_ingest_txn(x.in, &x.t);
 	for (size_t i = 0; rc == 0 && i < util_array_len(&commits); i++)
 		rc = import_commit(&x, UTIL_ARRAY_AT(&commits, git_oid, i));
 	for (size_t i = 0; rc == 0 && i < util_array_len(&refs); i++)
 		rc = import_tip(&x, &UTIL_ARRAY_AT(&refs, struct ref, i)->id, 0);
-	snprintf(msg, sizeof(msg), "import from %s", dir);
-	for (size_t i = 0; rc == 0 && i < util_array_len(&refs); i++) {
-		const struct ref *r = UTIL_ARRAY_AT(&refs, struct ref, i);
-		rc = store_ref_write(x.t, repo, r->name, git_oid_tostr_s(&r->id), NULL, msg);
-	}
+	x.t = NULL;
 	if (rc == 0)
-		rc = import_worktree(&x, repo, branch, tip);
-	if (rc == 0) {
-		rc = store_txn_commit(x.t);
-		x.t = NULL;
-	}
+		rc = store_ingest_finish(x.in, import_publish, &x);
+	else
+		store_ingest_abort(x.in);
 cleanup:
-	store_txn_abort(x.t);
 	git_odb_free(x.src);
 	git_repository_free(src);
 	ref_list_free(&refs);
