@@ -351,6 +351,8 @@ int fs_run(const struct fs_options *o)
 	}
 	rc = fs_nodes_init(&fs);
 	if (rc == 0)
+		rc = store_images_new(&fs.images);
+	if (rc == 0)
 		rc = startup_recovery(&fs);
 	release_faults();
 	if (rc) {

@@ -28,6 +28,7 @@
 #include <git2/oid.h>
 
 #include "fs/fs.h"
+#include "store/image_path.h"
 #include "store/oci.h"
 #include "store/store.h"
 #include "store/worktree.h"
@@ -93,8 +94,6 @@ enum fs_kind {
 	FS_K_IMG_NODE,		/* a rootfs or layer tree node: image, on */
 };
 
-struct fs_image;
-
 struct fs_node {
 	uint64_t id;
 	uint64_t nlookup;	/* protected by fs->lock */
@@ -114,26 +113,13 @@ struct fs_node {
 	char *key;
 	size_t key_len;
 	char *target;		/* FS_K_IMG_NODE symlinks: the target */
-	struct fs_image *image;	/* FS_K_IMG_NODE */
+	struct store_image *image;	/* FS_K_IMG_NODE */
 	struct oci_digest digest;
 	uint32_t depth;		/* FS_K_IMG_LAYERS: '..' steps to the root */
 	struct oci_node on;	/* FS_K_IMG_NODE (on.target unused) */
 	int interned;
 	struct fs_node *next;	/* hash chain, protected by fs->lock */
 	struct fs_node *knext;	/* key chain, protected by fs->lock */
-};
-
-/*
- * An image or a layer opened for its tree view: opened once per mount and
- * kept until unmount (a handful per image in the store), shared by every
- * thread (oci_image is immutable).  The list is protected by fs->lock.
- */
-struct fs_image {
-	struct oci_digest digest;	/* manifest, or layer for a layer view */
-	int layer;
-	uint32_t slot;			/* 1, 2, ...: part of node keys */
-	struct oci_image *img;
-	struct fs_image *next;
 };
 
 struct fs {
@@ -147,8 +133,9 @@ struct fs {
 	uint64_t next_dynamic;		/* protected by lock */
 	struct fs_node **keyed;		/* interned nodes, protected by lock */
 	size_t keyed_size;		/* protected by lock */
-	struct fs_image *images;	/* protected by lock */
-	uint32_t image_slots;		/* protected by lock */
+	/* the images opened for rootfs/ and layers/<digest>/ trees, shared
+	 * (store/image_path.h: its own lock); set at start */
+	struct store_images *images;
 	/* directory listings read without OPENDIR (worktree_ops.c) */
 	int no_opendir;			/* set at init */
 	/*
@@ -277,7 +264,7 @@ struct fs_dirlist {
 	/* image trees: each name's node (cap entries), so that readdirplus
 	 * needs no lookup, and the image they belong to */
 	struct fs_dirnode *nodes;
-	struct fs_image *image;
+	struct store_image *image;
 	int cache;		/* immutable: the kernel may cache the listing */
 };
 int fs_dirlist_add(struct fs_dirlist *l, const char *name);

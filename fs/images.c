@@ -19,9 +19,14 @@
  * too.  A retagged image shows a new rootfs, with new inode numbers.
  * layers/ and oci/blobs/sha256/ follow imports and gc the same way.
  *
- * Threads: handlers run on any thread.  fs->images (the opened images) and
- * the node tables are under fs->lock; an opened image is immutable and
- * shared.  Each handler reads the store in its own read transaction.
+ * What a name in these directories is, and what they list, the store
+ * answers in one call (store/image_path.h); a node keeps the place it
+ * stands for, and is interned by it.
+ *
+ * Threads: handlers run on any thread.  The node tables are under
+ * fs->lock; the opened images (fs->images) are the store's, under its own
+ * lock, immutable and shared.  Each handler reads the store in its own
+ * read transaction.
  */
 #include "config.h"
 
@@ -34,79 +39,17 @@
 #include <unistd.h>
 
 #include "fs/fs_int.h"
+#include "store/image_path.h"
+#include "store/object.h"
 #include "store/oci.h"
 
 #define LIST_TIMEOUT 1.0
 #define IMMUTABLE_TIMEOUT 86400.0
-#define DIGEST_NAME_MAX OCI_DIGEST_STRLEN
 
-static const char *const image_files[] = { "manifest.json", "config.json", "layers", "rootfs",
-					    "tags" };
-
-/* ---- opened images ------------------------------------------------------ */
-
-static struct fs_image *image_find(struct fs *fs, const struct oci_digest *d, int layer)
-{
-	struct fs_image *im;
-
-	for (im = fs->images; im; im = im->next)
-		if (im->layer == layer && !memcmp(&im->digest, d, sizeof(*d)))
-			break;
-	return im;
-}
-
-/* image_get - the opened image (or layer, LAYER 1) with digest D. */
-static int image_get(struct fs *fs, struct store_txn *t, const struct oci_digest *d, int layer,
-		     struct fs_image **out)
-{
-	struct fs_image *im, *dup;
-	struct oci_image *img;
-	int rc;
-
-	pthread_mutex_lock(&fs->lock);
-	im = image_find(fs, d, layer);
-	pthread_mutex_unlock(&fs->lock);
-	if (im) {
-		*out = im;
-		return 0;
-	}
-	rc = layer ? oci_layer_open(&img, t, d) : oci_image_open(&img, t, d);
-	if (rc)
-		return rc;
-	im = calloc(1, sizeof(*im));
-	if (!im) {
-		oci_image_free(img);
-		return -ENOMEM;
-	}
-	im->digest = *d;
-	im->layer = layer;
-	im->img = img;
-	pthread_mutex_lock(&fs->lock);
-	dup = image_find(fs, d, layer);	/* another thread was quicker */
-	if (!dup) {
-		im->slot = ++fs->image_slots;
-		im->next = fs->images;
-		fs->images = im;
-	}
-	pthread_mutex_unlock(&fs->lock);
-	if (dup) {
-		oci_image_free(img);
-		free(im);
-		im = dup;
-	}
-	*out = im;
-	return 0;
-}
 
 void fs_images_free(struct fs *fs)
 {
-	struct fs_image *im, *next;
-
-	for (im = fs->images; im; im = next) {
-		next = im->next;
-		oci_image_free(im->img);
-		free(im);
-	}
+	store_images_free(fs->images);
 	fs->images = NULL;
 }
 
@@ -196,348 +139,125 @@ static int set_key(struct fs_node *n, const char *key, size_t len)
 	return 0;
 }
 
+/*
+ * Places of the image views (store/image_path.h) and the nodes that keep
+ * them: a node holds what the store needs to go on from it, and is
+ * interned by it, so that a path keeps its inode number while the kernel
+ * holds it and the hard links of a layer share one.
+ */
+
+/* place_of - the place node N (or fixed directory ID) stands for */
+static int place_of(fuse_ino_t id, const struct fs_node *n, struct store_image_path *p)
+{
+	p->name[0] = p->tag[0] = p->target[0] = '\0';
+	p->image = NULL;
+	switch (id) {
+	case FS_ID_IMAGES:
+		p->kind = STORE_IMG_NAMES;
+		return 0;
+	case FS_ID_LAYERS:
+		p->kind = STORE_IMG_LAYER_ROOT;
+		return 0;
+	case FS_ID_OCI_SHA256:
+		p->kind = STORE_IMG_BLOB_ROOT;
+		return 0;
+	default:
+		break;
+	}
+	if (!n)
+		return -ENOTDIR;
+	switch (n->kind) {
+	case FS_K_IMG_DIR:
+		p->kind = STORE_IMG_NAMES;
+		snprintf(p->name, sizeof(p->name), "%s", n->key);
+		return 0;
+	case FS_K_IMG_TAGS:
+		p->kind = STORE_IMG_TAGS;
+		snprintf(p->name, sizeof(p->name), "%s", n->key);
+		return 0;
+	case FS_K_IMG_TAG:
+		p->kind = STORE_IMG_TAG;
+		snprintf(p->name, sizeof(p->name), "%s", n->key);
+		snprintf(p->tag, sizeof(p->tag), "%s", n->key + strlen(n->key) + 1);
+		return 0;
+	case FS_K_IMG_LAYERS:
+		p->kind = STORE_IMG_LAYERS;
+		p->digest = n->digest;
+		p->depth = n->depth;
+		return 0;
+	case FS_K_IMG_NODE:
+		p->kind = STORE_IMG_NODE;
+		p->image = n->image;
+		p->node = n->on;
+		return 0;
+	default:
+		return -ENOTDIR;
+	}
+}
+
 /* node_entry - the entry of node ON of opened image IM. */
-static int node_entry(struct fs *fs, struct fs_image *im, const struct oci_node *on,
-		      struct fuse_entry_param *e)
+static int node_entry(struct fs *fs, struct store_image *im, const struct oci_node *on,
+		      const char *target, struct fuse_entry_param *e)
 {
 	struct fs_node n = { .kind = FS_K_IMG_NODE, .image = im, .on = *on };
 
 	n.on.target = NULL;
 	n.key_a = im->slot;
 	n.key_b = on->id;
-	if (S_ISLNK(on->mode) && on->target && !(n.target = strdup(on->target)))
+	if (S_ISLNK(on->mode) && target && !(n.target = strdup(target)))
 		return -ENOMEM;
 	return intern(fs, &n, e);
 }
 
-/* ---- names and tags ------------------------------------------------------ */
-
-/* What an image name scan looks for: the names below PREFIX. */
-struct name_scan {
-	const char *prefix;	/* "" for images/ itself */
-	size_t plen;
-	const char *child;	/* lookup: this next component; NULL: list */
-	int exact;		/* PREFIX itself is an image name */
-	int found;		/* lookup: CHILD leads to some name */
-	struct fs_dirlist *out;	/* list: the distinct next components */
-};
-
-/* next_component - the component of NAME after the scan's prefix, or NULL */
-static const char *next_component(const struct name_scan *s, const char *name, size_t *len)
-{
-	const char *rest, *slash;
-
-	if (s->plen) {
-		if (strncmp(name, s->prefix, s->plen) || name[s->plen] != '/')
-			return NULL;
-		rest = name + s->plen + 1;
-	} else {
-		rest = name;
-	}
-	slash = strchr(rest, '/');
-	*len = slash ? (size_t)(slash - rest) : strlen(rest);
-	return rest;
-}
-
-static int scan_tag(const struct oci_tag *tag, void *arg)
-{
-	struct name_scan *s = arg;
-	const char *c;
-	size_t len;
-
-	if (s->plen && !strcmp(tag->name, s->prefix))
-		s->exact = 1;
-	c = next_component(s, tag->name, &len);
-	if (!c)
-		return 0;
-	if (s->child) {
-		if (strlen(s->child) == len && !strncmp(c, s->child, len))
-			s->found = 1;
-		return 0;
-	}
-	if (s->out->n && strlen(s->out->names[s->out->n - 1]) == len &&
-	    !strncmp(s->out->names[s->out->n - 1], c, len))
-		return 0;	/* tags come in name order: duplicates are adjacent */
-	for (size_t i = 0; i < s->out->n; i++)	/* "a/b" sorts after "a-c" */
-		if (strlen(s->out->names[i]) == len && !strncmp(s->out->names[i], c, len))
-			return 0;
-	{
-		char comp[OCI_NAME_MAX + 1];
-		snprintf(comp, sizeof(comp), "%.*s", (int)len, c);
-		return fs_dirlist_add(s->out, comp);
-	}
-}
-
-/* The default tag of an image: "latest", else the one set last. */
-struct pick {
-	char tag[OCI_TAG_MAX + 1];
-	int64_t time_ns;
-	int latest;
-};
-
-static int pick_tag(const struct oci_tag *tag, void *arg)
-{
-	struct pick *p = arg;
-
-	if (p->latest)
-		return 0;
-	if (!strcmp(tag->tag, "latest") || !p->tag[0] || tag->time_ns > p->time_ns) {
-		snprintf(p->tag, sizeof(p->tag), "%s", tag->tag);
-		p->time_ns = tag->time_ns;
-		p->latest = !strcmp(tag->tag, "latest");
-	}
-	return 0;
-}
-
-/* resolve_tag - the manifest NAME:TAG (TAG NULL: the default tag) shows */
-static int resolve_tag(struct store_txn *t, const char *name, const char *tag,
-		       struct oci_digest *m)
-{
-	struct pick p = { .tag = "" };
-	int rc;
-
-	if (!tag) {
-		rc = oci_tag_foreach(t, name, pick_tag, &p);
-		if (rc)
-			return rc;
-		if (!p.tag[0])
-			return -ENOENT;
-		tag = p.tag;
-	}
-	rc = oci_tag_get(t, name, tag, m, NULL);
-	return rc == -ENOENT || rc == -EINVAL ? -ENOENT : rc;
-}
-
-/* name_depth - the number of components of image name NAME */
-static unsigned name_depth(const char *name)
-{
-	unsigned n = 1;
-
-	for (; *name; name++)
-		n += *name == '/';
-	return n;
-}
-
-/*
- * image_child - CHILD (one of image_files) of the image directory of
- * NAME:TAG (TAG NULL: images/<name>/ itself, showing the default tag).
- */
-static int image_child(struct fs *fs, struct store_txn *t, const char *name, const char *tag,
-		       const char *child, struct fuse_entry_param *e)
-{
-	struct fs_node n = { 0 };
-	struct oci_image_info info;
-	struct oci_digest m;
-	int rc;
-
-	if (!strcmp(child, "tags")) {
-		if (tag)
-			return -ENOENT;
-		n.kind = FS_K_IMG_TAGS;
-		if (set_key(&n, name, strlen(name)))
-			return -ENOMEM;
-		return intern(fs, &n, e);
-	}
-	rc = resolve_tag(t, name, tag, &m);
-	if (rc == 0)
-		rc = oci_image_info(t, &m, &info);
-	if (rc)
-		return rc;
-	if (!strcmp(child, "manifest.json") || !strcmp(child, "config.json")) {
-		int config = child[0] == 'c';
-		n.kind = FS_K_IMG_BLOB;
-		n.digest = config ? info.config : m;
-		n.size = config ? info.config_size : info.manifest_size;
-		n.key_a = 1;	/* a blob */
-		if (set_key(&n, (const char *)n.digest.sha256, sizeof(n.digest.sha256)))
-			return -ENOMEM;
-		return intern(fs, &n, e);
-	}
-	if (!strcmp(child, "layers")) {
-		n.kind = FS_K_IMG_LAYERS;
-		n.digest = m;
-		/* from <dir>/layers up to the mount's root */
-		n.depth = name_depth(name) + 2 + (tag ? 2 : 0);
-		n.key_b = n.depth;
-		if (set_key(&n, (const char *)m.sha256, sizeof(m.sha256)))
-			return -ENOMEM;
-		return intern(fs, &n, e);
-	}
-	if (!strcmp(child, "rootfs")) {
-		struct fs_image *im;
-		struct oci_node root;
-		rc = image_get(fs, t, &m, 0, &im);
-		if (rc == 0)
-			rc = oci_root(t, im->img, &root);
-		if (rc)
-			return rc;
-		return node_entry(fs, im, &root, e);
-	}
-	return -ENOENT;
-}
-
-static int is_image_file(const char *name)
-{
-	for (size_t i = 0; i < sizeof(image_files) / sizeof(image_files[0]); i++)
-		if (!strcmp(name, image_files[i]))
-			return 1;
-	return 0;
-}
-
-/* lookup_name - NAME in images/ (PREFIX "") or in images/<PREFIX>/ */
-static int lookup_name(struct fs *fs, struct store_txn *t, const char *prefix, const char *name,
+/* place_entry - the entry of place P, interned by what it stands for */
+static int place_entry(struct fs *fs, const struct store_image_path *p,
 		       struct fuse_entry_param *e)
 {
-	struct name_scan s = { .prefix = prefix, .plen = strlen(prefix), .child = name };
-	char path[OCI_NAME_MAX + 2];
-	struct fs_node n = { .kind = FS_K_IMG_DIR };
-	int rc, len;
+	struct fs_node n = { 0 };
+	int rc = 0;
 
-	rc = oci_tag_foreach(t, NULL, scan_tag, &s);
-	if (rc)
-		return rc;
-	if (s.exact && is_image_file(name))
-		return image_child(fs, t, prefix, NULL, name, e);
-	if (!s.found)
-		return -ENOENT;
-	len = snprintf(path, sizeof(path), "%s%s%s", prefix, s.plen ? "/" : "", name);
-	if (len >= (int)sizeof(path))
-		return -ENOENT;
-	if (set_key(&n, path, (size_t)len))
-		return -ENOMEM;
-	return intern(fs, &n, e);
-}
-
-static int list_name(struct store_txn *t, const char *prefix, struct fs_dirlist *out)
-{
-	struct name_scan s = { .prefix = prefix, .plen = strlen(prefix), .out = out };
-	size_t first = out->n;
-	int rc = oci_tag_foreach(t, NULL, scan_tag, &s);
-
-	if (rc || !s.exact)
-		return rc;
-	/* an image directory: its own entries first, then longer names */
-	for (size_t i = 0; i < sizeof(image_files) / sizeof(image_files[0]); i++)
-		if ((rc = fs_dirlist_add(out, image_files[i])))
-			return rc;
-	/* a longer name whose next component is also an image file is hidden */
-	for (size_t i = first; i < out->n - 5; i++) {
-		if (is_image_file(out->names[i])) {
-			free(out->names[i]);
-			memmove(out->names + i, out->names + i + 1, (out->n - i - 1) * sizeof(char *));
-			out->n--;
-			i--;
-		}
+	switch (p->kind) {
+	case STORE_IMG_NAMES:
+		n.kind = FS_K_IMG_DIR;
+		rc = set_key(&n, p->name, strlen(p->name));
+		break;
+	case STORE_IMG_TAGS:
+		n.kind = FS_K_IMG_TAGS;
+		rc = set_key(&n, p->name, strlen(p->name));
+		break;
+	case STORE_IMG_TAG: {
+		size_t nl = strlen(p->name), tl = strlen(p->tag);
+		char key[sizeof(p->name) + sizeof(p->tag)];
+		memcpy(key, p->name, nl + 1);
+		memcpy(key + nl + 1, p->tag, tl + 1);
+		n.kind = FS_K_IMG_TAG;
+		rc = set_key(&n, key, nl + 1 + tl);
+		break;
 	}
-	return 0;
-}
-
-static int add_tag_name(const struct oci_tag *tag, void *arg)
-{
-	return fs_dirlist_add(arg, tag->tag);
-}
-
-/* ---- layers -------------------------------------------------------------- */
-
-static int layer_of_image(struct store_txn *t, const struct oci_digest *m, const char *name,
-			  struct oci_digest *layer)
-{
-	struct oci_image_info info;
-	int rc;
-
-	if (oci_digest_parse(layer, name))
-		return -ENOENT;
-	rc = oci_image_info(t, m, &info);
-	for (unsigned i = 0; rc == 0 && i < info.nlayers; i++) {
-		struct oci_digest d;
-		uint64_t size;
-		rc = oci_image_layer(t, m, i, &d, &size);
-		if (rc == 0 && !memcmp(&d, layer, sizeof(d)))
-			return 0;
+	case STORE_IMG_BLOB:
+		n.kind = FS_K_IMG_BLOB;
+		n.digest = p->digest;
+		n.size = p->size;
+		n.key_a = 1;	/* a blob */
+		rc = set_key(&n, (const char *)n.digest.sha256, sizeof(n.digest.sha256));
+		break;
+	case STORE_IMG_LAYERS:
+		n.kind = FS_K_IMG_LAYERS;
+		n.digest = p->digest;
+		n.depth = p->depth;
+		n.key_b = n.depth;
+		rc = set_key(&n, (const char *)n.digest.sha256, sizeof(n.digest.sha256));
+		break;
+	case STORE_IMG_LINK:
+		n.kind = FS_K_IMG_LINK;
+		rc = set_key(&n, p->target, strlen(p->target));
+		break;
+	case STORE_IMG_NODE:
+		return node_entry(fs, p->image, &p->node, p->target, e);
+	default:
+		return -EIO;
 	}
-	return rc ? rc : -ENOENT;
-}
-
-static int layer_link(struct fs *fs, struct store_txn *t, const struct fs_node *dir,
-		      const char *name, struct fuse_entry_param *e)
-{
-	char target[3 * (OCI_NAME_MAX + 8) + DIGEST_NAME_MAX + 16];
-	struct fs_node n = { .kind = FS_K_IMG_LINK };
-	struct oci_digest layer;
-	size_t len = 0;
-	int rc = layer_of_image(t, &dir->digest, name, &layer);
-
-	if (rc)
-		return rc;
-	for (uint32_t i = 0; i < dir->depth && len + 3 < sizeof(target); i++) {
-		memcpy(target + len, "../", 3);
-		len += 3;
-	}
-	len += (size_t)snprintf(target + len, sizeof(target) - len, "layers/");
-	oci_digest_fmt(target + len, &layer);
-	len += OCI_DIGEST_STRLEN;
-	if (set_key(&n, target, len))
-		return -ENOMEM;
-	return intern(fs, &n, e);
-}
-
-static int list_layers(struct store_txn *t, const struct oci_digest *m, struct fs_dirlist *out)
-{
-	struct oci_image_info info;
-	int rc = oci_image_info(t, m, &info);
-
-	for (unsigned i = 0; rc == 0 && i < info.nlayers; i++) {
-		char name[DIGEST_NAME_MAX + 1];
-		struct oci_digest d;
-		uint64_t size;
-		rc = oci_image_layer(t, m, i, &d, &size);
-		if (rc == 0)
-			rc = fs_dirlist_add(out, oci_digest_fmt(name, &d));
-	}
-	return rc;
-}
-
-struct layer_walk {
-	struct store_txn *t;
-	struct fs_dirlist *out;
-};
-
-static int add_indexed_layer(const struct oci_digest *d, uint64_t size, void *arg)
-{
-	struct layer_walk *w = arg;
-	struct oci_layer_info info;
-	char name[DIGEST_NAME_MAX + 1];
-
-	(void)size;
-	if (oci_layer_info(w->t, d, &info))
-		return 0;	/* a blob that is no layer */
-	return fs_dirlist_add(w->out, oci_digest_fmt(name, d));
-}
-
-static int add_blob_name(const struct oci_digest *d, uint64_t size, void *arg)
-{
-	char hex[65];
-
-	(void)size;
-	return fs_dirlist_add(arg, oci_digest_hex(hex, d));
-}
-
-static int blob_entry(struct fs *fs, struct store_txn *t, const char *digest,
-		      struct fuse_entry_param *e)
-{
-	struct fs_node n = { .kind = FS_K_IMG_BLOB, .key_a = 1 };
-	uint64_t size;
-	int rc;
-
-	if (oci_digest_parse(&n.digest, digest))
-		return -ENOENT;
-	rc = oci_blob_size(t, &n.digest, &size);
-	if (rc)
-		return rc;
-	n.size = size;
-	if (set_key(&n, (const char *)n.digest.sha256, sizeof(n.digest.sha256)))
-		return -ENOMEM;
-	return intern(fs, &n, e);
+	return rc ? rc : intern(fs, &n, e);
 }
 
 /* ---- the view's entry points (called from views.c) ------------------------ */
@@ -605,24 +325,12 @@ int fs_img_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct sta
 int fs_img_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent, const char *name,
 		  struct fuse_entry_param *e)
 {
+	struct store_image_path dir, child;
 	struct fs_node p;
-	int rc;
+	int have, rc;
 
-	memset(e, 0, sizeof(*e));
+	memset(e, 0, sizeof(e[0]));
 	switch (parent) {
-	case FS_ID_IMAGES:
-		return lookup_name(fs, t, "", name, e);
-	case FS_ID_LAYERS: {
-		struct oci_digest d;
-		struct fs_image *im;
-		struct oci_node root;
-		if (oci_digest_parse(&d, name))
-			return -ENOENT;
-		rc = image_get(fs, t, &d, 1, &im);
-		if (rc == 0)
-			rc = oci_root(t, im->img, &root);
-		return rc ? rc : node_entry(fs, im, &root, e);
-	}
 	case FS_ID_OCI:
 		if (!strcmp(name, "oci-layout"))
 			return fs_img_fixed_entry(fs, t, FS_ID_OCI_LAYOUT, e);
@@ -633,72 +341,32 @@ int fs_img_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent, const c
 		return -ENOENT;
 	case FS_ID_OCI_BLOBS:
 		return strcmp(name, "sha256") ? -ENOENT : fs_img_fixed_entry(fs, t, FS_ID_OCI_SHA256, e);
-	case FS_ID_OCI_SHA256: {
-		char digest[DIGEST_NAME_MAX + 8];
-		if (strlen(name) != 64)
-			return -ENOENT;
-		snprintf(digest, sizeof(digest), "sha256:%s", name);
-		return blob_entry(fs, t, digest, e);
-	}
-	case FS_ID_OCI_LAYOUT:
-	case FS_ID_OCI_INDEX:
-		return -ENOTDIR;
 	default:
 		break;
 	}
-	if (fs_node_get(fs, parent, &p))
+	have = !fs_img_is_fixed(parent);
+	if (have && fs_node_get(fs, parent, &p))
 		return -ENOENT;
-	switch (p.kind) {
-	case FS_K_IMG_DIR:
-		return lookup_name(fs, t, p.key, name, e);
-	case FS_K_IMG_TAGS: {
-		struct fs_node n = { .kind = FS_K_IMG_TAG };
-		struct oci_digest m;
-		size_t nl = strlen(p.key), tl = strlen(name);
-		char *key;
-		if (oci_tag_check(name))
-			return -ENOENT;
-		rc = oci_tag_get(t, p.key, name, &m, NULL);
-		if (rc)
-			return rc == -EINVAL ? -ENOENT : rc;
-		key = malloc(nl + tl + 2);
-		if (!key)
-			return -ENOMEM;
-		memcpy(key, p.key, nl + 1);
-		memcpy(key + nl + 1, name, tl + 1);
-		n.key = key;
-		n.key_len = nl + 1 + tl;
-		return intern(fs, &n, e);
+	rc = place_of(parent, have ? &p : NULL, &dir);
+	if (rc == 0)
+		rc = store_image_lookup(fs->images, t, &dir, name, &child);
+	if (rc == -ENOENT && dir.kind == STORE_IMG_NODE) {
+		/* immutable: cache the miss */
+		e->ino = 0;
+		e->entry_timeout = IMMUTABLE_TIMEOUT;
+		return 0;
 	}
-	case FS_K_IMG_TAG:
-		if (!is_image_file(name))
-			return -ENOENT;
-		return image_child(fs, t, p.key, p.key + strlen(p.key) + 1, name, e);
-	case FS_K_IMG_LAYERS:
-		return layer_link(fs, t, &p, name, e);
-	case FS_K_IMG_NODE: {
-		struct oci_node child;
-		rc = oci_lookup(t, p.image->img, &p.on, name, &child);
-		if (rc == -ENOENT) {	/* immutable: cache the miss */
-			e->ino = 0;
-			e->entry_timeout = IMMUTABLE_TIMEOUT;
-			return 0;
-		}
-		return rc ? rc : node_entry(fs, p.image, &child, e);
-	}
-	default:
-		return -ENOTDIR;
-	}
+	return rc ? rc : place_entry(fs, &child, e);
 }
 
-/* fs_dirlist_add_node - NAME with its image node, for readdirplus */
-static int add_node(const char *name, const struct oci_node *on, void *arg)
+/* add_listed - NAME, with its image node for readdirplus (ON not NULL) */
+static int add_listed(const char *name, const struct oci_node *on, void *arg)
 {
 	struct fs_dirlist *l = arg;
 	size_t cap = l->cap;
 	int rc = fs_dirlist_add(l, name);
 
-	if (rc)
+	if (rc || !on)
 		return rc;
 	if (l->cap != cap || !l->nodes) {
 		struct fs_dirnode *nn = realloc(l->nodes, l->cap * sizeof(*nn));
@@ -719,69 +387,34 @@ static int add_node(const char *name, const struct oci_node *on, void *arg)
 
 int fs_img_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_dirlist *out)
 {
+	struct store_image_path dir;
 	struct fs_node n;
+	int have, rc;
 
 	switch (id) {
-	case FS_ID_IMAGES:
-		out->cache = 1;		/* the watcher invalidates it */
-		return list_name(t, "", out);
-	case FS_ID_LAYERS: {
-		struct layer_walk w = { t, out };
-		return oci_blob_foreach(t, add_indexed_layer, &w);
-	}
-	case FS_ID_OCI: {
-		int rc = fs_dirlist_add(out, "oci-layout");
+	case FS_ID_OCI:
+		rc = fs_dirlist_add(out, "oci-layout");
 		if (rc == 0)
 			rc = fs_dirlist_add(out, "index.json");
 		return rc ? rc : fs_dirlist_add(out, "blobs");
-	}
 	case FS_ID_OCI_BLOBS:
 		return fs_dirlist_add(out, "sha256");
-	case FS_ID_OCI_SHA256:
-		return oci_blob_foreach(t, add_blob_name, out);
-	case FS_ID_OCI_LAYOUT:
-	case FS_ID_OCI_INDEX:
-		return -ENOTDIR;
 	default:
 		break;
 	}
-	if (fs_node_get(fs, id, &n))
+	have = !fs_img_is_fixed(id);
+	if (have && fs_node_get(fs, id, &n))
 		return -ENOENT;
-	switch (n.kind) {
-	case FS_K_IMG_DIR:
-		out->cache = 1;
-		return list_name(t, n.key, out);
-	case FS_K_IMG_TAGS:
-		out->cache = 1;
-		return oci_tag_foreach(t, n.key, add_tag_name, out);
-	case FS_K_IMG_TAG:
-		out->cache = 1;
-		for (size_t i = 0; i < 4; i++) {
-			int rc = fs_dirlist_add(out, image_files[i]);
-			if (rc)
-				return rc;
-		}
-		return 0;
-	case FS_K_IMG_LAYERS:
-		out->cache = 1;
-		return list_layers(t, &n.digest, out);
-	case FS_K_IMG_NODE:
-		out->cache = 1;
-		out->image = n.image;
-		return oci_readdir(t, n.image->img, &n.on, NULL, add_node, out);
-	default:
-		return -ENOTDIR;
-	}
+	rc = place_of(id, have ? &n : NULL, &dir);
+	if (rc)
+		return rc;
+	out->image = dir.image;
+	return store_image_list(fs->images, t, &dir, add_listed, out);
 }
 
 int fs_img_dirent(struct fs *fs, const struct fs_dirlist *l, size_t i, struct fuse_entry_param *e)
 {
-	struct oci_node on = l->nodes[i].on;
-	int rc;
-
-	on.target = l->nodes[i].target;
-	rc = node_entry(fs, l->image, &on, e);
-	return rc;
+	return node_entry(fs, l->image, &l->nodes[i].on, l->nodes[i].target, e);
 }
 
 int fs_img_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len, int *direct_io)
@@ -833,9 +466,13 @@ int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_re
 	if (rc)
 		return rc;
 	if (n.kind == FS_K_IMG_NODE) {
-		rc = oci_data(t, &n.on);
-		if (rc == 0)
-			rc = fs_reply_blob(req, t, &n.on.blob, off, size);
+		size_t max = STORE_BLOB_PIECES(size), count;
+		struct store_piece *p = malloc(max * sizeof(*p));
+		long got = p ? store_image_pieces(t, &n.on, off, size, p, max, &count) : -ENOMEM;
+		if (got >= 0)
+			fs_reply_pieces(req, t, p, count);
+		rc = got < 0 ? (int)got : 0;
+		free(p);
 	} else if (n.kind == FS_K_IMG_BLOB) {
 		char *buf = malloc(size ? size : 1);
 		long got = buf ? oci_blob_read(t, &n.digest, off, buf, size) : -ENOMEM;
