@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-#include <git2.h>
 
 #include "fs/fs_int.h"
 #include "store/commit.h"

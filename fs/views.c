@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <git2.h>
 
 #include "fs/fs_int.h"
 #include "store/commit.h"
@@ -80,26 +79,6 @@ static void fixed_attr(struct fs *fs, fuse_ino_t id, mode_t mode, struct stat *s
 	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = fs->started;
 }
 
-/* commit_time - committer time of commit ID, or 0. */
-static int64_t commit_time(struct fs *fs, const char *repo, const git_oid *id, git_oid *tree)
-{
-	git_repository *g;
-	git_commit *c;
-	int64_t when = 0;
-
-	if (store_git_open(&g, fs->store, repo))
-		return -1;
-	if (git_commit_lookup(&c, g, id) == 0) {
-		when = git_commit_time(c);
-		git_oid_cpy(tree, git_commit_tree_id(c));
-		git_commit_free(c);
-	} else {
-		when = -1;
-	}
-	git_repository_free(g);
-	return when;
-}
-
 static void dynamic_attr(struct fs *fs, const struct fs_node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -134,12 +113,12 @@ static int new_entry(struct fs *fs, const struct fs_node *tmpl, double timeout,
  * is damage (-EIO), with a message that names it */
 static int missing(int rc, const char *what, const git_oid *id, const char *repo)
 {
-	char hex[GIT_OID_HEXSZ + 1];
+	char hex[STORE_OID_HEX + 1];
 
 	if (rc != -ENOENT)
 		return rc;
 	return store_error(-EIO, "%s %s of repository '%s' is missing; run govc fsck", what,
-			   git_oid_tostr(hex, sizeof(hex), id), repo);
+			   store_oid_fmt(hex, id), repo);
 }
 
 /* entry_from_tree - the node for NAME inside snapshot tree PARENT. */
@@ -159,14 +138,14 @@ static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_n
 	if (rc)
 		return rc;
 	snprintf(n.repo, sizeof(n.repo), "%s", parent->repo);
-	git_oid_cpy(&n.oid, te.id);
+	n.oid = *te.id;
 	if (te.mode == 040000) {
 		n.kind = FS_K_TREE;
 		n.mode = S_IFDIR | 0555;
 	} else if (te.mode == 0160000) {
 		n.kind = FS_K_TREE;	/* a submodule: shown as an empty dir */
 		n.mode = S_IFDIR | 0555;
-		git_oid_fromstr(&n.oid, "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+		store_oid_empty_tree(&n.oid);
 	} else {
 		rc = store_object_info(t, &n.oid, NULL, &blen);
 		if (rc)
@@ -202,26 +181,14 @@ static int resolve_commit(struct fs *fs, struct store_txn *t, const char *repo, 
 		return -ENOENT;
 	/* the content store is shared: a short id must name one of this
 	 * repo's commits (full ids come from listings and are trusted) */
-	if (strlen(name) < GIT_OID_HEXSZ) {
-		git_repository *g;
-		git_oid head;
-		int reach = 0;
-		char ref[STORE_REF_NAME_MAX + 16], branch[STORE_REF_NAME_MAX + 1];
-		if (store_repo_head_branch(t, repo, branch, sizeof(branch)))
-			return -ENOENT;
-		snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
-		if (store_ref_resolve(t, repo, ref, &head))
-			return -ENOENT;
-		if (store_git_open(&g, fs->store, repo))
+	if (strlen(name) < STORE_OID_HEX) {
+		rc = store_commit_reachable(fs->store, t, repo, &id);
+		if (rc < 0)
 			return -EIO;
-		reach = git_oid_equal(&head, &id) ||
-			git_graph_descendant_of(g, &head, &id) == 1;
-		git_repository_free(g);
-		if (!reach)
+		if (!rc)
 			return -ENOENT;
 	}
-	when = commit_time(fs, repo, &id, &n->oid);
-	if (when < 0)
+	if (store_commit_read(fs->store, repo, &id, &when, &n->oid))
 		return -EIO;
 	n->time = when;
 	n->kind = FS_K_TREE;
@@ -358,32 +325,11 @@ static int add_repo(const char *name, void *arg)
 	return fs_dirlist_add(arg, name);
 }
 
-static int list_commits(struct fs *fs, struct store_txn *t, const char *repo,
-			struct fs_dirlist *out)
+static int add_commit(const git_oid *id, void *arg)
 {
-	char ref[STORE_REF_NAME_MAX + 16], branch[STORE_REF_NAME_MAX + 1], hex[GIT_OID_HEXSZ + 1];
-	git_repository *g;
-	git_revwalk *walk;
-	git_oid id;
-	int rc = store_repo_head_branch(t, repo, branch, sizeof(branch));
+	char hex[STORE_OID_HEX + 1];
 
-	if (rc)
-		return rc;
-	snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
-	if (store_ref_resolve(t, repo, ref, &id))
-		return 0;	/* no commits yet */
-	rc = store_git_open(&g, fs->store, repo);
-	if (rc)
-		return rc;
-	rc = store_git_error(git_revwalk_new(&walk, g), "revwalk");
-	if (rc == 0) {
-		rc = store_git_error(git_revwalk_push(walk, &id), "revwalk");
-		while (rc == 0 && git_revwalk_next(&id, walk) == 0)
-			rc = fs_dirlist_add(out, git_oid_tostr(hex, sizeof(hex), &id));
-		git_revwalk_free(walk);
-	}
-	git_repository_free(g);
-	return rc;
+	return fs_dirlist_add(arg, store_oid_fmt(hex, id));
 }
 
 int fs_view_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_dirlist *out)
@@ -416,11 +362,11 @@ int fs_view_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_di
 	if (fs_img_is_kind(n.kind))
 		return fs_img_list(fs, t, id, out);
 	if (n.kind == FS_K_COMMITS_REPO)
-		return list_commits(fs, t, n.repo, out);
+		return store_history_foreach(fs->store, t, n.repo, add_commit, out);
 	if (n.kind != FS_K_TREE)
 		return -ENOTDIR;
 	rc = store_object_read(t, &n.oid, NULL, &body, &len);
-	if (rc == -ENOENT && !git_oid_is_zero(&n.oid))
+	if (rc == -ENOENT && memcmp(&n.oid, &(git_oid){ 0 }, sizeof(n.oid)))
 		return 0;	/* the empty tree need not be stored */
 	if (rc)
 		return rc;
