@@ -1,5 +1,5 @@
 /*
- * images.c - the image views of the tree (docs/tree.md):
+ * view_images.c - the image views of the tree (docs/tree.md):
  *
  *   images/<name>/            manifest.json, config.json, layers/, rootfs/,
  *                             tags/ of the default tag ("latest", else the
@@ -43,8 +43,6 @@
 #include "store/object.h"
 #include "store/oci.h"
 
-#define LIST_TIMEOUT 1.0
-#define IMMUTABLE_TIMEOUT 86400.0
 
 
 void fs_images_free(struct fs *fs)
@@ -57,16 +55,10 @@ void fs_images_free(struct fs *fs)
 
 static void plain_attr(struct fs *fs, uint64_t id, mode_t mode, uint64_t size, struct stat *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = id;
-	st->st_mode = mode;
-	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
+	fs_fixed_attr(fs, id, mode, st);
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	st->st_blksize = 4096;
-	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = fs->started;
 }
 
 static void node_attr(uint64_t id, const struct oci_node *on, struct stat *st)
@@ -92,7 +84,7 @@ static void node_attr(uint64_t id, const struct oci_node *on, struct stat *st)
 
 static void view_attr(struct fs *fs, const struct fs_node *n, struct stat *st, double *timeout)
 {
-	*timeout = IMMUTABLE_TIMEOUT;
+	*timeout = FS_FOREVER;
 	switch (n->kind) {
 	case FS_K_IMG_NODE:
 		node_attr(n->id, &n->on, st);
@@ -116,13 +108,10 @@ static void view_attr(struct fs *fs, const struct fs_node *n, struct stat *st, d
 static int intern(struct fs *fs, struct fs_node *tmpl, struct fuse_entry_param *e)
 {
 	double timeout;
-	uint64_t id = fs_node_intern(fs, tmpl);
+	int rc = fs_intern_entry(fs, tmpl, 0, e);
 
-	if (!id)
-		return -ENOMEM;
-	tmpl->id = id;
-	memset(e, 0, sizeof(*e));
-	e->ino = id;
+	if (rc)
+		return rc;
 	view_attr(fs, tmpl, &e->attr, &timeout);
 	e->attr_timeout = e->entry_timeout = timeout;
 	return 0;
@@ -146,12 +135,12 @@ static int set_key(struct fs_node *n, const char *key, size_t len)
  * holds it and the hard links of a layer share one.
  */
 
-/* place_of - the place node N (or fixed directory ID) stands for */
-static int place_of(fuse_ino_t id, const struct fs_node *n, struct store_image_path *p)
+/* place_of - the place node N stands for */
+static int place_of(const struct fs_node *n, struct store_image_path *p)
 {
 	p->name[0] = p->tag[0] = p->target[0] = '\0';
 	p->image = NULL;
-	switch (id) {
+	switch (n->kind == FS_K_FIXED ? n->id : 0) {
 	case FS_ID_IMAGES:
 		p->kind = STORE_IMG_NAMES;
 		return 0;
@@ -164,8 +153,6 @@ static int place_of(fuse_ino_t id, const struct fs_node *n, struct store_image_p
 	default:
 		break;
 	}
-	if (!n)
-		return -ENOTDIR;
 	switch (n->kind) {
 	case FS_K_IMG_DIR:
 		p->kind = STORE_IMG_NAMES;
@@ -260,100 +247,81 @@ static int place_entry(struct fs *fs, const struct store_image_path *p,
 	return rc ? rc : intern(fs, &n, e);
 }
 
-/* ---- the view's entry points (called from views.c) ------------------------ */
-
-int fs_img_is_fixed(fuse_ino_t id)
-{
-	return id >= FS_ID_IMAGES && id <= FS_ID_OCI_SHA256;
-}
-
-int fs_img_is_kind(int kind)
-{
-	return kind >= FS_K_IMG_DIR && kind <= FS_K_IMG_NODE;
-}
+/* ---- the operations: images/, layers/ and oci/ share them ---------------- */
 
 static mode_t fixed_mode(fuse_ino_t id)
 {
 	return id == FS_ID_OCI_LAYOUT || id == FS_ID_OCI_INDEX ? S_IFREG | 0444 : S_IFDIR | 0555;
 }
 
-static int index_json(struct store_txn *t, char **out, size_t *len)
+static int img_getattr(struct fs *fs, struct store_txn *t, const struct fs_node *n,
+		       struct stat *st, double *timeout)
 {
-	return oci_layout_index_json(t, out, len);
+	uint64_t size = 0;
+
+	(void)t;
+	if (n->kind != FS_K_FIXED) {
+		view_attr(fs, n, st, timeout);
+		return 0;
+	}
+	*timeout = FS_FOREVER;
+	if (n->id == FS_ID_OCI_LAYOUT) {
+		size = strlen(OCI_LAYOUT_FILE);
+	} else if (n->id == FS_ID_OCI_INDEX) {
+		/* the text reads are served from (fs_text) */
+		int64_t changed;
+		size_t none;
+		if (fs_text(fs, n->id, 0, 0, NULL, &none, &size, &changed) != 0)
+			size = 0;
+		*timeout = FS_LIST_TIMEOUT;
+	}
+	plain_attr(fs, n->id, fixed_mode(n->id), size, st);
+	return 0;
 }
 
-int fs_img_fixed_entry(struct fs *fs, struct store_txn *t, fuse_ino_t id,
+/* fixed_entry - the entry of fixed node ID of oci/ */
+static int fixed_entry(struct fs *fs, struct store_txn *t, fuse_ino_t id,
 		       struct fuse_entry_param *e)
 {
+	struct fs_node n = { .id = id, .kind = FS_K_FIXED };
 	double timeout;
 
 	memset(e, 0, sizeof(*e));
 	e->ino = id;
-	fs_img_getattr(fs, t, id, &e->attr, &timeout);
-	e->entry_timeout = IMMUTABLE_TIMEOUT;
+	img_getattr(fs, t, &n, &e->attr, &timeout);
+	e->entry_timeout = FS_FOREVER;
 	e->attr_timeout = timeout;
 	return 0;
 }
 
-int fs_img_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct stat *st,
-		   double *timeout)
-{
-	struct fs_node n;
-
-	if (fs_img_is_fixed(id)) {
-		uint64_t size = 0;
-		*timeout = IMMUTABLE_TIMEOUT;
-		if (id == FS_ID_OCI_LAYOUT) {
-			size = strlen(OCI_LAYOUT_FILE);
-		} else if (id == FS_ID_OCI_INDEX) {
-			/* the text reads are served from (fs_text) */
-			int64_t changed;
-			size_t none;
-			if (fs_text(fs, id, 0, 0, NULL, &none, &size, &changed) != 0)
-				size = 0;
-			*timeout = LIST_TIMEOUT;
-		}
-		plain_attr(fs, id, fixed_mode(id), size, st);
-		return 0;
-	}
-	if (fs_node_get(fs, id, &n))
-		return -ENOENT;
-	view_attr(fs, &n, st, timeout);
-	return 0;
-}
-
-int fs_img_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent, const char *name,
-		  struct fuse_entry_param *e)
+static int img_lookup(struct fs *fs, struct store_txn *t, const struct fs_node *parent,
+		      const char *name, struct fuse_entry_param *e)
 {
 	struct store_image_path dir, child;
-	struct fs_node p;
-	int have, rc;
+	int rc;
 
 	memset(e, 0, sizeof(e[0]));
-	switch (parent) {
+	switch (parent->kind == FS_K_FIXED ? parent->id : 0) {
 	case FS_ID_OCI:
 		if (!strcmp(name, "oci-layout"))
-			return fs_img_fixed_entry(fs, t, FS_ID_OCI_LAYOUT, e);
+			return fixed_entry(fs, t, FS_ID_OCI_LAYOUT, e);
 		if (!strcmp(name, "index.json"))
-			return fs_img_fixed_entry(fs, t, FS_ID_OCI_INDEX, e);
+			return fixed_entry(fs, t, FS_ID_OCI_INDEX, e);
 		if (!strcmp(name, "blobs"))
-			return fs_img_fixed_entry(fs, t, FS_ID_OCI_BLOBS, e);
+			return fixed_entry(fs, t, FS_ID_OCI_BLOBS, e);
 		return -ENOENT;
 	case FS_ID_OCI_BLOBS:
-		return strcmp(name, "sha256") ? -ENOENT : fs_img_fixed_entry(fs, t, FS_ID_OCI_SHA256, e);
+		return strcmp(name, "sha256") ? -ENOENT : fixed_entry(fs, t, FS_ID_OCI_SHA256, e);
 	default:
 		break;
 	}
-	have = !fs_img_is_fixed(parent);
-	if (have && fs_node_get(fs, parent, &p))
-		return -ENOENT;
-	rc = place_of(parent, have ? &p : NULL, &dir);
+	rc = place_of(parent, &dir);
 	if (rc == 0)
 		rc = store_image_lookup(fs->images, t, &dir, name, &child);
 	if (rc == -ENOENT && dir.kind == STORE_IMG_NODE) {
 		/* immutable: cache the miss */
 		e->ino = 0;
-		e->entry_timeout = IMMUTABLE_TIMEOUT;
+		e->entry_timeout = FS_FOREVER;
 		return 0;
 	}
 	return rc ? rc : place_entry(fs, &child, e);
@@ -385,13 +353,13 @@ static int add_listed(const char *name, const struct oci_node *on, void *arg)
 	return 0;
 }
 
-int fs_img_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_dirlist *out)
+static int img_list(struct fs *fs, struct store_txn *t, const struct fs_node *dir_node,
+		    struct fs_dirlist *out)
 {
 	struct store_image_path dir;
-	struct fs_node n;
-	int have, rc;
+	int rc;
 
-	switch (id) {
+	switch (dir_node->kind == FS_K_FIXED ? dir_node->id : 0) {
 	case FS_ID_OCI:
 		rc = fs_dirlist_add(out, "oci-layout");
 		if (rc == 0)
@@ -402,66 +370,77 @@ int fs_img_list(struct fs *fs, struct store_txn *t, fuse_ino_t id, struct fs_dir
 	default:
 		break;
 	}
-	have = !fs_img_is_fixed(id);
-	if (have && fs_node_get(fs, id, &n))
-		return -ENOENT;
-	rc = place_of(id, have ? &n : NULL, &dir);
+	rc = place_of(dir_node, &dir);
 	if (rc)
 		return rc;
 	out->image = dir.image;
 	return store_image_list(fs->images, t, &dir, add_listed, out);
 }
 
-int fs_img_dirent(struct fs *fs, const struct fs_dirlist *l, size_t i, struct fuse_entry_param *e)
+static int img_dirent(struct fs *fs, const struct fs_dirlist *l, size_t i,
+		      struct fuse_entry_param *e)
 {
 	return node_entry(fs, l->image, &l->nodes[i].on, l->nodes[i].target, e);
 }
 
-int fs_img_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len, int *direct_io)
+static int img_cacheable(struct fs *fs, const struct fs_node *dir)
+{
+	(void)fs;
+	/* what a digest names never changes; images/ and its names and tags
+	 * the watcher invalidates */
+	if (dir->kind == FS_K_FIXED)
+		return dir->id == FS_ID_IMAGES;
+	return dir->kind != FS_K_IMG_BLOB && dir->kind != FS_K_IMG_LINK;
+}
+
+static int img_open(struct fs *fs, const struct fs_node *n, char **content, size_t *len,
+		    int *direct_io)
 {
 	struct store_txn *t;
-	struct fs_node n;
 	int rc;
 
 	*content = NULL;
 	*len = 0;
 	*direct_io = 0;
-	if (id == FS_ID_OCI_LAYOUT) {
+	if (n->id == FS_ID_OCI_LAYOUT) {
 		*content = strdup(OCI_LAYOUT_FILE);
 		*len = strlen(OCI_LAYOUT_FILE);
 		return *content ? 0 : -ENOMEM;
 	}
-	if (id == FS_ID_OCI_INDEX) {
+	if (n->id == FS_ID_OCI_INDEX) {
 		rc = store_txn_begin(&t, fs->store, 0);
 		if (rc)
 			return rc;
-		rc = index_json(t, content, len);
+		rc = oci_layout_index_json(t, content, len);
 		store_txn_abort(t);
 		*direct_io = 1;
 		return rc;
 	}
-	if (fs_img_is_fixed(id))
-		return -EISDIR;
-	if (fs_node_get(fs, id, &n))
-		return -ENOENT;
-	if (n.kind == FS_K_IMG_BLOB)
+	switch (n->kind) {
+	case FS_K_IMG_BLOB:
 		return 0;
-	if (n.kind == FS_K_IMG_NODE) {
-		if (S_ISDIR(n.on.mode))
+	case FS_K_IMG_NODE:
+		if (S_ISDIR(n->on.mode))
 			return -EISDIR;
-		return S_ISREG(n.on.mode) ? 0 : -EINVAL;
+		return S_ISREG(n->on.mode) ? 0 : -EINVAL;
+	case FS_K_IMG_LINK:
+		return -ELOOP;
+	default:
+		return -EISDIR;
 	}
-	return n.kind == FS_K_IMG_LINK ? -ELOOP : -EISDIR;
 }
 
-int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_req_t req)
+static int img_read(struct fs *fs, const struct fs_node *np, uint64_t off, size_t size,
+		    fuse_req_t req)
 {
+	const struct fs_node n = *np;
 	struct store_txn *t;
-	struct fs_node n;
-	int rc = fs_node_get(fs, id, &n);
+	int rc;
 
-	if (rc)
-		return rc;
+	if (n.id == FS_ID_OCI_LAYOUT || n.id == FS_ID_OCI_INDEX)
+		return fs_reply_text(fs, &n, off, size, req);
+	if (n.kind == FS_K_FIXED)
+		return -ENOENT;
 	rc = store_txn_begin(&t, fs->store, 0);
 	if (rc)
 		return rc;
@@ -487,37 +466,84 @@ int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, fuse_re
 	return rc;
 }
 
-int fs_img_readlink(struct fs *fs, fuse_ino_t id, fuse_req_t req)
+static int img_readlink(struct fs *fs, const struct fs_node *n, fuse_req_t req)
 {
-	struct fs_node n;
-
-	if (fs_node_get(fs, id, &n))
+	(void)fs;
+	if (n->kind == FS_K_FIXED)
 		return -ENOENT;
-	if (n.kind == FS_K_IMG_LINK) {
-		fuse_reply_readlink(req, n.key);
+	if (n->kind == FS_K_IMG_LINK) {
+		fuse_reply_readlink(req, n->key);
 		return 0;
 	}
-	if (n.kind == FS_K_IMG_NODE && S_ISLNK(n.on.mode) && n.target) {
-		fuse_reply_readlink(req, n.target);
+	if (n->kind == FS_K_IMG_NODE && S_ISLNK(n->on.mode) && n->target) {
+		fuse_reply_readlink(req, n->target);
 		return 0;
 	}
 	return -EINVAL;
 }
 
-long fs_img_xattr(struct fs *fs, fuse_ino_t id, const char *name, char *buf, size_t size)
+/* img_xattr - getxattr (NAME) or listxattr (NAME NULL) of node N */
+static long img_xattr(struct fs *fs, const struct fs_node *n, const char *name, char *buf,
+		      size_t size)
 {
 	struct store_txn *t;
-	struct fs_node n;
 	long got;
 
-	if (fs_img_is_fixed(id) || fs_node_get(fs, id, &n) || n.kind != FS_K_IMG_NODE ||
-	    !(n.on.flags & (OCI_NODE_XATTRS | OCI_NODE_OPAQUE)))
+	if (n->kind != FS_K_IMG_NODE || !(n->on.flags & (OCI_NODE_XATTRS | OCI_NODE_OPAQUE)))
 		return name ? fs_xattr_absent(fs, name, -ENODATA) : 0;
 	got = store_txn_begin(&t, fs->store, 0);
 	if (got)
 		return got;
-	got = name ? fs_xattr_absent(fs, name, oci_xattr_get(t, n.image->img, &n.on, name, buf, size))
-		   : oci_xattr_list(t, n.image->img, &n.on, buf, size);
+	got = name ? fs_xattr_absent(fs, name,
+				     oci_xattr_get(t, n->image->img, &n->on, name, buf, size))
+		   : oci_xattr_list(t, n->image->img, &n->on, buf, size);
 	store_txn_abort(t);
 	return got;
 }
+
+static long img_getxattr(struct fs *fs, const struct fs_node *n, const char *name, char *buf,
+			 size_t size)
+{
+	return img_xattr(fs, n, name, buf, size);
+}
+
+static long img_listxattr(struct fs *fs, const struct fs_node *n, char *buf, size_t size)
+{
+	return img_xattr(fs, n, NULL, buf, size);
+}
+
+/* images/ and the nodes of every image tree and blob, wherever found */
+const struct fs_view_ops fs_view_images = {
+	.name = "images",
+	.lookup = img_lookup,
+	.getattr = img_getattr,
+	.list = img_list,
+	.dirent = img_dirent,
+	.cacheable = img_cacheable,
+	.open = img_open,
+	.read = img_read,
+	.readlink = img_readlink,
+	.getxattr = img_getxattr,
+	.listxattr = img_listxattr,
+	.change_errno = EROFS,
+};
+
+/* layers/: its entries are roots of layer trees, nodes of images/ */
+const struct fs_view_ops fs_view_layers = {
+	.name = "layers",
+	.lookup = img_lookup,
+	.getattr = img_getattr,
+	.list = img_list,
+	.change_errno = EROFS,
+};
+
+/* oci/: its fixed entries; the blobs in blobs/sha256/ are nodes of images/ */
+const struct fs_view_ops fs_view_oci = {
+	.name = "oci",
+	.lookup = img_lookup,
+	.getattr = img_getattr,
+	.list = img_list,
+	.open = img_open,
+	.read = img_read,
+	.change_errno = EROFS,
+};
