@@ -285,8 +285,9 @@ int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino,
  * store I/O or a reply), the opened images under their own lock in the
  * store (store/image_path.h).  An operation given a transaction T (the
  * handler's read transaction) reads in it and never ends it; one without
- * opens its own read transaction and ends it before it returns.  No
- * operation takes a write transaction except mkdir, whose T is one.
+ * opens its own read transaction and ends it before it returns (so do
+ * the store's history reads and fs_text's generators, beside T).  No
+ * operation writes except mkdir, whose T is a write transaction.
  */
 enum fs_view {
 	FS_V_ROOT,
