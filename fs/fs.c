@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-#include <git2.h>
 
 #include "fs/fs_int.h"
 #include "store/commit.h"
@@ -350,6 +349,8 @@ int fs_run(const struct fs_options *o)
 		goto out;
 	}
 	rc = fs_nodes_init(&fs);
+	if (rc == 0)
+		rc = store_images_new(&fs.images);
 	if (rc == 0)
 		rc = startup_recovery(&fs);
 	release_faults();

@@ -11,13 +11,19 @@
  *                             a path keeps its number while it is held and
  *                             the hard links of a layer share one
  *
- * Shared state and locking.  libfuse calls handlers on many threads.
+ * Shared state and locking.  libfuse calls handlers on many threads (up
+ * to 16), and the committer and watcher threads run beside them.
  *   fs->lock protects the node table (every struct fs_node field marked
- *   so) and the commit timing fields.  It is never held while a store
- *   transaction is open or a reply is sent, so the lock order is simply:
- *   LMDB writer lock, then fs->lock - never the reverse.
+ *   so), the views' texts and the kept listings (fs->texts, fs->listings),
+ *   and the commit timing fields.  It is never held while a store
+ *   transaction is open or a reply is sent.
+ *   The images opened for rootfs/ and layer trees (fs->images) are the
+ *   store's, under their own lock (store/image_path.h), a leaf lock.
+ *   Lock order: fs->commit_lock, then the LMDB writer lock, then fs->lock
+ *   or the images' lock (never both) - never the reverse.
  *   fs->commit_lock serialises commits (the committer thread and fsync).
  *   Each handler opens one store transaction and ends it before replying.
+ *   How the views are dispatched, and their rules: "Views" below.
  */
 #ifndef GOVC_FS_INT_H
 #define GOVC_FS_INT_H
@@ -28,6 +34,7 @@
 #include <git2/oid.h>
 
 #include "fs/fs.h"
+#include "store/image_path.h"
 #include "store/oci.h"
 #include "store/store.h"
 #include "store/worktree.h"
@@ -76,14 +83,16 @@ static inline int fs_is_wt(fuse_ino_t id)
 	return id > FS_ID_FIXED_MAX && id < FS_ID_DYNAMIC;
 }
 
-/* Kinds of dynamic nodes. */
+/* Kinds of nodes: dynamic ones, and the two made up by fs_view_of. */
 enum fs_kind {
+	FS_K_FIXED,		/* a fixed entry: id <= FS_ID_FIXED_MAX */
+	FS_K_WT,		/* a working-tree inode */
 	FS_K_COMMITS_REPO,	/* commits/<repo>/ */
 	FS_K_TREE,		/* a directory of a commit snapshot */
 	FS_K_BLOB,		/* a file of a commit snapshot */
 	FS_K_LINK,		/* a symlink of a commit snapshot */
 	FS_K_LOG,		/* log/<repo> */
-	/* image views (images.c); all interned, see fs_node_intern */
+	/* image views (view_images.c); all interned, see fs_node_intern */
 	FS_K_IMG_DIR,		/* images/<prefix>/: key = the name so far */
 	FS_K_IMG_TAGS,		/* images/<name>/tags/: key = name */
 	FS_K_IMG_TAG,		/* images/<name>/tags/<tag>/: key = name \0 tag */
@@ -92,8 +101,6 @@ enum fs_kind {
 	FS_K_IMG_BLOB,		/* a blob as a file: digest, size */
 	FS_K_IMG_NODE,		/* a rootfs or layer tree node: image, on */
 };
-
-struct fs_image;
 
 struct fs_node {
 	uint64_t id;
@@ -114,26 +121,13 @@ struct fs_node {
 	char *key;
 	size_t key_len;
 	char *target;		/* FS_K_IMG_NODE symlinks: the target */
-	struct fs_image *image;	/* FS_K_IMG_NODE */
+	struct store_image *image;	/* FS_K_IMG_NODE */
 	struct oci_digest digest;
 	uint32_t depth;		/* FS_K_IMG_LAYERS: '..' steps to the root */
 	struct oci_node on;	/* FS_K_IMG_NODE (on.target unused) */
 	int interned;
 	struct fs_node *next;	/* hash chain, protected by fs->lock */
 	struct fs_node *knext;	/* key chain, protected by fs->lock */
-};
-
-/*
- * An image or a layer opened for its tree view: opened once per mount and
- * kept until unmount (a handful per image in the store), shared by every
- * thread (oci_image is immutable).  The list is protected by fs->lock.
- */
-struct fs_image {
-	struct oci_digest digest;	/* manifest, or layer for a layer view */
-	int layer;
-	uint32_t slot;			/* 1, 2, ...: part of node keys */
-	struct oci_image *img;
-	struct fs_image *next;
 };
 
 struct fs {
@@ -147,8 +141,9 @@ struct fs {
 	uint64_t next_dynamic;		/* protected by lock */
 	struct fs_node **keyed;		/* interned nodes, protected by lock */
 	size_t keyed_size;		/* protected by lock */
-	struct fs_image *images;	/* protected by lock */
-	uint32_t image_slots;		/* protected by lock */
+	/* the images opened for rootfs/ and layers/<digest>/ trees, shared
+	 * (store/image_path.h: its own lock); set at start */
+	struct store_images *images;
 	/* directory listings read without OPENDIR (worktree_ops.c) */
 	int no_opendir;			/* set at init */
 	/*
@@ -261,12 +256,52 @@ long fs_xattr_absent(const struct fs *fs, const char *name, long got);
 int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino,
 		struct fuse_entry_param *e);
 
-/* views.c: the virtual parts of the tree */
-int fs_view_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent,
-		   const char *name, struct fuse_entry_param *e);
-int fs_view_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id,
-		    struct stat *st, double *timeout);
-/* fs_view_list - the names in virtual directory ID, for readdir */
+/*
+ * Views.  Every node of the tree belongs to one view, one per top-level
+ * entry of the tree (docs/tree.md): the root, repos/ (whose working-tree
+ * inodes are its nodes), commits/, log/, events, images/, layers/, oci/.
+ * A view is a table of operations (struct fs_view_ops); the FUSE handlers
+ * (worktree_ops.c) find a node's view with one call, fs_view_of(), and
+ * call its operation: a new view (branches/, builds/) is a new table and
+ * a line in fs_views[], not a branch in every handler.  What changes a
+ * working tree (create, write, rename, setattr, xattrs...) is served by
+ * the working-tree handlers alone; a view only says what a change in its
+ * directories gets (change_errno) and may create directories (mkdir).
+ *
+ * Which view: fixed ids by a table (view.c), working-tree inodes are
+ * repos/, dynamic nodes by their kind.  The image kinds (blobs, trees)
+ * are shared: layers/<digest>/ and oci/blobs/sha256/<hex> hand out nodes
+ * of the images view, which serves them wherever they were found.
+ *
+ * Every operation gets a copy of the node (struct fs_node, from
+ * fs_node_get, or made up for fixed ids and working-tree inodes: kind
+ * FS_K_FIXED or FS_K_WT, id set).  Its pointers (key, target, image) stay
+ * valid for the request: the kernel holds the node until it is answered.
+ *
+ * Threads and locks.  Operations run on any of libfuse's threads, many
+ * at once, on the same node too.  A view keeps no state of its own;
+ * what is shared lives in struct fs and is locked there: the node table,
+ * fs->texts and fs->listings under fs->lock (taken briefly, never across
+ * store I/O or a reply), the opened images under their own lock in the
+ * store (store/image_path.h).  An operation given a transaction T (the
+ * handler's read transaction) reads in it and never ends it; one without
+ * opens its own read transaction and ends it before it returns (so do
+ * the store's history reads and fs_text's generators, beside T).  No
+ * operation writes except mkdir, whose T is a write transaction.
+ */
+enum fs_view {
+	FS_V_ROOT,
+	FS_V_REPOS,
+	FS_V_COMMITS,
+	FS_V_LOG,
+	FS_V_EVENTS,
+	FS_V_IMAGES,
+	FS_V_LAYERS,
+	FS_V_OCI,
+	FS_VIEWS
+};
+
+/* A directory listing, for readdir. */
 struct fs_dirnode {
 	struct oci_node on;	/* on.target unused */
 	char *target;		/* owned */
@@ -277,58 +312,109 @@ struct fs_dirlist {
 	/* image trees: each name's node (cap entries), so that readdirplus
 	 * needs no lookup, and the image they belong to */
 	struct fs_dirnode *nodes;
-	struct fs_image *image;
-	int cache;		/* immutable: the kernel may cache the listing */
+	struct store_image *image;
 };
 int fs_dirlist_add(struct fs_dirlist *l, const char *name);
 void fs_dirlist_free(struct fs_dirlist *l);
-int fs_view_list(struct fs *fs, struct store_txn *t, fuse_ino_t id,
-		 struct fs_dirlist *out);
-/* fs_view_cacheable - 1 if the kernel may cache virtual directory ID's
- * listing (immutable, or invalidated by the watcher) */
-int fs_view_cacheable(struct fs *fs, fuse_ino_t id);
-/* fs_view_open - content of a virtual file, generated at open (log) or
- * NULL for files read live (events, snapshot blobs) */
-int fs_view_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len,
-		 int *direct_io);
-/* fs_view_read - reply to a read of virtual file ID without a handle's
- * snapshot: a blob, an image file, events, or the text the daemon makes
- * (log/<repo>, oci/index.json, oci/oci-layout: see fs_text) */
-int fs_view_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size,
-		 fuse_req_t req);
-/* fs_text - generated file ID without a handle: its current text, made
- * again only when the store changed.  Copies up to SIZE bytes at OFF into
- * *OUT (malloc'd, *N bytes; OUT may be NULL), and gives its length and the
- * time it last changed.  Threads: any; takes fs->lock. */
+
+/*
+ * The operations of a view.  Each returns 0 (or a size) or a negative
+ * errno; a NULL operation gives the answer named beside it.
+ */
+struct fs_view_ops {
+	const char *name;
+	/* lookup - NAME in directory DIR: fill E with one lookup counted on
+	 * the node (fs_node_new, fs_node_intern, fs_node_ref), or E->ino 0
+	 * for a miss the kernel may cache for E->entry_timeout.  -ENOENT,
+	 * -ENOTDIR.  Required. */
+	int (*lookup)(struct fs *fs, struct store_txn *t, const struct fs_node *dir,
+		      const char *name, struct fuse_entry_param *e);
+	/* getattr - N's attributes, and how long the kernel may keep them
+	 * (*TIMEOUT comes in as a day).  Required. */
+	int (*getattr)(struct fs *fs, struct store_txn *t, const struct fs_node *n,
+		       struct stat *st, double *timeout);
+	/* list - the names in directory DIR, without "." and "..".
+	 * NULL: -ENOTDIR. */
+	int (*list)(struct fs *fs, struct store_txn *t, const struct fs_node *dir,
+		    struct fs_dirlist *out);
+	/* dirent - readdirplus's entry of listed name I of L when L->nodes
+	 * is set, with a lookup counted.  NULL: lookup of the name. */
+	int (*dirent)(struct fs *fs, const struct fs_dirlist *l, size_t i,
+		      struct fuse_entry_param *e);
+	/* cacheable - 1 if the kernel may cache directory DIR's listing
+	 * (immutable, or invalidated by the watcher).  NULL: 0. */
+	int (*cacheable)(struct fs *fs, const struct fs_node *dir);
+	/* open - the content of file N when it is opened (OPEN is served
+	 * only where the kernel needs it: see fs->no_open): a malloc'd text
+	 * the handle keeps, or NULL for a file read live; *DIRECT_IO for
+	 * files whose size is not known ahead.  NULL: -EISDIR. */
+	int (*open)(struct fs *fs, const struct fs_node *n, char **content, size_t *len,
+		    int *direct_io);
+	/* read - reply to a read of SIZE bytes at OFF of file N (a handle's
+	 * text is answered by the handler), or return an error without
+	 * replying.  NULL: -EINVAL. */
+	int (*read)(struct fs *fs, const struct fs_node *n, uint64_t off, size_t size,
+		    fuse_req_t req);
+	/* readlink - reply with symlink N's target, or return an error
+	 * without replying.  NULL: -EINVAL. */
+	int (*readlink)(struct fs *fs, const struct fs_node *n, fuse_req_t req);
+	/* getxattr, listxattr - the value of NAME / the names of N into BUF
+	 * (SIZE 0: the size needed): its size, -ERANGE, -ENODATA.
+	 * NULL: nothing (through fs_xattr_absent), an empty list. */
+	long (*getxattr)(struct fs *fs, const struct fs_node *n, const char *name, char *buf,
+			 size_t size);
+	long (*listxattr)(struct fs *fs, const struct fs_node *n, char *buf, size_t size);
+	/* mkdir - create directory NAME in DIR (no working tree) in write
+	 * transaction T and fill E like lookup.  NULL: change_errno. */
+	int (*mkdir)(struct fs *fs, struct store_txn *t, const struct fs_node *dir,
+		     const char *name, struct fuse_entry_param *e);
+	/* what a change (create, remove, rename, write) in this view's
+	 * directories that are no working tree gets: EROFS, EPERM */
+	int change_errno;
+};
+
+/* the views (view_*.c, worktree_ops.c for repos/), indexed by enum fs_view */
+extern const struct fs_view_ops fs_view_root, fs_view_repos, fs_view_commits, fs_view_log,
+	fs_view_events, fs_view_images, fs_view_layers, fs_view_oci;
+extern const struct fs_view_ops *const fs_views[FS_VIEWS];
+
+/*
+ * fs_view_of - the view node ID belongs to, with a copy of the node in
+ * *N; NULL if the node is unknown (the caller answers -ENOENT).
+ * Threads: any; takes fs->lock for a dynamic node.
+ */
+const struct fs_view_ops *fs_view_of(struct fs *fs, fuse_ino_t id, struct fs_node *n);
+
+/* view.c: attributes and entries of the generated nodes */
+void fs_fixed_attr(struct fs *fs, fuse_ino_t id, mode_t mode, struct stat *st);
+void fs_dynamic_attr(struct fs *fs, const struct fs_node *n, struct stat *st);
+/* fs_new_entry - E for a new dynamic node copied from TMPL */
+int fs_new_entry(struct fs *fs, const struct fs_node *tmpl, double timeout,
+		 struct fuse_entry_param *e);
+/* fs_intern_entry - E for the interned node TMPL (gives up its key) */
+int fs_intern_entry(struct fs *fs, struct fs_node *tmpl, double timeout,
+		    struct fuse_entry_param *e);
+/*
+ * fs_text - generated file ID without a handle: its current text, made
+ * again (by its view's open) only when the store changed.  Copies up to
+ * SIZE bytes at OFF into *OUT (malloc'd, *N bytes; OUT may be NULL), and
+ * gives its length and the time it last changed.  Threads: any; takes
+ * fs->lock.
+ */
 int fs_text(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size, char **out, size_t *n,
 	    uint64_t *total, int64_t *changed_ns);
+/* fs_reply_text - a read of generated file N, from its text (fs_text) */
+int fs_reply_text(struct fs *fs, const struct fs_node *n, uint64_t off, size_t size,
+		  fuse_req_t req);
 void fs_texts_free(struct fs *fs);
-int fs_view_readlink(struct fs *fs, fuse_ino_t id, fuse_req_t req);
-/* fs_view_xattr - getxattr (NAME) or listxattr (NAME NULL) of a virtual
- * node: the size, or a negative errno */
-long fs_view_xattr(struct fs *fs, fuse_ino_t id, const char *name, char *buf, size_t size);
+/* fs_list_repos - the names of the repositories, for repos/, commits/, log/ */
+int fs_list_repos(struct store_txn *t, struct fs_dirlist *out);
+/* how long the kernel keeps what changes (lists of repositories, commits)
+ * and what never does (snapshots, fixed entries) */
+#define FS_LIST_TIMEOUT 1.0
+#define FS_FOREVER 86400.0
 
-/* images.c: images/, layers/, oci/ (the views.c calls above end here) */
-int fs_img_is_fixed(fuse_ino_t id);
-int fs_img_is_kind(int kind);
-int fs_img_fixed_entry(struct fs *fs, struct store_txn *t, fuse_ino_t id,
-		       struct fuse_entry_param *e);
-int fs_img_lookup(struct fs *fs, struct store_txn *t, fuse_ino_t parent,
-		  const char *name, struct fuse_entry_param *e);
-int fs_img_getattr(struct fs *fs, struct store_txn *t, fuse_ino_t id,
-		   struct stat *st, double *timeout);
-int fs_img_list(struct fs *fs, struct store_txn *t, fuse_ino_t id,
-		struct fs_dirlist *out);
-/* fs_img_dirent - the entry of listed name I of L (L->nodes set) */
-int fs_img_dirent(struct fs *fs, const struct fs_dirlist *l, size_t i,
-		  struct fuse_entry_param *e);
-int fs_img_open(struct fs *fs, fuse_ino_t id, char **content, size_t *len,
-		int *direct_io);
-int fs_img_read(struct fs *fs, fuse_ino_t id, uint64_t off, size_t size,
-		fuse_req_t req);
-int fs_img_readlink(struct fs *fs, fuse_ino_t id, fuse_req_t req);
-long fs_img_xattr(struct fs *fs, fuse_ino_t id, const char *name, char *buf,
-		  size_t size);
+/* view_images.c */
 void fs_images_free(struct fs *fs);
 
 /* watch.c: the thread that invalidates kernel caches on store events */

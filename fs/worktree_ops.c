@@ -1,6 +1,9 @@
 /*
- * worktree_ops.c - the FUSE low-level operations.  Working-tree inodes are
- * served here from store/worktree.h; everything else is handed to views.c.
+ * worktree_ops.c - the FUSE low-level operations.  Reads of the tree
+ * (lookup, getattr, readdir, read, readlink, xattrs) find the node's view
+ * with fs_view_of() and call its operation (fs_int.h, "Views"); the repos
+ * view, whose nodes are the working trees, is served here from
+ * store/worktree.h, and so is every change of a working tree.
  *
  * Each handler runs one store transaction and ends it before replying.  A
  * change acknowledged to the kernel is committed to LMDB first, so it
@@ -176,25 +179,18 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
-	struct store_inode n;
+	struct fs_node dir;
+	const struct fs_view_ops *v = fs_view_of(fs, parent, &dir);
 	struct store_txn *t;
 	int rc;
 
+	if (!v) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (begin(req, &t, 0))
 		return;
-	if (fs_is_wt(parent)) {
-		rc = store_wt_lookup(t, parent, name, &n);
-		if (rc == 0)
-			rc = fs_wt_entry(fs, t, n.ino, &e);
-		if (rc == -ENOENT) {
-			/* cache the miss: every creation passes through us */
-			memset(&e, 0, sizeof(e));
-			e.entry_timeout = fs_wt_timeout();
-			rc = 0;
-		}
-	} else {
-		rc = fs_view_lookup(fs, t, parent, name, &e);
-	}
+	rc = v->lookup(fs, t, &dir, name, &e);
 	store_txn_abort(t);
 	if (rc)
 		fs_reply_store_error(req, rc, "lookup");
@@ -225,15 +221,11 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static int attr_of(struct fs *fs, struct store_txn *t, fuse_ino_t ino, struct stat *st,
 		   double *timeout)
 {
-	struct store_inode n;
-	int rc;
+	struct fs_node n;
+	const struct fs_view_ops *v = fs_view_of(fs, ino, &n);
 
-	if (!fs_is_wt(ino))
-		return fs_view_getattr(fs, t, ino, st, timeout);
-	rc = store_inode_get(t, ino, &n);
-	if (rc == 0)
-		fs_wt_attr(&n, st);
-	return rc;
+	*timeout = FS_FOREVER;
+	return v ? v->getattr(fs, t, &n, st, timeout) : -ENOENT;
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -342,29 +334,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	char target[STORE_SYMLINK_MAX + 1];
-	struct store_inode n;
-	struct store_txn *t;
-	int rc;
+	struct fs *fs = fs_of(req);
+	struct fs_node n;
+	const struct fs_view_ops *v = fs_view_of(fs, ino, &n);
+	int rc = !v ? -ENOENT : v->readlink ? v->readlink(fs, &n, req) : -EINVAL;
 
-	if (!fs_is_wt(ino)) {
-		rc = fs_view_readlink(fs_of(req), ino, req);
-		if (rc)
-			fuse_reply_err(req, -rc);
-		return;
-	}
-	if (begin(req, &t, 0))
-		return;
-	rc = store_inode_get(t, ino, &n);
-	if (rc == 0 && (!S_ISLNK(n.mode) || !n.target))
-		rc = -EINVAL;
-	if (rc == 0)
-		snprintf(target, sizeof(target), "%.*s", (int)n.size, n.target);
-	store_txn_abort(t);
 	if (rc)
 		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_readlink(req, target);
 }
 
 /* make_node - create NAME in PARENT and reply with its entry (or open it). */
@@ -379,28 +355,24 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	int rc;
 
 	if (!fs_is_wt(parent)) {
-		if (parent == FS_ID_REPOS && S_ISDIR(mode)) {
-			/* mkdir repos/<name>: a new repository */
-			char branch[] = STORE_DEFAULT_BRANCH;
-			uint64_t root;
-			if (begin(req, &t, 1))
-				return;
-			rc = store_repo_create(t, name, branch);
-			if (rc == 0)
-				rc = store_wt_root(t, name, branch, &root);
-			if (rc == 0)
-				rc = fs_wt_entry(fs, t, root, &e);
-			rc = finish(t, rc);
-			if (rc) {
-				if (rc == -EINVAL)
-					fprintf(stderr, "govc: mkdir: %s\n", store_errmsg());
-				fs_reply_store_error(req, rc, "mkdir");
-				return;
-			}
-			fuse_reply_entry(req, &e);
+		/* a view's directory: only its mkdir, if it has one */
+		struct fs_node dir;
+		const struct fs_view_ops *v = fs_view_of(fs, parent, &dir);
+
+		if (!v || !v->mkdir || !S_ISDIR(mode)) {
+			fuse_reply_err(req, v ? v->change_errno : EROFS);
 			return;
 		}
-		fuse_reply_err(req, parent == FS_ID_REPOS ? EPERM : EROFS);
+		if (begin(req, &t, 1))
+			return;
+		rc = finish(t, v->mkdir(fs, t, &dir, name, &e));
+		if (rc) {
+			if (rc == -EINVAL)
+				fprintf(stderr, "govc: mkdir: %s\n", store_errmsg());
+			fs_reply_store_error(req, rc, "mkdir");
+			return;
+		}
+		fuse_reply_entry(req, &e);
 		return;
 	}
 	if (begin(req, &t, 1))
@@ -458,7 +430,10 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 	int rc;
 
 	if (!fs_is_wt(parent)) {
-		fuse_reply_err(req, parent == FS_ID_REPOS ? EPERM : EROFS);
+		struct fs_node n;
+		const struct fs_view_ops *v = fs_view_of(fs, parent, &n);
+
+		fuse_reply_err(req, v ? v->change_errno : EROFS);
 		return;
 	}
 	if (begin(req, &t, 1))
@@ -533,7 +508,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, EROFS);
 			return;
 		}
-		rc = fs_view_open(fs, ino, &content, &len, &direct);
+		struct fs_node n;
+		const struct fs_view_ops *v = fs_view_of(fs, ino, &n);
+
+		rc = !v ? -ENOENT : v->open ? v->open(fs, &n, &content, &len, &direct) : -EISDIR;
 		if (rc) {
 			fuse_reply_err(req, -rc);
 			return;
@@ -578,58 +556,75 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* reply_handle_text - a read of the text a view's file handle FH holds */
+static void reply_handle_text(fuse_req_t req, uint64_t fh, size_t size, off_t off)
+{
+	/* reply from a copy: once the reply lands the reader may close, and
+	 * RELEASE (another thread) frees the text */
+	char **h = (char **)(uintptr_t)fh;
+	size_t len, n;
+	char *copy;
+
+	memcpy(&len, h + 1, sizeof(len));
+	n = (size_t)off >= len ? 0 : size < len - (size_t)off ? size : len - (size_t)off;
+	copy = malloc(n ? n : 1);
+	if (!copy) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (n)
+		memcpy(copy, h[0] + off, n);
+	fuse_reply_buf(req, copy, n);
+	free(copy);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	const struct fs_view_ops *v;
+	struct fs_node n;
+	int rc;
+
+	if (!fs_is_wt(ino) && fi->fh) {
+		reply_handle_text(req, fi->fh, size, off);
+		return;
+	}
+	v = fs_view_of(fs, ino, &n);
+	rc = !v ? -ENOENT : v->read ? v->read(fs, &n, (uint64_t)off, size, req) : -EINVAL;
+	if (rc)
+		fuse_reply_err(req, -rc);
+}
+
+/* wt_read - a read of working-tree file N, answered from the store's pieces */
+static int wt_read(struct fs *fs, const struct fs_node *node, uint64_t off, size_t size,
+		   fuse_req_t req)
 {
 	struct store_piece *pieces;
 	struct store_txn *t;
 	size_t npieces;
 	long got;
+	fuse_ino_t ino = node->id;
 
-	if (!fs_is_wt(ino)) {
-		if (fi->fh) {
-			/* reply from a copy: once the reply lands the reader may
-			 * close, and RELEASE (another thread) frees the text */
-			char **h = (char **)(uintptr_t)fi->fh;
-			size_t len, n;
-			char *copy;
-			memcpy(&len, h + 1, sizeof(len));
-			n = (size_t)off >= len ? 0 : size < len - (size_t)off ? size : len - (size_t)off;
-			copy = malloc(n ? n : 1);
-			if (!copy) {
-				fuse_reply_err(req, ENOMEM);
-				return;
-			}
-			if (n)
-				memcpy(copy, h[0] + off, n);
-			fuse_reply_buf(req, copy, n);
-			free(copy);
-			return;
-		}
-		got = fs_view_read(fs_of(req), ino, (uint64_t)off, size, req);
-		if (got)
-			fuse_reply_err(req, (int)-got);
-		return;
-	}
+	(void)fs;
 	if (size > FS_READ_MAX)
 		size = FS_READ_MAX;
 	npieces = STORE_WT_PIECES(size);
 	pieces = malloc(npieces * sizeof(*pieces));
-	if (!pieces) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	if (!pieces)
+		return -ENOMEM;
 	if (begin(req, &t, 0)) {
 		free(pieces);
-		return;
+		return 0;
 	}
-	got = store_wt_pieces(t, ino, (uint64_t)off, size, pieces, npieces, &npieces);
+	got = store_wt_pieces(t, ino, off, size, pieces, npieces, &npieces);
 	if (got < 0)
 		fs_reply_store_error(req, (int)got, "read");
 	else
 		fs_reply_pieces(req, t, pieces, npieces);
 	store_txn_abort(t);
 	free(pieces);
+	return 0;
 }
 
 /*
@@ -788,27 +783,25 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
-	fi->cache_readdir = fi->keep_cache = fs_is_wt(ino) || fs_view_cacheable(fs_of(req), ino);
+	{
+		struct fs_node n;
+		const struct fs_view_ops *v = fs_view_of(fs_of(req), ino, &n);
+		fi->cache_readdir = fi->keep_cache = v && v->cacheable && v->cacheable(fs_of(req), &n);
+	}
 	fuse_reply_open(req, fi);
 }
 
 /* load - the listing of directory INO into D, once */
 static int load(struct fs *fs, struct store_txn *t, fuse_ino_t ino, struct dir_handle *d)
 {
-	struct store_inode n;
+	struct fs_node n;
+	const struct fs_view_ops *v;
 	int rc;
 
 	if (d->loaded)
 		return 0;
-	if (fs_is_wt(ino)) {
-		rc = store_inode_get(t, ino, &n);
-		if (rc == 0 && !S_ISDIR(n.mode))
-			rc = -ENOTDIR;
-		if (rc == 0)
-			rc = store_wt_readdir(t, ino, NULL, collect_name, &d->list);
-	} else {
-		rc = fs_view_list(fs, t, ino, &d->list);
-	}
+	v = fs_view_of(fs, ino, &n);
+	rc = !v ? -ENOENT : v->list ? v->list(fs, t, &n, &d->list) : -ENOTDIR;
 	if (rc)
 		fs_dirlist_free(&d->list);
 	else
@@ -912,6 +905,8 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	struct store_txn *t = NULL;
 	char *buf = malloc(size);
 	size_t used = 0;
+	struct fs_node dir;
+	const struct fs_view_ops *v = plus ? fs_view_of(fs, ino, &dir) : NULL;
 	int rc = 0;
 
 	if (!buf) {
@@ -939,16 +934,14 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 			e.attr.st_ino = i == 0 ? ino : FS_ID_ROOT;
 			e.attr.st_mode = S_IFDIR;
 		} else if (plus) {
-			if (d->list.nodes) {
-				rc = fs_img_dirent(fs, &d->list, i - 2, &e);
-			} else if (fs_is_wt(ino)) {
-				struct store_inode n;
-				rc = store_wt_lookup(t, ino, name, &n);
-				if (rc == 0)
-					rc = fs_wt_entry(fs, t, n.ino, &e);
-			} else {
-				rc = fs_view_lookup(fs, t, ino, name, &e);
-			}
+			if (!v)
+				rc = -ENOENT;
+			else if (d->list.nodes && v->dirent)
+				rc = v->dirent(fs, &d->list, i - 2, &e);
+			else
+				rc = v->lookup(fs, t, &dir, name, &e);
+			if (rc == 0 && !e.ino)
+				rc = -ENOENT;	/* a miss the kernel may cache */
 			if (rc == -ENOENT) {	/* gone since opendir */
 				rc = 0;
 				continue;
@@ -1074,64 +1067,36 @@ static void reply_sized(fuse_req_t req, size_t size, long got, const char *buf)
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct store_txn *t;
+	struct fs *fs = fs_of(req);
+	struct fs_node n;
+	const struct fs_view_ops *v = fs_view_of(fs, ino, &n);
 	char *buf = NULL;
 	long got;
 
-	if (!fs_is_wt(ino)) {
-		if (size && !(buf = malloc(size))) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		got = fs_view_xattr(fs_of(req), ino, name, buf, size);
-		reply_sized(req, size, got, buf);
-		free(buf);
-		return;
-	}
-	if (!xattr_name_ok(name)) {
-		fuse_reply_err(req, (int)-fs_xattr_absent(fs_of(req), name, -ENODATA));
-		return;
-	}
 	if (size && !(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (begin(req, &t, 0)) {
-		free(buf);
-		return;
-	}
-	got = fs_xattr_absent(fs_of(req), name, store_wt_xattr_get(t, ino, name, buf, size));
-	store_txn_abort(t);
+	got = !v ? -ENOENT
+	      : v->getxattr ? v->getxattr(fs, &n, name, buf, size)
+			    : fs_xattr_absent(fs, name, -ENODATA);
 	reply_sized(req, size, got, buf);
 	free(buf);
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct store_txn *t;
+	struct fs *fs = fs_of(req);
+	struct fs_node n;
+	const struct fs_view_ops *v = fs_view_of(fs, ino, &n);
 	char *buf = NULL;
 	long got;
 
-	if (!fs_is_wt(ino)) {
-		if (size && !(buf = malloc(size))) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		got = fs_view_xattr(fs_of(req), ino, NULL, buf, size);
-		reply_sized(req, size, got, buf);
-		free(buf);
-		return;
-	}
 	if (size && !(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (begin(req, &t, 0)) {
-		free(buf);
-		return;
-	}
-	got = store_wt_xattr_list(t, ino, buf, size);
-	store_txn_abort(t);
+	got = !v ? -ENOENT : v->listxattr ? v->listxattr(fs, &n, buf, size) : 0;
 	reply_sized(req, size, got, buf);
 	free(buf);
 }
@@ -1150,6 +1115,174 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	rc = finish(t, store_wt_xattr_remove(t, ino, name));
 	fuse_reply_err(req, -rc);
 }
+
+/* ---- repos/: the view of the working trees ---------------------------------- */
+
+/*
+ * The repos view: repos/ itself (a fixed node) lists the repositories and
+ * creates one at mkdir; every working-tree inode is its node, served from
+ * store/worktree.h.  Every change of a working tree passes through the
+ * kernel, so entries, misses, attributes and listings are cached for long.
+ */
+static int repos_lookup(struct fs *fs, struct store_txn *t, const struct fs_node *dir,
+			const char *name, struct fuse_entry_param *e)
+{
+	struct store_inode n;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if (dir->kind == FS_K_FIXED) {
+		char branch[STORE_REF_NAME_MAX + 1];
+		uint64_t root;
+		rc = store_repo_head_branch(t, name, branch, sizeof(branch));
+		if (rc == 0)
+			rc = store_wt_root(t, name, branch, &root);
+		if (rc)
+			return -ENOENT;
+		rc = fs_wt_entry(fs, t, root, e);
+		e->entry_timeout = FS_LIST_TIMEOUT;
+		return rc;
+	}
+	rc = store_wt_lookup(t, dir->id, name, &n);
+	if (rc == 0)
+		rc = fs_wt_entry(fs, t, n.ino, e);
+	if (rc == -ENOENT) {
+		/* cache the miss: every creation passes through us */
+		memset(e, 0, sizeof(*e));
+		e->entry_timeout = fs_wt_timeout();
+		rc = 0;
+	}
+	return rc;
+}
+
+static int repos_getattr(struct fs *fs, struct store_txn *t, const struct fs_node *node,
+			 struct stat *st, double *timeout)
+{
+	struct store_inode n;
+	int rc;
+
+	(void)timeout;
+	if (node->kind == FS_K_FIXED) {
+		fs_fixed_attr(fs, node->id, S_IFDIR | 0755, st);
+		return 0;
+	}
+	rc = store_inode_get(t, node->id, &n);
+	if (rc == 0)
+		fs_wt_attr(&n, st);
+	return rc;
+}
+
+static int repos_list(struct fs *fs, struct store_txn *t, const struct fs_node *dir,
+		      struct fs_dirlist *out)
+{
+	struct store_inode n;
+	int rc;
+
+	(void)fs;
+	if (dir->kind == FS_K_FIXED)
+		return fs_list_repos(t, out);
+	rc = store_inode_get(t, dir->id, &n);
+	if (rc == 0 && !S_ISDIR(n.mode))
+		rc = -ENOTDIR;
+	if (rc == 0)
+		rc = store_wt_readdir(t, dir->id, NULL, collect_name, out);
+	return rc;
+}
+
+static int repos_cacheable(struct fs *fs, const struct fs_node *dir)
+{
+	(void)fs;
+	return dir->kind == FS_K_WT;
+}
+
+static int repos_read(struct fs *fs, const struct fs_node *n, uint64_t off, size_t size,
+		      fuse_req_t req)
+{
+	return n->kind == FS_K_WT ? wt_read(fs, n, off, size, req) : -ENOENT;
+}
+
+static int repos_readlink(struct fs *fs, const struct fs_node *node, fuse_req_t req)
+{
+	char target[STORE_SYMLINK_MAX + 1];
+	struct store_inode n;
+	struct store_txn *t;
+	int rc;
+
+	if (node->kind != FS_K_WT)
+		return -ENOENT;
+	rc = store_txn_begin(&t, fs->store, 0);
+	if (rc)
+		return rc;
+	rc = store_inode_get(t, node->id, &n);
+	if (rc == 0 && (!S_ISLNK(n.mode) || !n.target))
+		rc = -EINVAL;
+	if (rc == 0)
+		snprintf(target, sizeof(target), "%.*s", (int)n.size, n.target);
+	store_txn_abort(t);
+	if (rc == 0)
+		fuse_reply_readlink(req, target);
+	return rc;
+}
+
+static long repos_getxattr(struct fs *fs, const struct fs_node *n, const char *name, char *buf,
+			   size_t size)
+{
+	struct store_txn *t;
+	long got;
+
+	if (n->kind != FS_K_WT || !xattr_name_ok(name))
+		return fs_xattr_absent(fs, name, -ENODATA);
+	got = store_txn_begin(&t, fs->store, 0);
+	if (got)
+		return got;
+	got = fs_xattr_absent(fs, name, store_wt_xattr_get(t, n->id, name, buf, size));
+	store_txn_abort(t);
+	return got;
+}
+
+static long repos_listxattr(struct fs *fs, const struct fs_node *n, char *buf, size_t size)
+{
+	struct store_txn *t;
+	long got;
+
+	if (n->kind != FS_K_WT)
+		return 0;
+	got = store_txn_begin(&t, fs->store, 0);
+	if (got)
+		return got;
+	got = store_wt_xattr_list(t, n->id, buf, size);
+	store_txn_abort(t);
+	return got;
+}
+
+/* repos_mkdir - mkdir repos/<name>: a new repository */
+static int repos_mkdir(struct fs *fs, struct store_txn *t, const struct fs_node *dir,
+		       const char *name, struct fuse_entry_param *e)
+{
+	char branch[] = STORE_DEFAULT_BRANCH;
+	uint64_t root;
+	int rc;
+
+	assert(dir->kind == FS_K_FIXED);
+	rc = store_repo_create(t, name, branch);
+	if (rc == 0)
+		rc = store_wt_root(t, name, branch, &root);
+	return rc ? rc : fs_wt_entry(fs, t, root, e);
+}
+
+const struct fs_view_ops fs_view_repos = {
+	.name = "repos",
+	.lookup = repos_lookup,
+	.getattr = repos_getattr,
+	.list = repos_list,
+	.cacheable = repos_cacheable,
+	.read = repos_read,
+	.readlink = repos_readlink,
+	.getxattr = repos_getxattr,
+	.listxattr = repos_listxattr,
+	.mkdir = repos_mkdir,
+	.change_errno = EPERM,
+};
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {

@@ -998,3 +998,94 @@ cleanup:
 	free(rb);
 	return rc;
 }
+
+/* ---- reading history ------------------------------------------------------ */
+
+char *store_oid_fmt(char *buf, const git_oid *id)
+{
+	return git_oid_tostr(buf, STORE_OID_HEX + 1, id);
+}
+
+void store_oid_empty_tree(git_oid *out)
+{
+	git_oid_fromstr(out, "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+}
+
+int store_commit_read(struct store *s, const char *repo, const git_oid *id, int64_t *time,
+		      git_oid *tree)
+{
+	git_repository *g;
+	git_commit *c;
+	int rc = store_git_open(&g, s, repo);
+
+	if (rc)
+		return rc;
+	rc = git_commit_lookup(&c, g, id);
+	if (rc == 0) {
+		*time = git_commit_time(c);
+		git_oid_cpy(tree, git_commit_tree_id(c));
+		git_commit_free(c);
+	} else {
+		rc = rc == GIT_ENOTFOUND ? -ENOENT : store_git_error(rc, "reading a commit");
+	}
+	git_repository_free(g);
+	return rc;
+}
+
+/*
+ * head_of - the commit at the head of REPO's current branch: 0, 1 if the
+ * branch has none yet, or a negative errno from reading HEAD.
+ */
+static int head_of(struct store_txn *t, const char *repo, git_oid *out)
+{
+	char ref[STORE_REF_NAME_MAX + 16], branch[STORE_REF_NAME_MAX + 1];
+	int rc = store_repo_head_branch(t, repo, branch, sizeof(branch));
+
+	if (rc)
+		return rc;
+	snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
+	return store_ref_resolve(t, repo, ref, out) ? 1 : 0;
+}
+
+int store_commit_reachable(struct store *s, struct store_txn *t, const char *repo,
+			   const git_oid *id)
+{
+	git_repository *g;
+	git_oid head;
+	int rc = head_of(t, repo, &head);
+
+	if (rc)
+		return 0;
+	if (git_oid_equal(&head, id))
+		return 1;
+	rc = store_git_open(&g, s, repo);
+	if (rc)
+		return rc;
+	rc = git_graph_descendant_of(g, &head, id) == 1;
+	git_repository_free(g);
+	return rc;
+}
+
+int store_history_foreach(struct store *s, struct store_txn *t, const char *repo,
+			  int (*cb)(const git_oid *id, void *arg), void *arg)
+{
+	git_repository *g;
+	git_revwalk *walk;
+	git_oid id;
+	int rc = head_of(t, repo, &id);
+
+	if (rc)
+		return rc > 0 ? 0 : rc;	/* 1: no commits yet */
+	rc = store_git_open(&g, s, repo);
+	if (rc)
+		return rc;
+	rc = store_git_error(git_revwalk_new(&walk, g), "revwalk");
+	if (rc == 0) {
+		rc = store_git_error(git_revwalk_push(walk, &id), "revwalk");
+		while (rc == 0 && git_revwalk_next(&id, walk) == 0)
+			rc = cb(&id, arg);
+		git_revwalk_free(walk);
+	}
+	git_repository_free(g);
+	return rc;
+}

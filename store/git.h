@@ -29,4 +29,45 @@ int store_git_open(git_repository **out, struct store *s, const char *repo);
  */
 int store_git_error(int rc, const char *what);
 
+/* ---- reading history, for callers that do not speak libgit2 (fs/) ----- */
+
+/* The hex form of an object id: STORE_OID_HEX + 1 bytes with the NUL. */
+#define STORE_OID_HEX 40
+
+/* store_oid_fmt - ID in hex into BUF (STORE_OID_HEX + 1 bytes); returns BUF */
+char *store_oid_fmt(char *buf, const git_oid *id);
+
+/* store_oid_empty_tree - the id of git's empty tree (4b825dc6...) */
+void store_oid_empty_tree(git_oid *out);
+
+/*
+ * store_commit_read - the committer time (unix seconds) and the tree of
+ * commit ID of REPO.  -ENOENT if no commit ID is stored, or another
+ * negative errno with a message.  Reads in short transactions of its own
+ * (or the thread's write transaction): call it outside a read transaction
+ * or beside one, as libgit2's backends do.
+ */
+int store_commit_read(struct store *s, const char *repo, const git_oid *id,
+		      int64_t *time, git_oid *tree);
+
+/*
+ * store_commit_reachable - 1 if commit ID is the head of REPO's current
+ * branch or one of its ancestors, 0 if not (also when the branch has no
+ * commit yet or HEAD cannot be read), or a negative errno.  T reads the
+ * refs.
+ */
+int store_commit_reachable(struct store *s, struct store_txn *t,
+			   const char *repo, const git_oid *id);
+
+/*
+ * store_history_foreach - call CB(id) for each commit reachable from the
+ * head of REPO's current branch, newest first (libgit2's revwalk order);
+ * nothing if the branch has no commit yet.  A non-zero return from CB
+ * stops the walk and is returned; an error reading HEAD (-ENOENT: no such
+ * repository) is returned too.  T reads the refs.
+ */
+int store_history_foreach(struct store *s, struct store_txn *t,
+			  const char *repo,
+			  int (*cb)(const git_oid *id, void *arg), void *arg);
+
 #endif
