@@ -33,9 +33,9 @@
 # 20 per MiB), BASE_SECS, INTERVAL_MS, RUNS override either mode.  GOVC
 # names the binary (default: tools/govc of this tree), WORKDIR the cache
 # and scratch directory.  Needs root (mounts), hyperfine, umoci, skopeo,
-# python3, gzip, cc, fusermount3.  Scratch space: about 4x IMAGEMB in
-# WORKDIR (the cached layout, a store, a bundle, a copy), all but the
-# layout removed at the end.
+# python3, gzip, cc, fusermount3.  Scratch space: about 4.5x IMAGEMB in
+# WORKDIR at most (the cached layout, a store of twice the image, a copy),
+# all but the layout removed at the end.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 GOVC=${GOVC:-$top/tools/govc}
@@ -264,7 +264,9 @@ with open(os.path.join(out, "ok"), "w") as f:
 PY
 	mv "$IMG.tmp" "$IMG"
 	echo "(image generated in $(since "$t0") s in $IMG: $(cat "$IMG/ok"))"
+	echo "$(since "$t0") s" > "$B/gen"
 fi
+[ -f "$B/gen" ] || echo "skipped: cached" > "$B/gen"
 L=$IMG/oci
 imgbytes=$(du -sB1 "$L" | cut -f1)
 
@@ -396,12 +398,16 @@ drss=$(awk '/^VmHWM:/ {print $2}' "/proc/$(cat "$S/daemon.pid" 2>/dev/null || ec
 sleep 1.5	# the image shows in a running mount within a second
 [ -e "$M/images/img/manifest.json" ] || echo "WARNING: $M/images/img/manifest.json is not there after the import"
 "$GOVC" umount "$M"
+rm -rf "$S"
 echo "(import beside the mount: $twall s; $n1 writes meanwhile)"
 
 # ---- 4. govc import against umoci unpack and skopeo copy ------------------
-ti=$(hf "rm -rf '$S2' && '$GOVC' init '$S2' >/dev/null" "'$GOVC' import -q '$S2' 'oci:$L:$TAG' img:1")
-tu=$(hf "rm -rf '$B/bundle'" "umoci unpack --image '$L:$TAG' '$B/bundle'")
-ts=$(hf "rm -rf '$B/copy'" "skopeo copy -q 'oci:$L:$TAG' 'oci:$B/copy:$TAG'")
+# (each run starts with no dirty pages left by the one before: sync)
+ti=$(hf "rm -rf '$S2' && '$GOVC' init '$S2' >/dev/null && sync" "'$GOVC' import -q '$S2' 'oci:$L:$TAG' img:1")
+tu=$(hf "rm -rf '$B/bundle' && sync" "umoci unpack --image '$L:$TAG' '$B/bundle'")
+rm -rf "$B/bundle"
+ts=$(hf "rm -rf '$B/copy' && sync" "skopeo copy -q 'oci:$L:$TAG' 'oci:$B/copy:$TAG'")
+rm -rf "$B/copy"
 storebytes=$(du -sB1 "$S2" | cut -f1)
 echo "(timed imports: store $((storebytes / 1000000)) MB for $((imgbytes / 1000000)) MB of layout)"
 echo
@@ -429,5 +435,8 @@ echo "govc import beside the mount: wall $twall s, peak RSS $((trss / 1024)) MiB
 	"daemon's VmHWM afterwards $( [ "$drss" = "?" ] && echo "?" || echo "$((drss / 1024)) MiB")"
 echo "image: $((imgbytes / 1000000)) MB layout ($(cat "$IMG/ok" | cut -d, -f1-2)); store after one import: $((storebytes / 1000000)) MB"
 echo "imports into a fresh unmounted store, umoci unpack into a fresh bundle, skopeo copy into a fresh" \
-	"layout: warm (layout in the page cache), medians of $RUNS"
-echo "whole bench: $(since "$tstart") s"
+	"layout: warm (layout in the page cache), sync before each, medians of $RUNS; govc import" \
+	"ends with an fsync of the store, umoci and skopeo do not sync"
+gen=$(cat "$B/gen")
+cleanup	# inside the timing: removing GiBs of store, bundle and copy takes a while
+echo "whole bench: $(since "$tstart") s (image generation: $gen; cleanup included)"
