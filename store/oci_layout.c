@@ -257,6 +257,7 @@ struct member {
 	char *path;		/* member name, "./" stripped */
 	char *link;		/* symlink or hard link: the member it names */
 	int spooled;
+	int fd;			/* spooled: an unnamed temporary file */
 	struct oci_digest digest;
 	uint64_t size;
 	unsigned char magic[4];
@@ -278,26 +279,47 @@ static const char *strip_dot(const char *p)
 	return p;
 }
 
+/*
+ * Members are spooled into unnamed temporary files (O_TMPFILE in $TMPDIR,
+ * else /var/tmp): however the import ends, SIGINT, SIGTERM or kill -9,
+ * nothing is left behind.  Each is read through /proc/self/fd, which opens
+ * it again with an offset of its own.
+ */
 static void spool_path(const struct spool *sp, size_t i, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%zu", sp->dir, i);
+	snprintf(buf, len, "/proc/self/fd/%d", sp->m[i].fd);
+}
+
+/* spool_new - an unnamed file for member I; *wfd: a descriptor to write it */
+static int spool_new(struct spool *sp, size_t i, int *wfd)
+{
+	char path[4200];
+	int fd = open(sp->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0) {	/* no O_TMPFILE there: a named file, unlinked at once */
+		snprintf(path, sizeof(path), "%s/govc-import-XXXXXX", sp->dir);
+		fd = mkstemp(path);
+		if (fd >= 0)
+			unlink(path);
+	}
+	if (fd < 0)
+		return store_error(-errno, "cannot create a temporary file in %s: %s (set TMPDIR)",
+				   sp->dir, strerror(errno));
+	sp->m[i].fd = fd;
+	sp->m[i].spooled = 1;
+	*wfd = dup(fd);
+	return *wfd >= 0 ? 0 : store_error(-errno, "dup: %s", strerror(errno));
 }
 
 static void spool_release(struct spool *sp)
 {
-	char path[4200];
-
 	for (size_t i = 0; i < sp->n; i++) {
-		if (sp->m[i].spooled) {
-			spool_path(sp, i, path, sizeof(path));
-			unlink(path);
-		}
+		if (sp->m[i].spooled)
+			close(sp->m[i].fd);
 		free(sp->m[i].path);
 		free(sp->m[i].link);
 	}
 	free(sp->m);
-	if (sp->dir[0])
-		rmdir(sp->dir);
 }
 
 /* join - resolve link TARGET found in member PATH to a member name */
@@ -340,7 +362,7 @@ static int spool_entry(struct spool *sp, struct archive *a, struct archive_entry
 {
 	const char *p = archive_entry_pathname(e);
 	struct member *m;
-	char path[4200];
+	char path[4500];
 	EVP_MD_CTX *ctx;
 	unsigned int mdlen;
 	int fd, rc = 0;
@@ -374,11 +396,10 @@ static int spool_entry(struct spool *sp, struct archive *a, struct archive_entry
 		m->link = target ? join(m->path, target, sym) : NULL;
 		return m->link ? 0 : store_error(-ENOMEM, "out of memory");
 	}
-	spool_path(sp, sp->n - 1, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return store_error(-errno, "cannot write temporary file %s: %s", path, strerror(errno));
-	m->spooled = 1;
+	rc = spool_new(sp, sp->n - 1, &fd);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "%s/(spool of '%.300s')", sp->dir, m->path);
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
 		rc = store_error(-ENOMEM, "out of memory");
@@ -627,13 +648,10 @@ static int convert(struct spool *sp, json_t *img, struct oci_descriptor *top)
 	sp->n++;
 	m->size = strlen(text);
 	oci_digest_of(&m->digest, text, m->size);
-	spool_path(sp, sp->n - 1, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = store_error(-errno, "cannot write temporary file %s: %s", path, strerror(errno));
+	rc = spool_new(sp, sp->n - 1, &fd);
+	if (rc)
 		goto out;
-	}
-	m->spooled = 1;
+	snprintf(path, sizeof(path), "%s/(generated manifest)", sp->dir);
 	rc = write_all(fd, text, m->size);
 	close(fd);
 	if (rc) {
@@ -667,13 +685,7 @@ int oci_archive_import(struct store *s, const char *file, const char *src_ref, c
 	snprintf(sp.location, sizeof(sp.location), "docker-archive:%s", file);
 	if (access(file, R_OK) < 0)
 		return store_error(-errno, "cannot read %s: %s", sp.location, strerror(errno));
-	snprintf(sp.dir, sizeof(sp.dir), "%s/govc-import-XXXXXX", tmp && *tmp ? tmp : "/var/tmp");
-	if (!mkdtemp(sp.dir)) {
-		rc = store_error(-errno, "cannot create a temporary directory %s: %s (set TMPDIR)",
-				 sp.dir, strerror(errno));
-		sp.dir[0] = '\0';
-		return rc;
-	}
+	snprintf(sp.dir, sizeof(sp.dir), "%s", tmp && *tmp ? tmp : "/var/tmp");
 	rc = spool_archive(&sp, file);
 	if (rc)
 		goto out;
