@@ -6,8 +6,8 @@
  *                               (annotation org.opencontainers.image.ref.name),
  *                               blobs read from DIR/blobs/sha256/<hex>
  *   import docker-archive:FILE  `docker save` output: manifest.json, a
- *                               config and layer tars; spooled to a
- *                               temporary directory (manifest.json often
+ *                               config and layer tars; spooled to
+ *                               unnamed temporary files (manifest.json often
  *                               comes last), then converted to an OCI
  *                               manifest whose layers are the bytes as given
  *   export oci:DIR[:TAG]        blobs byte-exact, index.json merged
