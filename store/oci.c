@@ -196,33 +196,6 @@ int oci_tag_check(const char *tag)
 	return 0;
 }
 
-int oci_ref_parse(const char *ref, const char *default_tag, char *name, char *tag)
-{
-	const char *slash = strrchr(ref, '/');
-	const char *colon = strrchr(slash ? slash : ref, ':');
-	size_t nlen = colon ? (size_t)(colon - ref) : strlen(ref);
-	int rc;
-
-	if (nlen > OCI_NAME_MAX)
-		return store_error(-EINVAL, "image name '%.300s' is longer than %d bytes", ref,
-				   OCI_NAME_MAX);
-	memcpy(name, ref, nlen);
-	name[nlen] = '\0';
-	if (colon) {
-		if (strlen(colon + 1) > OCI_TAG_MAX)
-			return store_error(-EINVAL, "tag of '%.300s' is longer than %d characters", ref,
-					   OCI_TAG_MAX);
-		strcpy(tag, colon + 1);
-	} else if (default_tag) {
-		snprintf(tag, OCI_TAG_MAX + 1, "%s", default_tag);
-	} else {
-		tag[0] = '\0';
-	}
-	rc = oci_name_check(name);
-	if (rc == 0 && tag[0])
-		rc = oci_tag_check(tag);
-	return rc;
-}
 
 /* ---- blobs -------------------------------------------------------------- */
 
@@ -1112,4 +1085,104 @@ int oci_blob_stream_open(struct archive **out, struct oci_blob_stream *bs, const
 	}
 	*out = a;
 	return 0;
+}
+
+/* ---- the store as a layout ---------------------------------------------- */
+
+struct index_walk {
+	struct store_txn *t;
+	json_t *manifests;
+};
+
+static int index_add_tag(const struct oci_tag *tg, void *arg)
+{
+	struct index_walk *w = arg;
+	struct oci_image_info info;
+	char hex[OCI_DIGEST_STRLEN + 1], ref[OCI_NAME_MAX + OCI_TAG_MAX + 2];
+	json_t *d;
+	int rc = oci_image_info(w->t, &tg->manifest, &info);
+
+	if (rc)
+		return rc;
+	snprintf(ref, sizeof(ref), "%s:%s", tg->name, tg->tag);
+	d = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", info.media_type, "digest",
+		      oci_digest_fmt(hex, &tg->manifest), "size", (json_int_t)info.manifest_size,
+		      "annotations", OCI_REF_ANNOTATION, ref);
+	if (!d || json_array_append_new(w->manifests, d))
+		return store_error(-ENOMEM, "out of memory");
+	return 0;
+}
+
+int oci_layout_index_json(struct store_txn *t, char **out, size_t *len)
+{
+	json_t *doc = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX,
+				"manifests");
+	struct index_walk w = { t, NULL };
+	int rc;
+
+	*out = NULL;
+	if (!doc)
+		return store_error(-ENOMEM, "out of memory");
+	w.manifests = json_object_get(doc, "manifests");
+	rc = oci_tag_foreach(t, NULL, index_add_tag, &w);
+	if (rc == 0) {
+		*out = json_dumps(doc, JSON_COMPACT);
+		if (!*out)
+			rc = store_error(-ENOMEM, "out of memory");
+		else
+			*len = strlen(*out);
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- image records ------------------------------------------------------ */
+
+int oci_image_record_put(struct store_txn *t, const struct oci_descriptor *manifest,
+			 const char *media_type, const struct oci_descriptor *config,
+			 int64_t created, unsigned nlayers, const struct oci_descriptor *layers)
+{
+	size_t len = sizeof(struct oci_image_rec) + nlayers * sizeof(struct oci_image_layer_rec);
+	unsigned char key[33], *val;
+	struct oci_image_rec rec;
+	int rc = 0;
+
+	if (nlayers > OCI_LAYERS_MAX)
+		return store_error(-EFBIG, "an image of %u layers, more than the limit of %d",
+				   nlayers, OCI_LAYERS_MAX);
+	val = malloc(len);
+	if (!val)
+		return store_error(-ENOMEM, "out of memory");
+	memset(&rec, 0, sizeof(rec));
+	rec.version = 1;
+	rec.nlayers = nlayers;
+	rec.created = created;
+	rec.manifest_size = manifest->size;
+	rec.config_size = config->size;
+	memcpy(rec.config, config->digest.sha256, 32);
+	snprintf(rec.media_type, sizeof(rec.media_type), "%s", media_type);
+	rec.size = manifest->size + config->size;
+	for (unsigned i = 0; i < nlayers && rc == 0; i++) {
+		struct oci_image_layer_rec l;
+		struct oci_layer_rec lr;
+		char hex[OCI_DIGEST_STRLEN + 1];
+
+		rc = oci_layer_rec_get(t, &layers[i].digest, &lr);
+		if (rc == -ENOENT)
+			rc = store_error(-ENOENT, "layer %s is not indexed",
+					 oci_digest_fmt(hex, &layers[i].digest));
+		memset(&l, 0, sizeof(l));
+		l.lid = lr.lid;
+		memcpy(l.digest, layers[i].digest.sha256, 32);
+		l.size = layers[i].size;
+		rec.size += l.size;
+		memcpy(val + sizeof(rec) + i * sizeof(l), &l, sizeof(l));
+	}
+	memcpy(val, &rec, sizeof(rec));
+	key[0] = 'i';
+	memcpy(key + 1, manifest->digest.sha256, 32);
+	if (rc == 0)
+		rc = store_put(t, TBL_OCI_META, key, sizeof(key), val, len, 0);
+	free(val);
+	return rc;
 }

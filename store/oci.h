@@ -50,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <git2/oid.h>
+#include <jansson.h>
 #include "store/store.h"
 #include "util/limits.h"
 
@@ -110,13 +111,6 @@ void oci_digest_of(struct oci_digest *out, const void *data, size_t len);
 int oci_name_check(const char *name);
 int oci_tag_check(const char *tag);
 
-/*
- * oci_ref_parse - split REF ("NAME[:TAG]") into NAME (OCI_NAME_MAX + 1
- * bytes) and TAG (OCI_TAG_MAX + 1 bytes); TAG is DEFAULT_TAG when REF has
- * none (DEFAULT_TAG NULL: TAG becomes "").  Both are checked.
- */
-int oci_ref_parse(const char *ref, const char *default_tag, char *name,
-		  char *tag);
 
 /* ---- blobs ------------------------------------------------------------- */
 
@@ -267,51 +261,6 @@ int oci_pin(struct store_txn *t, const char *owner,
 int oci_unpin(struct store_txn *t, const char *owner,
 	      const struct oci_digest *d);
 
-/* ---- import ------------------------------------------------------------ */
-
-/*
- * Where blobs come from during an import.  OPEN_BLOB opens the blob D for
- * reading and returns its file descriptor in *fd (closed by the caller),
- * or -ENOENT if the source does not have it (no message needed), or
- * another negative errno with a message.  LOCATION names the source in
- * messages ("oci:/tmp/x", "docker-archive:a.tar").
- */
-struct oci_source {
-	int (*open_blob)(void *arg, const struct oci_digest *d, int *fd);
-	void *arg;
-	const char *location;
-};
-
-struct oci_import_opts {
-	const char *platform;	/* "os/arch[/variant]"; NULL: the host's */
-	/* progress (may be NULL): one call per blob as it starts */
-	void (*progress)(void *arg, const char *what,
-			 const struct oci_descriptor *desc);
-	void *progress_arg;
-};
-
-/*
- * oci_import - bring the image TOP (a manifest or an image index) from SRC
- * into store S and tag it NAME:TAG (TAG NULL: no tag).  Every blob is
- * verified against its digest and size; JSON documents are capped at
- * OCI_JSON_MAX; every layer is indexed (oci_layer_index).  From an index
- * the manifest for OPTS->platform is imported (the host's, else
- * linux/amd64); the index and the other platforms' manifests, when SRC has
- * them, are kept as blobs.  M receives the manifest's digest.
- *
- * Runs as an ingest session (ingest.h): short write transactions, so a
- * mounted store stays responsive; the image record and the tag appear
- * together at the end, or not at all.  What a failed or killed import
- * wrote is unreachable and goes at the next gc.
- * Errors: -EBADMSG (digest or size mismatch, malformed JSON or tar),
- * -ENOENT (a blob missing from SRC), -EFBIG (over a limit), -ENOTSUP (an
- * unknown media type), -EPERM (a layer entry escaping the root).
- */
-int oci_import(struct store *s, const struct oci_source *src,
-	       const struct oci_descriptor *top, const char *name,
-	       const char *tag, const struct oci_import_opts *opts,
-	       struct oci_digest *m);
-
 /*
  * oci_layer_index - index the stored layer blob LAYER (tar, tar+gzip or
  * tar+zstd, detected from its bytes), once: a no-op if it is indexed
@@ -326,6 +275,8 @@ int oci_import(struct store *s, const struct oci_source *src,
  */
 int oci_layer_index(struct store_ingest *in, const struct oci_digest *layer,
 		    const struct oci_digest *diff_id);
+
+enum oci_compression { OCI_COMP_NONE, OCI_COMP_GZIP, OCI_COMP_ZSTD };
 
 /* Facts about an indexed layer. */
 struct oci_layer_info {
@@ -456,43 +407,88 @@ long oci_xattr_get(struct store_txn *t, const struct oci_image *img,
 long oci_xattr_list(struct store_txn *t, const struct oci_image *img,
 		    const struct oci_node *node, char *buf, size_t len);
 
-/* ---- image layouts and docker archives (oci_layout.c) ------------------ */
+/* ---- documents (oci_json.c) and blob streams ---------------------------- */
 
 /*
- * oci_layout_import - import the image tagged SRC_TAG (NULL: the only
- * one) of the OCI image layout in DIR as NAME:TAG.  oci_archive_import
- * does the same for a `docker save` tarball FILE; SRC_REF (NULL: the only
- * image) names one of its RepoTags, as docker or skopeo spell it (with or
- * without "docker.io/", "library/", ":latest"), or is "@N" for its Nth
- * image (0 first; skopeo's source index).  Each runs one write transaction
- * of its own: all or nothing.  M (may be NULL) receives the manifest.
+ * oci_json_load - blob D parsed as one JSON object (at most OCI_JSON_MAX
+ * bytes, duplicate keys refused); *out is the caller's (json_decref).
  */
-int oci_layout_import(struct store *s, const char *dir, const char *src_tag,
-		      const char *name, const char *tag,
-		      const struct oci_import_opts *opts,
-		      struct oci_digest *m);
-int oci_archive_import(struct store *s, const char *file,
-			  const char *src_ref, const char *name,
-			  const char *tag, const struct oci_import_opts *opts,
-			  struct oci_digest *m);
+int oci_json_load(struct store_txn *t, const struct oci_digest *d,
+		  const char *what, json_t **out);
+
+struct oci_manifest {
+	char media_type[OCI_MEDIA_TYPE_MAX + 1];
+	struct oci_descriptor config;
+	unsigned nlayers;
+	struct oci_descriptor *layers;	/* owned */
+};
 
 /*
- * oci_layout_export - write image NAME:TAG into the OCI image layout DIR
- * (created if absent; an existing layout is added to) under the reference
- * DEST_TAG: blobs/sha256/<hex> byte-exact, index.json with a descriptor
- * annotated org.opencontainers.image.ref.name=DEST_TAG (replacing one of
- * the same name), oci-layout.
+ * oci_json_parse - parse LEN bytes as one JSON object (duplicate keys
+ * refused); -EBADMSG naming WHAT if it is not.
  */
-int oci_layout_export(struct store *s, const char *name, const char *tag,
-		      const char *dir, const char *dest_tag);
+int oci_json_parse(const char *data, size_t len, const char *what,
+		   json_t **out);
+
+/* oci_descriptor_parse - a descriptor object; -EBADMSG naming WHAT. */
+int oci_descriptor_parse(json_t *obj, const char *what,
+			 struct oci_descriptor *out);
+
+/* oci_manifest_parse - an image manifest (OCI or docker schema2). */
+int oci_manifest_parse(json_t *doc, const char *what,
+		       struct oci_manifest *out);
+void oci_manifest_release(struct oci_manifest *m);
+
+/* oci_media_type_is_* - classify media types */
+int oci_mt_is_index(const char *mt);
+int oci_mt_is_manifest(const char *mt);
+int oci_mt_is_layer(const char *mt);
+
+/* oci_time_parse - RFC 3339 to unix seconds; 0 if unparsable. */
+int64_t oci_time_parse(const char *s);
 
 /*
- * oci_archive_export - write NAME:TAG as a `docker load` tarball FILE:
- * manifest.json, the config, and each layer uncompressed (docker's
- * format; its digest is the config's diff_id).
+ * A blob read in order, chunk by chunk, for libarchive.  Each chunk is
+ * copied out of the map in a short read transaction of its own (or in the
+ * thread's open write transaction), so no transaction is held across
+ * decompression.
  */
-int oci_archive_export(struct store *s, const char *name, const char *tag,
-			  const char *file);
+struct archive;
+struct oci_blob_stream {
+	struct store *s;
+	struct oci_digest d;
+	uint64_t size, pos;
+	char *buf;		/* one chunk, owned */
+};
+
+/* oci_blob_stream_init - prepare to read blob D; -ENOENT if absent. */
+int oci_blob_stream_init(struct oci_blob_stream *bs, struct store *s,
+			 const struct oci_digest *d);
+void oci_blob_stream_release(struct oci_blob_stream *bs);
+
+/*
+ * oci_blob_stream_open - a libarchive reader giving BS decompressed (gzip,
+ * zstd or none, detected) as its single "raw" entry, header already read:
+ * archive_read_data() gives the uncompressed bytes.  -ENODATA for an
+ * empty blob.  *out is freed by the caller with archive_read_free().
+ */
+int oci_blob_stream_open(struct archive **out, struct oci_blob_stream *bs,
+			 const char *what);
+
+/*
+ * oci_image_record_put - record MANIFEST (of MEDIA_TYPE) as an imported
+ * image: its CONFIG, CREATED (unix seconds, 0: unknown) and its NLAYERS
+ * LAYERS, bottom first, every one of them indexed already (-ENOENT naming
+ * it otherwise).  Replaces a record of the same manifest.  Write
+ * transaction; what tags may then point at (oci_tag_set).
+ */
+int oci_image_record_put(struct store_txn *t,
+			 const struct oci_descriptor *manifest,
+			 const char *media_type,
+			 const struct oci_descriptor *config, int64_t created,
+			 unsigned nlayers, const struct oci_descriptor *layers);
+
+/* ---- the store as an image layout (the mount's oci/) -------------------- */
 
 /*
  * oci_layout_index_json - the whole store as an image layout's index.json:

@@ -64,7 +64,6 @@ struct oci_node_rec {
 	/* name follows (not NUL-terminated) */
 };
 
-enum oci_compression { OCI_COMP_NONE, OCI_COMP_GZIP, OCI_COMP_ZSTD };
 
 struct oci_layer_rec {
 	uint64_t lid;
@@ -135,70 +134,5 @@ int oci_image_rec_get(struct store_txn *t, const struct oci_digest *m,
 /* oci_layer_rec_get - the layer record of D; -ENOENT if not indexed. */
 int oci_layer_rec_get(struct store_txn *t, const struct oci_digest *d,
 		      struct oci_layer_rec *out);
-
-/* oci_blob_sha256 - digest of a file stream: helpers for layout export. */
-int oci_json_load(struct store_txn *t, const struct oci_digest *d,
-		  const char *what, json_t **out);
-
-/*
- * A blob read in order, chunk by chunk, for libarchive.  Each chunk is
- * copied out of the map in a short read transaction of its own (or in the
- * thread's open write transaction), so no transaction is held across
- * decompression.
- */
-struct archive;
-struct oci_blob_stream {
-	struct store *s;
-	struct oci_digest d;
-	uint64_t size, pos;
-	char *buf;		/* one chunk, owned */
-};
-
-/* oci_blob_stream_init - prepare to read blob D; -ENOENT if absent. */
-int oci_blob_stream_init(struct oci_blob_stream *bs, struct store *s,
-			 const struct oci_digest *d);
-void oci_blob_stream_release(struct oci_blob_stream *bs);
-
-/*
- * oci_blob_stream_open - a libarchive reader giving BS decompressed (gzip,
- * zstd or none, detected) as its single "raw" entry, header already read:
- * archive_read_data() gives the uncompressed bytes.  -ENODATA for an
- * empty blob.  *out is freed by the caller with archive_read_free().
- */
-int oci_blob_stream_open(struct archive **out, struct oci_blob_stream *bs,
-			 const char *what);
-
-/* ---- oci_json.c: parsing manifests, indexes, configs ------------------- */
-
-struct oci_manifest {
-	char media_type[OCI_MEDIA_TYPE_MAX + 1];
-	struct oci_descriptor config;
-	unsigned nlayers;
-	struct oci_descriptor *layers;	/* owned */
-};
-
-/*
- * oci_json_parse - parse LEN bytes as one JSON object (duplicate keys
- * refused); -EBADMSG naming WHAT if it is not.
- */
-int oci_json_parse(const char *data, size_t len, const char *what,
-		   json_t **out);
-
-/* oci_descriptor_parse - a descriptor object; -EBADMSG naming WHAT. */
-int oci_descriptor_parse(json_t *obj, const char *what,
-			 struct oci_descriptor *out);
-
-/* oci_manifest_parse - an image manifest (OCI or docker schema2). */
-int oci_manifest_parse(json_t *doc, const char *what,
-		       struct oci_manifest *out);
-void oci_manifest_release(struct oci_manifest *m);
-
-/* oci_media_type_is_* - classify media types */
-int oci_mt_is_index(const char *mt);
-int oci_mt_is_manifest(const char *mt);
-int oci_mt_is_layer(const char *mt);
-
-/* oci_time_parse - RFC 3339 to unix seconds; 0 if unparsable. */
-int64_t oci_time_parse(const char *s);
 
 #endif

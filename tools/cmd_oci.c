@@ -20,48 +20,14 @@
 #include <sys/stat.h>
 
 #include "store/gc.h"
-#include "store/oci.h"
+#include "oci/oci.h"
 #include "store/store.h"
 #include "tools/govc.h"
 
-#define LOCATION_MAX 4096
-
-enum transport { T_OCI, T_ARCHIVE };
-
-struct location {
-	enum transport transport;
-	char path[LOCATION_MAX];
-	char ref[OCI_NAME_MAX + OCI_TAG_MAX + 2];	/* "" if none */
-};
-
-static int parse_location(const char *arg, struct location *out)
+/* parse_location - ARG as a location, or a message and 2 */
+static int parse_location(const char *arg, struct oci_location *out)
 {
-	const char *rest, *colon;
-	struct stat st;
-
-	memset(out, 0, sizeof(*out));
-	if (!strncmp(arg, "oci:", 4)) {
-		out->transport = T_OCI;
-		rest = arg + 4;
-		colon = strchr(rest, ':');
-	} else if (!strncmp(arg, "docker-archive:", 15)) {
-		out->transport = T_ARCHIVE;
-		rest = arg + 15;
-		colon = stat(rest, &st) == 0 ? NULL : strchr(rest, ':');
-	} else {
-		return govc_fail("'%s' is not a location govc knows; use oci:DIR[:TAG], docker-archive:FILE or git:DIR",
-				 arg);
-	}
-	if ((colon ? (size_t)(colon - rest) : strlen(rest)) >= sizeof(out->path) ||
-	    (colon && strlen(colon + 1) >= sizeof(out->ref)))
-		return govc_fail("location '%.100s...' is too long", arg);
-	snprintf(out->path, sizeof(out->path), "%.*s",
-		 (int)(colon ? (size_t)(colon - rest) : strlen(rest)), rest);
-	if (colon)
-		snprintf(out->ref, sizeof(out->ref), "%s", colon + 1);
-	if (!out->path[0])
-		return govc_fail("location '%s' names no directory or file", arg);
-	return 0;
+	return oci_location_parse(arg, out) ? govc_fail("%s", store_errmsg()) : 0;
 }
 
 /* parse_name - NAME[:TAG] with the tag defaulting to DEFAULT_TAG */
@@ -72,21 +38,6 @@ static int parse_name(const char *ref, const char *default_tag, char *name, char
 	return 0;
 }
 
-/* source_tag - the tag a source reference carries, if it is a valid tag */
-static const char *source_tag(const char *ref)
-{
-	const char *slash = strrchr(ref, '/');
-	const char *colon = strrchr(slash ? slash : ref, ':');
-	const char *tag = colon ? colon + 1 : ref;
-
-	if (!*tag)
-		return NULL;
-	if (oci_tag_check(tag)) {
-		store_error_clear();
-		return NULL;
-	}
-	return tag;
-}
 
 static void human_size(char *buf, size_t len, uint64_t n)
 {
@@ -203,7 +154,7 @@ int cmd_oci_import(int argc, char **argv)
 		"nothing refers to: govc gc removes it.\n";
 	char *pos[3], name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], hex[OCI_DIGEST_STRLEN + 1];
 	struct oci_import_opts opts = { 0 };
-	struct location loc;
+	struct oci_location loc;
 	struct oci_digest m;
 	struct store *s;
 	const char *dtag;
@@ -224,7 +175,7 @@ int cmd_oci_import(int argc, char **argv)
 	}
 	if (parse_location(pos[1], &loc))
 		return 2;
-	dtag = loc.ref[0] ? source_tag(loc.ref) : NULL;
+	dtag = loc.ref[0] ? oci_location_tag(&loc) : NULL;
 	if (parse_name(pos[2], dtag ? dtag : "latest", name, tag))
 		return 2;
 	if (!quiet && isatty(2)) {
@@ -233,7 +184,7 @@ int cmd_oci_import(int argc, char **argv)
 	}
 	if (store_open(&s, pos[0], 0))
 		return govc_fail("import: %s", store_errmsg());
-	if (loc.transport == T_OCI)
+	if (loc.transport == OCI_T_OCI)
 		rc = oci_layout_import(s, loc.path, loc.ref[0] ? loc.ref : NULL, name, tag, &opts, &m);
 	else
 		rc = oci_archive_import(s, loc.path, loc.ref[0] ? loc.ref : NULL, name, tag, &opts, &m);
@@ -255,7 +206,7 @@ int cmd_oci_export(int argc, char **argv)
 		"  docker-archive:FILE   a tarball for `docker load` (layers uncompressed)\n"
 		"Without a TAG, NAME means NAME:latest and the layout gets NAME's tag.\n";
 	char *pos[3], name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1];
-	struct location loc;
+	struct oci_location loc;
 	struct store *s;
 	int npos, rc;
 
@@ -272,12 +223,12 @@ int cmd_oci_export(int argc, char **argv)
 	}
 	if (parse_name(pos[1], "latest", name, tag) || parse_location(pos[2], &loc))
 		return 2;
-	if (loc.transport == T_ARCHIVE && loc.ref[0])
+	if (loc.transport == OCI_T_ARCHIVE && loc.ref[0])
 		return govc_fail("export: docker-archive:FILE takes no reference; the image keeps its name %s:%s",
 				 name, tag);
 	if (store_open(&s, pos[0], STORE_RDONLY))
 		return govc_fail("export: %s", store_errmsg());
-	if (loc.transport == T_OCI)
+	if (loc.transport == OCI_T_OCI)
 		rc = oci_layout_export(s, name, tag, loc.path, loc.ref[0] ? loc.ref : NULL);
 	else
 		rc = oci_archive_export(s, name, tag, loc.path);

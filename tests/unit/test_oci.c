@@ -26,7 +26,7 @@
 #include "store/fsck.h"
 #include "store/gc.h"
 #include "store/object.h"
-#include "store/oci.h"
+#include "oci/oci.h"
 #include "store/store.h"
 #include "store/store_int.h"
 

@@ -1,5 +1,5 @@
 /*
- * oci_import.c - bringing an image into the store from a blob source (an
+ * import.c - bringing an image into the store from a blob source (an
  * OCI layout, a docker archive, a registry's downloads): verify every
  * blob, follow an image index to this platform's manifest, index each
  * layer, record the image and tag it.
@@ -23,8 +23,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "oci/oci.h"
 #include "store/ingest.h"
-#include "store/oci_int.h"
 
 #define INDEX_DEPTH_MAX 2	/* an index may name an index, once */
 #define PLATFORM_PART_MAX 32
@@ -40,9 +40,12 @@ struct imp {
 	struct platform want;
 	int want_given;
 	struct oci_digest index;	/* the index we came through, or zero */
-	struct oci_digest manifest;	/* the image imported */
-	unsigned char *rec;		/* its image record, lids to fill */
-	size_t rec_len;
+	/* the image imported, recorded at publication */
+	struct oci_descriptor manifest, config;
+	char media_type[OCI_MEDIA_TYPE_MAX + 1];
+	int64_t created;
+	unsigned nlayers;
+	struct oci_descriptor *layers;	/* owned */
 	/* publishing */
 	const char *name, *tag;
 };
@@ -201,71 +204,36 @@ static int config_parse(json_t *doc, const char *what, struct config_facts *out)
 	return 0;
 }
 
-/* image_rec_build - the image record of MD, published at the end */
-static int image_rec_build(struct imp *im, const struct oci_descriptor *md,
-			   const struct oci_manifest *man, const struct config_facts *cf,
-			   const char *media_type)
+/* image_keep - what the image record of MD will say, at publication */
+static int image_keep(struct imp *im, const struct oci_descriptor *md,
+		      const struct oci_manifest *man, const struct config_facts *cf,
+		      const char *media_type)
 {
-	size_t len = sizeof(struct oci_image_rec) + man->nlayers * sizeof(struct oci_image_layer_rec);
-	struct oci_image_rec rec;
-	unsigned char *val = malloc(len);
+	struct oci_descriptor *layers = calloc(man->nlayers ? man->nlayers : 1, sizeof(*layers));
 
-	if (!val)
+	if (!layers)
 		return store_error(-ENOMEM, "out of memory");
-	memset(&rec, 0, sizeof(rec));
-	rec.version = 1;
-	rec.nlayers = man->nlayers;
-	rec.created = cf->created;
-	rec.manifest_size = md->size;
-	rec.config_size = man->config.size;
-	memcpy(rec.config, man->config.digest.sha256, 32);
-	snprintf(rec.media_type, sizeof(rec.media_type), "%s", media_type);
-	rec.size = md->size + man->config.size;
-	for (unsigned i = 0; i < man->nlayers; i++) {
-		struct oci_image_layer_rec l;
-
-		memset(&l, 0, sizeof(l));	/* lid: at publication */
-		memcpy(l.digest, man->layers[i].digest.sha256, 32);
-		l.size = man->layers[i].size;
-		rec.size += l.size;
-		memcpy(val + sizeof(rec) + i * sizeof(l), &l, sizeof(l));
-	}
-	memcpy(val, &rec, sizeof(rec));
-	free(im->rec);
-	im->rec = val;
-	im->rec_len = len;
-	im->manifest = md->digest;
+	memcpy(layers, man->layers, man->nlayers * sizeof(*layers));
+	free(im->layers);
+	im->layers = layers;
+	im->nlayers = man->nlayers;
+	im->manifest = *md;
+	im->config = man->config;
+	im->created = cf->created;
+	snprintf(im->media_type, sizeof(im->media_type), "%s", media_type);
 	return 0;
 }
 
-/* publish - in one transaction: the image record (its layers' ids as
- * published now), then the tag with its event */
+/* publish - in one transaction: the image record, then the tag (and its
+ * event) */
 static int publish(struct store_txn *t, void *arg)
 {
 	struct imp *im = arg;
-	struct oci_image_rec rec;
-	unsigned char key[33];
-	int rc = 0;
+	int rc = oci_image_record_put(t, &im->manifest, im->media_type, &im->config, im->created,
+				      im->nlayers, im->layers);
 
-	memcpy(&rec, im->rec, sizeof(rec));
-	for (unsigned i = 0; i < rec.nlayers && rc == 0; i++) {
-		struct oci_image_layer_rec l;
-		struct oci_layer_rec lr;
-		struct oci_digest d;
-		unsigned char *p = im->rec + sizeof(rec) + i * sizeof(l);
-
-		memcpy(&l, p, sizeof(l));
-		memcpy(d.sha256, l.digest, 32);
-		rc = oci_layer_rec_get(t, &d, &lr);
-		l.lid = lr.lid;
-		memcpy(p, &l, sizeof(l));
-	}
-	key[0] = 'i';
-	memcpy(key + 1, im->manifest.sha256, 32);
-	if (rc == 0)
-		rc = store_put(t, TBL_OCI_META, key, sizeof(key), im->rec, im->rec_len, 0);
 	if (rc == 0 && im->tag)
-		rc = oci_tag_set(t, im->name, im->tag, &im->manifest,
+		rc = oci_tag_set(t, im->name, im->tag, &im->manifest.digest,
 				 oci_digest_is_zero(&im->index) ? NULL : &im->index);
 	return rc;
 }
@@ -307,8 +275,8 @@ static int import_manifest(struct imp *im, const struct oci_descriptor *md, json
 					     cf.diff_ids ? &cf.diff_ids[i] : NULL);
 	}
 	if (rc == 0)
-		rc = image_rec_build(im, md, &man, &cf,
-				     md->media_type[0] ? md->media_type : man.media_type);
+		rc = image_keep(im, md, &man, &cf,
+				md->media_type[0] ? md->media_type : man.media_type);
 out:
 	json_decref(config);
 	free(cf.diff_ids);
@@ -505,7 +473,7 @@ int oci_import(struct store *s, const struct oci_source *src, const struct oci_d
 	if (rc)
 		return rc;
 	rc = import_doc(&im, top, 0, what, &man);
-	if (rc == 0 && !im.rec)
+	if (rc == 0 && !im.layers)
 		rc = store_error(-EBADMSG, "%s holds no image manifest", what);
 	if (rc) {
 		store_ingest_abort(im.in);
@@ -514,6 +482,6 @@ int oci_import(struct store *s, const struct oci_source *src, const struct oci_d
 		if (rc == 0 && m)
 			*m = man;
 	}
-	free(im.rec);
+	free(im.layers);
 	return rc;
 }

@@ -1,23 +1,16 @@
 /*
- * oci_layout.c - OCI image layouts and docker archives: the two ways an
- * image travels as files.
+ * archive.c - docker archives (`docker save`, `podman save`, skopeo's
+ * docker-archive:), the way an image travels as one tarball:
  *
- *   import oci:DIR[:TAG]        index.json -> the descriptor tagged TAG
- *                               (annotation org.opencontainers.image.ref.name),
- *                               blobs read from DIR/blobs/sha256/<hex>
- *   import docker-archive:FILE  `docker save` output: manifest.json, a
- *                               config and layer tars; spooled to
- *                               unnamed temporary files (manifest.json often
- *                               comes last), then converted to an OCI
- *                               manifest whose layers are the bytes as given
- *   export oci:DIR[:TAG]        blobs byte-exact, index.json merged
+ *   import docker-archive:FILE  manifest.json, a config and layer tars;
+ *                               spooled to unnamed temporary files
+ *                               (manifest.json often comes last), then
+ *                               converted to an OCI manifest whose layers
+ *                               are the bytes as given
  *   export docker-archive:FILE  manifest.json + config + uncompressed layers
  *
- * Files from outside are untrusted: index.json, oci-layout and
- * manifest.json are read with a size cap; member names of a docker archive
- * are never used as paths on disk (spool files are numbered).  Writes into
- * a layout go to a temporary name and are renamed into place, so a reader
- * never sees half a blob or half an index.
+ * Files from outside are untrusted: manifest.json is read with a size cap;
+ * member names are never used as paths on disk.
  */
 #include "config.h"
 
@@ -33,223 +26,10 @@
 #include <archive_entry.h>
 #include <openssl/evp.h>
 
-#include "store/oci_int.h"
+#include "oci/oci_int.h"
 
-#define LAYOUT_SMALL_MAX 4096		/* oci-layout */
 #define ARCHIVE_MEMBERS_MAX 100000	/* members of a docker archive */
 #define ARCHIVE_LINK_DEPTH 8
-#define COPY_BUF (256u << 10)
-
-/* ---- small file helpers ------------------------------------------------- */
-
-/* read_capped - the whole of DIRFD/NAME if at most MAX bytes, malloc'd */
-static int read_capped(int dirfd, const char *name, size_t max, const char *what, char **out,
-		       size_t *len)
-{
-	struct stat st;
-	char *buf;
-	size_t done = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-
-	*out = NULL;
-	if (fd < 0)
-		return store_error(-errno, "cannot open %s: %s", what, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return store_error(-EINVAL, "%s is not a regular file", what);
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
-		return store_error(-EFBIG, "%s is %llu bytes, more than the %zu-byte limit", what,
-				   (unsigned long long)st.st_size, max);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return store_error(-ENOMEM, "out of memory");
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	close(fd);
-	buf[done] = '\0';
-	*out = buf;
-	*len = done;
-	return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, (const char *)buf + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-/* write_file_atomic - DIRFD/NAME := LEN bytes at DATA, via a temporary name */
-static int write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
-			     const char *where)
-{
-	char tmp[128];
-	int fd, rc;
-
-	snprintf(tmp, sizeof(tmp), ".%s.govc-tmp", name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return store_error(-errno, "cannot write %s/%s: %s", where, name, strerror(errno));
-	rc = write_all(fd, data, len);
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		rc = -errno;
-	if (rc) {
-		unlinkat(dirfd, tmp, 0);
-		return store_error(rc, "cannot write %s/%s: %s", where, name, strerror(-rc));
-	}
-	return 0;
-}
-
-/* ---- OCI layout import -------------------------------------------------- */
-
-struct layout_src {
-	int blobs;	/* DIR/blobs/sha256 */
-	char location[4200];
-};
-
-static int layout_open_blob(void *arg, const struct oci_digest *d, int *out)
-{
-	struct layout_src *ls = arg;
-	char hex[65];
-	struct stat st;
-	int fd;
-
-	if (ls->blobs < 0)
-		return -ENOENT;
-	fd = openat(ls->blobs, oci_digest_hex(hex, d), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 && errno == ENOENT)
-		return -ENOENT;
-	if (fd < 0)
-		return store_error(-errno, "cannot open %s/blobs/sha256/%s: %s", ls->location, hex,
-				   strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return store_error(-EINVAL, "%s/blobs/sha256/%s is not a regular file", ls->location,
-				   hex);
-	}
-	fcntl(fd, F_SETFL, 0);
-	*out = fd;
-	return 0;
-}
-
-static const char *ref_name(json_t *desc)
-{
-	json_t *ann = json_object_get(desc, "annotations");
-	json_t *ref = ann ? json_object_get(ann, OCI_REF_ANNOTATION) : NULL;
-
-	return json_is_string(ref) ? json_string_value(ref) : NULL;
-}
-
-/* layout_find - the descriptor in index.json for SRC_TAG (NULL: the only one) */
-static int layout_find(int dirfd, const char *location, const char *src_tag,
-		       struct oci_descriptor *out)
-{
-	char what[4300], tags[512] = "";
-	char *buf;
-	size_t len, i;
-	json_t *doc = NULL, *manifests, *d, *pick = NULL;
-	int rc;
-
-	snprintf(what, sizeof(what), "%s/oci-layout", location);
-	rc = read_capped(dirfd, "oci-layout", LAYOUT_SMALL_MAX, what, &buf, &len);
-	if (rc == -ENOENT)
-		return store_error(-ENOENT, "'%s' is not an OCI image layout (no oci-layout file)",
-				   location);
-	if (rc)
-		return rc;
-	rc = oci_json_parse(buf, len, what, &doc);
-	free(buf);
-	if (rc)
-		return rc;
-	if (!json_is_string(json_object_get(doc, "imageLayoutVersion")))
-		rc = store_error(-EBADMSG, "%s has no imageLayoutVersion", what);
-	json_decref(doc);
-	doc = NULL;
-	if (rc)
-		return rc;
-
-	snprintf(what, sizeof(what), "%s/index.json", location);
-	rc = read_capped(dirfd, "index.json", OCI_JSON_MAX, what, &buf, &len);
-	if (rc)
-		return rc;
-	rc = oci_json_parse(buf, len, what, &doc);
-	free(buf);
-	if (rc)
-		return rc;
-	manifests = json_object_get(doc, "manifests");
-	if (!json_is_array(manifests)) {
-		rc = store_error(-EBADMSG, "%s has no manifests array", what);
-		goto out;
-	}
-	json_array_foreach(manifests, i, d) {
-		const char *ref = ref_name(d);
-
-		if (ref && strlen(tags) + strlen(ref) + 4 < sizeof(tags))
-			snprintf(tags + strlen(tags), sizeof(tags) - strlen(tags), "%s%s",
-				 tags[0] ? ", " : "", ref);
-		if (src_tag && ref && !strcmp(ref, src_tag) && !pick)
-			pick = d;
-	}
-	if (!src_tag && json_array_size(manifests) == 1)
-		pick = json_array_get(manifests, 0);
-	if (!pick && src_tag)
-		rc = store_error(-ENOENT, "no image tagged '%s' in %s (it has: %s)", src_tag, location,
-				 tags[0] ? tags : "no tagged images");
-	else if (!pick)
-		rc = store_error(json_array_size(manifests) ? -EINVAL : -ENOENT,
-				 "%s holds %zu images; name one as %s:TAG (tags: %s)", location,
-				 json_array_size(manifests), location, tags[0] ? tags : "none");
-	else
-		rc = oci_descriptor_parse(pick, what, out);
-out:
-	json_decref(doc);
-	return rc;
-}
-
-int oci_layout_import(struct store *s, const char *dir, const char *src_tag, const char *name,
-		      const char *tag, const struct oci_import_opts *opts, struct oci_digest *m)
-{
-	struct layout_src ls = { .blobs = -1 };
-	struct oci_source src = { layout_open_blob, &ls, ls.location };
-	struct oci_descriptor top;
-	int dirfd, rc;
-
-	snprintf(ls.location, sizeof(ls.location), "oci:%s", dir);
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return store_error(-errno, "cannot open OCI layout '%s': %s", dir, strerror(errno));
-	rc = layout_find(dirfd, ls.location, src_tag, &top);
-	if (rc)
-		goto out;
-	ls.blobs = openat(dirfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	rc = oci_import(s, &src, &top, name, tag, opts, m);
-out:
-	if (ls.blobs >= 0)
-		close(ls.blobs);
-	close(dirfd);
-	return rc;
-}
 
 /* ---- docker archive import ---------------------------------------------- */
 
@@ -418,7 +198,7 @@ static int spool_entry(struct spool *sp, struct archive *a, struct archive_entry
 								      : sizeof(m->magic) - m->size);
 		m->size += (uint64_t)n;
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		rc = write_all(fd, buf, (size_t)n);
+		rc = oci_write_all(fd, buf, (size_t)n);
 		if (rc)
 			rc = store_error(rc, "cannot write temporary file %s: %s (set TMPDIR)", path,
 					 strerror(-rc));
@@ -518,25 +298,6 @@ static json_t *descriptor_json(const char *mt, const struct oci_digest *d, uint6
 			 "size", (json_int_t)size);
 }
 
-/*
- * familiar - reference REF as docker shows it, so that the spellings of one
- * image compare equal: no "docker.io/" (skopeo writes it, docker does
- * not), no "library/" for official images, a tag (":latest" if none).
- */
-static void familiar(char *out, size_t len, const char *ref)
-{
-	const char *slash, *colon;
-
-	if (!strncmp(ref, "docker.io/", 10))
-		ref += 10;
-	else if (!strncmp(ref, "index.docker.io/", 16))
-		ref += 16;
-	if (!strncmp(ref, "library/", 8) && !strchr(ref + 8, '/'))
-		ref += 8;
-	slash = strrchr(ref, '/');
-	colon = strrchr(slash ? slash : ref, ':');
-	snprintf(out, len, "%s%s", ref, colon || strchr(ref, '@') ? "" : ":latest");
-}
 
 /* source_index - N for a reference "@N" (skopeo's "source index"), or -1 */
 static long source_index(const char *ref)
@@ -552,7 +313,7 @@ static long source_index(const char *ref)
 
 /*
  * pick_image - the manifest.json entry for SRC_REF: an image's RepoTags
- * entry (compared as familiar() spells it), "@N" for the Nth image, or
+ * entry (compared as oci_ref_familiar() spells it), "@N" for the Nth image, or
  * NULL for the only one.
  */
 static int pick_image(struct spool *sp, json_t *list, const char *src_ref, json_t **out)
@@ -571,12 +332,12 @@ static int pick_image(struct spool *sp, json_t *list, const char *src_ref, json_
 					       sp->location, json_array_size(list), src_ref);
 	}
 	if (src_ref)
-		familiar(want, sizeof(want), src_ref);
+		oci_ref_familiar(want, sizeof(want), src_ref);
 	json_array_foreach(list, i, img) {
 		json_array_foreach(json_object_get(img, "RepoTags"), j, t) {
 			if (!json_is_string(t))
 				continue;
-			familiar(have, sizeof(have), json_string_value(t));
+			oci_ref_familiar(have, sizeof(have), json_string_value(t));
 			if (src_ref && !*out && !strcmp(have, want))
 				*out = img;
 			if (strlen(tags) + strlen(json_string_value(t)) + 4 < sizeof(tags))
@@ -652,7 +413,7 @@ static int convert(struct spool *sp, json_t *img, struct oci_descriptor *top)
 	if (rc)
 		goto out;
 	snprintf(path, sizeof(path), "%s/(generated manifest)", sp->dir);
-	rc = write_all(fd, text, m->size);
+	rc = oci_write_all(fd, text, m->size);
 	close(fd);
 	if (rc) {
 		rc = store_error(rc, "cannot write temporary file %s: %s", path, strerror(-rc));
@@ -703,7 +464,7 @@ int oci_archive_import(struct store *s, const char *file, const char *src_ref, c
 	{
 		char what[4300];
 		snprintf(what, sizeof(what), "%s: manifest.json", sp.location);
-		rc = read_capped(AT_FDCWD, path, OCI_JSON_MAX, what, &buf, &len);
+		rc = oci_read_capped(AT_FDCWD, path, OCI_JSON_MAX, what, &buf, &len);
 		if (rc == 0) {
 			json_error_t err;
 			list = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
@@ -722,191 +483,6 @@ out:
 	json_decref(list);
 	free(buf);
 	spool_release(&sp);
-	return rc;
-}
-
-/* ---- OCI layout export -------------------------------------------------- */
-
-/* blob_export - DIR's blobs/sha256/<hex> := blob D (skipped if there) */
-static int blob_export(struct store_txn *t, int blobs, const struct oci_digest *d, uint64_t size,
-		       const char *where, char *buf)
-{
-	char hex[65], tmp[96];
-	struct stat st;
-	uint64_t off = 0;
-	int fd, rc = 0;
-
-	oci_digest_hex(hex, d);
-	if (fstatat(blobs, hex, &st, 0) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size)
-		return 0;
-	snprintf(tmp, sizeof(tmp), ".%s.govc-tmp", hex);
-	fd = openat(blobs, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return store_error(-errno, "cannot write %s/blobs/sha256/%s: %s", where, hex,
-				   strerror(errno));
-	while (off < size && rc == 0) {
-		long n = oci_blob_read(t, d, off, buf, COPY_BUF);
-		if (n <= 0) {
-			rc = n < 0 ? (int)n : store_error(-EIO, "blob %s is short in the store", hex);
-			break;
-		}
-		rc = write_all(fd, buf, (size_t)n);
-		if (rc)
-			rc = store_error(rc, "cannot write %s/blobs/sha256/%s: %s", where, hex,
-					 strerror(-rc));
-		off += (uint64_t)n;
-	}
-	if (close(fd) < 0 && rc == 0)
-		rc = store_error(-errno, "cannot write %s/blobs/sha256/%s: %s", where, hex,
-				 strerror(errno));
-	if (rc == 0 && renameat(blobs, tmp, blobs, hex) < 0)
-		rc = store_error(-errno, "cannot write %s/blobs/sha256/%s: %s", where, hex,
-				 strerror(errno));
-	if (rc)
-		unlinkat(blobs, tmp, 0);
-	return rc;
-}
-
-/* layout_prepare - open DIR as a layout to write to, creating it */
-static int layout_prepare(const char *dir, int *dirfd, int *blobs)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int empty = 1;
-
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return store_error(-errno, "cannot create '%s': %s", dir, strerror(errno));
-	*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*dirfd < 0)
-		return store_error(-errno, "cannot open '%s': %s", dir, strerror(errno));
-	if (fstatat(*dirfd, "oci-layout", &st, 0) < 0) {
-		d = fdopendir(dup(*dirfd));
-		while (d && (e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				empty = 0;
-		if (d)
-			closedir(d);
-		if (!empty) {
-			close(*dirfd);
-			return store_error(-EEXIST,
-					   "'%s' is neither empty nor an OCI image layout; give a new directory",
-					   dir);
-		}
-	}
-	if ((mkdirat(*dirfd, "blobs", 0755) < 0 && errno != EEXIST) ||
-	    (mkdirat(*dirfd, "blobs/sha256", 0755) < 0 && errno != EEXIST) ||
-	    (*blobs = openat(*dirfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		int rc = store_error(-errno, "cannot create '%s/blobs/sha256': %s", dir, strerror(errno));
-		close(*dirfd);
-		return rc;
-	}
-	return 0;
-}
-
-/* index_update - add DESC as REF to DIR's index.json, replacing that ref */
-static int index_update(int dirfd, const char *dir, json_t *desc, const char *ref)
-{
-	char what[4200], *buf = NULL, *text;
-	json_t *doc = NULL, *manifests, *kept;
-	size_t len, i;
-	json_t *d;
-	int rc;
-
-	snprintf(what, sizeof(what), "%s/index.json", dir);
-	rc = read_capped(dirfd, "index.json", OCI_JSON_MAX, what, &buf, &len);
-	if (rc == 0)
-		rc = oci_json_parse(buf, len, what, &doc);
-	free(buf);
-	if (rc == -ENOENT) {
-		rc = 0;
-		doc = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX,
-				"manifests");
-		if (!doc)
-			return store_error(-ENOMEM, "out of memory");
-	}
-	if (rc)
-		return rc;
-	manifests = json_object_get(doc, "manifests");
-	if (!json_is_array(manifests)) {
-		json_decref(doc);
-		return store_error(-EBADMSG, "%s has no manifests array; not overwriting it", what);
-	}
-	kept = json_array();
-	json_array_foreach(manifests, i, d) {
-		const char *r = ref_name(d);
-		if (!r || strcmp(r, ref))
-			json_array_append(kept, d);
-	}
-	json_array_append(kept, desc);
-	json_object_set_new(doc, "manifests", kept);
-	text = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	if (!text)
-		return store_error(-ENOMEM, "out of memory");
-	rc = write_file_atomic(dirfd, "index.json", text, strlen(text), dir);
-	free(text);
-	return rc;
-}
-
-int oci_layout_export(struct store *s, const char *name, const char *tag, const char *dir,
-		      const char *dest_tag)
-{
-	struct oci_image_info info;
-	struct oci_digest m;
-	struct store_txn *t;
-	json_t *desc = NULL;
-	char *buf = NULL, hex[OCI_DIGEST_STRLEN + 1];
-	int dirfd = -1, blobs = -1, rc;
-
-	rc = store_txn_begin(&t, s, 0);
-	if (rc)
-		return rc;
-	rc = oci_tag_get(t, name, tag, &m, NULL);
-	if (rc == 0)
-		rc = oci_image_info(t, &m, &info);
-	if (rc)
-		goto out;
-	rc = layout_prepare(dir, &dirfd, &blobs);
-	if (rc)
-		goto out;
-	buf = malloc(COPY_BUF);
-	if (!buf) {
-		rc = store_error(-ENOMEM, "out of memory");
-		goto out;
-	}
-	for (unsigned i = 0; i < info.nlayers && rc == 0; i++) {
-		struct oci_digest ld;
-		uint64_t lsize;
-		rc = oci_image_layer(t, &m, i, &ld, &lsize);
-		if (rc == 0)
-			rc = blob_export(t, blobs, &ld, lsize, dir, buf);
-	}
-	if (rc == 0)
-		rc = blob_export(t, blobs, &info.config, info.config_size, dir, buf);
-	if (rc == 0)
-		rc = blob_export(t, blobs, &m, info.manifest_size, dir, buf);
-	if (rc)
-		goto out;
-	desc = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", info.media_type, "digest",
-			 oci_digest_fmt(hex, &m), "size", (json_int_t)info.manifest_size,
-			 "annotations", OCI_REF_ANNOTATION, dest_tag ? dest_tag : tag);
-	if (!desc) {
-		rc = store_error(-ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = index_update(dirfd, dir, desc, dest_tag ? dest_tag : tag);
-	if (rc == 0 && faccessat(dirfd, "oci-layout", F_OK, 0) < 0)
-		rc = write_file_atomic(dirfd, "oci-layout", OCI_LAYOUT_FILE,
-				       strlen(OCI_LAYOUT_FILE), dir);
-out:
-	json_decref(desc);
-	free(buf);
-	if (blobs >= 0)
-		close(blobs);
-	if (dirfd >= 0)
-		close(dirfd);
-	store_txn_abort(t);
 	return rc;
 }
 
@@ -1008,14 +584,9 @@ int oci_archive_export(struct store *s, const char *name, const char *tag, const
 	int rc, opened = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.govc-tmp", file);
-	rc = store_txn_begin(&t, s, 0);
+	rc = oci_export_begin(s, name, tag, &t, &m, &info);
 	if (rc)
 		return rc;
-	rc = oci_tag_get(t, name, tag, &m, NULL);
-	if (rc == 0)
-		rc = oci_image_info(t, &m, &info);
-	if (rc)
-		goto out;
 	buf = malloc(COPY_BUF);
 	a = archive_write_new();
 	if (!buf || !a) {
@@ -1082,51 +653,3 @@ out:
 	return rc;
 }
 
-/* ---- the store as a layout ---------------------------------------------- */
-
-struct index_walk {
-	struct store_txn *t;
-	json_t *manifests;
-};
-
-static int index_add_tag(const struct oci_tag *tg, void *arg)
-{
-	struct index_walk *w = arg;
-	struct oci_image_info info;
-	char hex[OCI_DIGEST_STRLEN + 1], ref[OCI_NAME_MAX + OCI_TAG_MAX + 2];
-	json_t *d;
-	int rc = oci_image_info(w->t, &tg->manifest, &info);
-
-	if (rc)
-		return rc;
-	snprintf(ref, sizeof(ref), "%s:%s", tg->name, tg->tag);
-	d = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", info.media_type, "digest",
-		      oci_digest_fmt(hex, &tg->manifest), "size", (json_int_t)info.manifest_size,
-		      "annotations", OCI_REF_ANNOTATION, ref);
-	if (!d || json_array_append_new(w->manifests, d))
-		return store_error(-ENOMEM, "out of memory");
-	return 0;
-}
-
-int oci_layout_index_json(struct store_txn *t, char **out, size_t *len)
-{
-	json_t *doc = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX,
-				"manifests");
-	struct index_walk w = { t, NULL };
-	int rc;
-
-	*out = NULL;
-	if (!doc)
-		return store_error(-ENOMEM, "out of memory");
-	w.manifests = json_object_get(doc, "manifests");
-	rc = oci_tag_foreach(t, NULL, index_add_tag, &w);
-	if (rc == 0) {
-		*out = json_dumps(doc, JSON_COMPACT);
-		if (!*out)
-			rc = store_error(-ENOMEM, "out of memory");
-		else
-			*len = strlen(*out);
-	}
-	json_decref(doc);
-	return rc;
-}
