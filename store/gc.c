@@ -1,23 +1,41 @@
 /*
- * gc.c - mark and sweep over the whole store (gc.h).
+ * gc.c - mark and sweep over the whole store (gc.h), beside a running
+ * mount and running imports, never holding the writer lock for long.
  *
- * Mark: sets of the git object ids and OCI digests reached from the roots;
- * git objects are walked with an explicit stack (histories are deep), and
- * blobs named by layer entries or working-tree files are marked without
- * being read.  Sweep: one pass over each table, deleting what is unmarked
- * (collected first, deleted after, so no cursor walks a table it edits).
+ * 1. Announce: one short write transaction sets "gc:running" in meta
+ *    (from then on every new reference to something already stored is
+ *    recorded, store_gc_touch) and drops the pins of dead ingest sessions.
+ * 2. Mark, in a read transaction (a snapshot): the git object ids and OCI
+ *    digests reached from the roots; git objects are walked with an
+ *    explicit stack (histories are deep), and blobs named by layer entries
+ *    or working-tree files are marked without being read.  Then the
+ *    candidates: everything the snapshot holds and did not reach.
+ * 3. Sweep, in short write transactions: each first marks what was
+ *    touched since the snapshot (and all it reaches), then deletes the
+ *    next candidates still unmarked: their records first (an object, a
+ *    blob's header, a layer or image record), so nothing can find them any
+ *    more, and the bulk after (chunks, layer index records), a budget per
+ *    transaction.  Layer ids and chunk owners are never reused, so those
+ *    tails can go piece by piece; a blob's chunks are keyed by its digest,
+ *    so their deletion stops if the digest is touched again (a new import
+ *    of the same blob is writing them).
+ * 4. The gc event, and "gc:running" and the touch records cleared.
  *
- * Memory: one set slot per reachable object and digest (~24 bytes each at
- * half load), plus the ids to delete.
+ * Memory: one set slot per reachable object and digest, plus the
+ * candidates.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <git2.h>
 #include <jansson.h>
 
@@ -27,88 +45,39 @@
 #include "store/oci_int.h"
 #include "store/repo.h"
 #include "store/worktree.h"
+#include "util/array.h"
+#include "util/hashset.h"
 
 #define GITLINK_MODE 0160000
 #define TREE_MODE 040000
-
-/* A set of fixed-size keys (20-byte ids, 32-byte digests); all-zero is "empty". */
-struct keyset {
-	unsigned char *slots;
-	size_t ksize, cap, n;
-};
-
-static int key_zero(const unsigned char *k, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (k[i])
-			return 0;
-	return 1;
-}
-
-static size_t key_hash(const unsigned char *k)
-{
-	size_t v;
-
-	memcpy(&v, k, sizeof(v));	/* hash output: uniform already */
-	return v;
-}
-
-static int keyset_has(const struct keyset *s, const void *key)
-{
-	if (!s->cap)
-		return 0;
-	for (size_t i = key_hash(key) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-		unsigned char *slot = s->slots + i * s->ksize;
-		if (!memcmp(slot, key, s->ksize))
-			return 1;
-		if (key_zero(slot, s->ksize))
-			return 0;
-	}
-}
-
-/* keyset_add - 1 if added, 0 if present (or all-zero), -ENOMEM */
-static int keyset_add(struct keyset *s, const void *key)
-{
-	size_t i;
-
-	if (key_zero(key, s->ksize))
-		return 0;
-	if (2 * (s->n + 1) > s->cap) {
-		struct keyset g = { NULL, s->ksize, s->cap ? s->cap * 2 : 1024, 0 };
-		g.slots = calloc(g.cap, g.ksize);
-		if (!g.slots)
-			return store_error(-ENOMEM, "out of memory");
-		for (size_t j = 0; j < s->cap; j++)
-			if (!key_zero(s->slots + j * s->ksize, s->ksize))
-				keyset_add(&g, s->slots + j * s->ksize);
-		free(s->slots);
-		*s = g;
-	}
-	for (i = key_hash(key) & (s->cap - 1); !key_zero(s->slots + i * s->ksize, s->ksize);
-	     i = (i + 1) & (s->cap - 1))
-		if (!memcmp(s->slots + i * s->ksize, key, s->ksize))
-			return 0;
-	memcpy(s->slots + i * s->ksize, key, s->ksize);
-	s->n++;
-	return 1;
-}
+#define SWEEP_BUDGET 512	/* key deletions per transaction */
+#define GC_RUNNING_KEY "gc:running"
+#define TOUCH_PREFIX 'T'
 
 struct gc {
 	struct store_txn *t;
-	struct keyset objects;	/* git ids reached */
-	struct keyset digests;	/* OCI digests reached */
-	struct keyset lids;	/* be64 layer ids pinned by live sessions */
-	struct keyset owners;	/* be64 chunk owners in use (ingest ones) */
+	struct util_hashset objects;	/* git ids reached */
+	struct util_hashset digests;	/* OCI digests reached */
+	struct util_hashset lids;	/* be64 layer ids pinned by live sessions */
+	struct util_hashset owners;	/* be64 chunk owners in use (ingest ones) */
 	int ingest_chunks;	/* the chunks table holds ingest owners */
 	git_oid *stack;		/* git objects to visit */
 	size_t nstack, capstack;
 };
 
+/* set_add - 1 added, 0 present, or -ENOMEM with a message */
+static int set_add(struct util_hashset *s, const void *key)
+{
+	int rc = util_hashset_add(s, key);
+
+	return rc < 0 ? store_error(-ENOMEM, "gc: out of memory") : rc;
+}
+
 /* ---- git objects -------------------------------------------------------- */
 
 static int push(struct gc *g, const git_oid *id)
 {
-	int rc = keyset_add(&g->objects, id->id);
+	int rc = set_add(&g->objects, id->id);
 
 	if (rc <= 0)
 		return rc;
@@ -183,7 +152,7 @@ static int walk(struct gc *g)
 				if (e.mode == TREE_MODE)
 					rc = push(g, e.id);
 				else
-					rc = keyset_add(&g->objects, e.id->id);
+					rc = set_add(&g->objects, e.id->id);
 				if (rc < 0)
 					break;
 			}
@@ -252,7 +221,7 @@ static int mark_inodes(struct gc *g)
 		if (S_ISDIR(ino.mode))
 			rc = push(g, &ino.id);
 		else if (S_ISREG(ino.mode))
-			rc = keyset_add(&g->objects, ino.id.id);
+			rc = set_add(&g->objects, ino.id.id);
 		if (rc < 0)
 			break;
 		rc = 0;
@@ -289,7 +258,7 @@ static int mark_layer_files(struct gc *g, uint64_t lid)
 		}
 		memcpy(&rec, v.mv_data, sizeof(rec));
 		if (S_ISREG(rec.mode) && !(rec.flags & OCI_EF_WHITEOUT) &&
-		    keyset_add(&g->objects, rec.blob) < 0) {
+		    set_add(&g->objects, rec.blob) < 0) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -331,7 +300,7 @@ static int mark_digest(struct gc *g, const struct oci_digest *d)
 	struct oci_layer_rec layer;
 	const unsigned char *layers;
 	uint64_t size;
-	int rc = keyset_add(&g->digests, d->sha256);
+	int rc = set_add(&g->digests, d->sha256);
 
 	if (rc <= 0)
 		return rc;
@@ -339,7 +308,7 @@ static int mark_digest(struct gc *g, const struct oci_digest *d)
 	if (rc == 0) {
 		struct oci_digest cd;
 		memcpy(cd.sha256, img.config, 32);
-		rc = keyset_add(&g->digests, cd.sha256);
+		rc = set_add(&g->digests, cd.sha256);
 		for (unsigned i = 0; i < img.nlayers && rc >= 0; i++) {
 			struct oci_image_layer_rec l;
 			struct oci_digest ld;
@@ -422,113 +391,170 @@ static int mark_session_pin(int kind, const unsigned char *key, size_t len, void
 		break;
 	case STORE_PIN_LAYER:
 		if (len == 8) {
-			rc = keyset_add(&g->lids, key);
+			rc = set_add(&g->lids, key);
 			if (rc >= 0)
 				rc = mark_layer_files(g, store_be64_get(key));
 		}
 		break;
 	case STORE_PIN_CHUNKS:
 		if (len == 8)
-			rc = keyset_add(&g->owners, key);
+			rc = set_add(&g->owners, key);
 		break;
 	}
 	return rc < 0 ? rc : 0;
 }
 
-/* ---- sweep -------------------------------------------------------------- */
+/* ---- touches: references taken while a gc runs ------------------------- */
 
-/* A list of keys to delete after a scan. */
-struct doomed {
-	unsigned char *keys;
-	size_t ksize, n, cap;
-};
-
-static int doomed_add(struct doomed *d, const void *key)
+int store_gc_touch(struct store_txn *t, int kind, const void *key, size_t len)
 {
-	if (d->n == d->cap) {
-		size_t nc = d->cap ? d->cap * 2 : 256;
-		unsigned char *nk = realloc(d->keys, nc * d->ksize);
-		if (!nk)
-			return store_error(-ENOMEM, "out of memory");
-		d->keys = nk;
-		d->cap = nc;
-	}
-	memcpy(d->keys + d->n++ * d->ksize, key, d->ksize);
-	return 0;
-}
+	unsigned char k[1 + 1 + 32];
+	MDB_val v;
+	int rc;
 
-struct sweep {
-	struct gc *g;
-	struct doomed list;
-	struct store_gc_stats *st;
-};
-
-static int sweep_object(const git_oid *id, void *arg)
-{
-	struct sweep *sw = arg;
-	uint64_t len;
-
-	if (keyset_has(&sw->g->objects, id->id)) {
-		uint64_t owner;
-		unsigned char key[8];
-
-		sw->st->kept_objects++;
-		if (sw->g->ingest_chunks && store_object_owner(sw->g->t, id, &owner) == 0 &&
-		    owner >= STORE_OWNER_INGEST) {
-			store_be64_put(key, owner);
-			return keyset_add(&sw->g->owners, key) < 0 ? -ENOMEM : 0;
-		}
+	if (len > 32)
 		return 0;
-	}
-	if (store_object_info(sw->g->t, id, NULL, &len) == 0)
-		sw->st->object_bytes += len;
-	sw->st->objects++;
-	return doomed_add(&sw->list, id->id);
+	rc = store_get(t, TBL_META, GC_RUNNING_KEY, sizeof(GC_RUNNING_KEY) - 1, &v);
+	if (rc == -ENOENT)
+		return 0;	/* no gc: nothing to tell */
+	if (rc)
+		return rc;
+	k[0] = TOUCH_PREFIX;
+	k[1] = (unsigned char)kind;
+	memcpy(k + 2, key, len);
+	return store_put(t, TBL_OCI_META, k, 2 + len, "", 0, 0);
 }
 
-static int sweep_blob(const struct oci_digest *d, uint64_t size, void *arg)
+/* absorb_touched - mark what was touched since the snapshot, and all it
+ * reaches, in the sweep's transaction */
+static int absorb_touched(struct gc *g)
 {
-	struct sweep *sw = arg;
-
-	if (keyset_has(&sw->g->digests, d->sha256)) {
-		sw->st->kept_blobs++;
-		return 0;
-	}
-	sw->st->blobs++;
-	sw->st->blob_bytes += size;
-	return doomed_add(&sw->list, d->sha256);
-}
-
-/* scan_unmarked - keys of TBL (of KSIZE bytes after PREFIX) not in digests */
-static int scan_unmarked(struct gc *g, enum store_table tbl, const char *prefix, size_t plen,
-			 struct doomed *out)
-{
+	unsigned char prefix = TOUCH_PREFIX;
 	MDB_cursor *c;
 	MDB_val k, v;
-	int rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, tbl), &c);
+	int rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_META), &c);
 
 	if (rc)
-		return store_mdb_error(rc, "gc");
-	k.mv_size = plen;
-	k.mv_data = (void *)prefix;
-	rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
-	while (rc == 0 && (!plen || (k.mv_size >= plen && !memcmp(k.mv_data, prefix, plen)))) {
-		if (k.mv_size == plen + 32 &&
-		    !keyset_has(&g->digests, (const unsigned char *)k.mv_data + plen)) {
-			rc = doomed_add(out, (const unsigned char *)k.mv_data + plen);
-			if (rc)
-				break;
-		}
+		return store_mdb_error(rc, "gc touches");
+	k.mv_size = 1;
+	k.mv_data = &prefix;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= 2 && ((const unsigned char *)k.mv_data)[0] == TOUCH_PREFIX) {
+		const unsigned char *key = k.mv_data;
+		unsigned char copy[32];
+		size_t len = k.mv_size - 2;
+
+		memcpy(copy, key + 2, len < 32 ? len : 32);
+		/* marking reads the store: no cursor kept across it */
+		rc = mark_session_pin(key[1], copy, len, g);
+		if (rc)
+			break;
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc && rc != MDB_NOTFOUND)
+		return rc < -4095 ? store_mdb_error(rc, "gc touches") : rc;
+	return walk(g);
 }
 
-/* headerless_chunks - digests whose chunks lie without a header (an
- * interrupted writer's) and that nothing reaches: onto LIST */
-static int headerless_chunks(struct gc *g, struct doomed *list)
+/* gc_flag - set (ON) or clear "gc:running", clearing the touch records */
+static int gc_flag(struct store *s, int on)
 {
+	unsigned char prefix = TOUCH_PREFIX;
+	struct store_txn *t;
+	int rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+
+	if (rc)
+		return rc;
+	rc = store_del_prefix(t, TBL_OCI_META, &prefix, 1);
+	if (rc == 0 && on)
+		rc = store_put(t, TBL_META, GC_RUNNING_KEY, sizeof(GC_RUNNING_KEY) - 1, "", 0, 0);
+	else if (rc == 0 && (rc = store_del(t, TBL_META, GC_RUNNING_KEY,
+					    sizeof(GC_RUNNING_KEY) - 1)) == -ENOENT)
+		rc = 0;
+	if (rc == 0 && on)	/* the pins of dead sessions go (and their locks) */
+		rc = store_ingest_foreach_pin(t, NULL, NULL);
+	if (rc) {
+		store_txn_abort(t);
+		return rc;
+	}
+	return store_txn_commit(t);
+}
+
+/* ---- candidates ----------------------------------------------------------- */
+
+enum cand_kind {
+	C_OBJECT,	/* git object: key = id */
+	C_BLOB,		/* OCI blob (header and chunks, or chunks alone) */
+	C_LAYER,	/* layer record: key = digest, n = its lid */
+	C_IMAGE,	/* image record: key = manifest digest */
+	C_LID,		/* the index records of a layer id: n */
+	C_OWNER,	/* the chunks of an owner: n */
+};
+
+struct cand {
+	unsigned char kind;
+	unsigned char key[32];
+	uint64_t n;
+	uint64_t bytes;		/* for the statistics */
+};
+
+static int cand_add(struct util_array *a, int kind, const void *key, size_t klen, uint64_t n,
+		    uint64_t bytes)
+{
+	struct cand *c = UTIL_ARRAY_PUSH(a, struct cand);
+
+	if (!c)
+		return store_error(-ENOMEM, "gc: out of memory");
+	c->kind = (unsigned char)kind;
+	if (key)
+		memcpy(c->key, key, klen);
+	c->n = n;
+	c->bytes = bytes;
+	return 0;
+}
+
+struct scan {
+	struct gc *g;
+	struct util_array *list;
+	struct store_gc_stats *st;
+};
+
+static int scan_object(const git_oid *id, void *arg)
+{
+	struct scan *sc = arg;
+	uint64_t len = 0, owner;
+	unsigned char key[8];
+
+	if (util_hashset_has(&sc->g->objects, id->id)) {
+		sc->st->kept_objects++;
+		if (sc->g->ingest_chunks && store_object_owner(sc->g->t, id, &owner) == 0 &&
+		    owner >= STORE_OWNER_INGEST) {
+			store_be64_put(key, owner);
+			return set_add(&sc->g->owners, key) < 0 ? -ENOMEM : 0;
+		}
+		return 0;
+	}
+	store_object_info(sc->g->t, id, NULL, &len);
+	return cand_add(sc->list, C_OBJECT, id->id, GIT_OID_RAWSZ, 0, len);
+}
+
+static int scan_blob(const struct oci_digest *d, uint64_t size, void *arg)
+{
+	struct scan *sc = arg;
+
+	if (util_hashset_has(&sc->g->digests, d->sha256)) {
+		sc->st->kept_blobs++;
+		return 0;
+	}
+	return cand_add(sc->list, C_BLOB, d->sha256, 32, 1, size);
+}
+
+/* scan_headerless - digests whose chunks lie without a header (an
+ * interrupted writer's) and that nothing reaches */
+static int scan_headerless(struct scan *sc)
+{
+	struct gc *g = sc->g;
 	unsigned char last[32], next[33];
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -537,18 +563,16 @@ static int headerless_chunks(struct gc *g, struct doomed *list)
 	if (rc)
 		return store_mdb_error(rc, "oci_blobs");
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	while (rc == 0) {
-		if (k.mv_size < 32)
-			break;
+	while (rc == 0 && k.mv_size >= 32) {
 		memcpy(last, k.mv_data, 32);
-		if (k.mv_size > 32 && !keyset_has(&g->digests, last)) {
+		if (k.mv_size > 32 && !util_hashset_has(&g->digests, last)) {
 			MDB_val h;
-			rc = mdb_get(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_BLOBS),
-				     &(MDB_val){ 32, last }, &h);
-			if (rc == MDB_NOTFOUND && (rc = doomed_add(list, last)) != 0)
+			if (mdb_get(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_BLOBS),
+				    &(MDB_val){ 32, last }, &h) == MDB_NOTFOUND &&
+			    (rc = cand_add(sc->list, C_BLOB, last, 32, 0, 0)) != 0)
 				break;
 		}
-		/* on to the next digest: the first key after every LAST+... */
+		/* on to the next digest */
 		memcpy(next, last, 32);
 		next[32] = 0xff;
 		k.mv_size = 33;
@@ -558,18 +582,62 @@ static int headerless_chunks(struct gc *g, struct doomed *list)
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == MDB_NOTFOUND ? 0 : rc < -4095 ? store_mdb_error(rc, "gc") : rc;
+}
+
+/* scan_layers - layer records nothing reaches, image records likewise */
+static int scan_records(struct scan *sc)
+{
+	struct gc *g = sc->g;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_LAYERS), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "oci_layers");
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		struct oci_layer_rec lr;
+
+		if (k.mv_size == 32 && v.mv_size == sizeof(lr) &&
+		    !util_hashset_has(&g->digests, k.mv_data)) {
+			memcpy(&lr, v.mv_data, sizeof(lr));
+			rc = cand_add(sc->list, C_LAYER, k.mv_data, 32, lr.lid, 0);
+			if (rc)
+				break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc < -4095 ? store_mdb_error(rc, "gc") : rc;
+	rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_META), &c);
+	if (rc)
+		return store_mdb_error(rc, "oci_meta");
+	k.mv_size = 1;
+	k.mv_data = "i";
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size == 33 && ((const char *)k.mv_data)[0] == 'i') {
+		if (!util_hashset_has(&g->digests, (const unsigned char *)k.mv_data + 1)) {
+			rc = cand_add(sc->list, C_IMAGE, (const unsigned char *)k.mv_data + 1, 32, 0, 0);
+			if (rc)
+				break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc < -4095 ? store_mdb_error(rc, "gc") : rc;
 }
 
 /*
- * sweep_orphans - what interrupted ingest sessions left and no live one
+ * scan_orphans - what interrupted ingest sessions left and no live one
  * pins: layer index records of a layer id with no layer record, and
  * chunks of ingest owners no kept blob owns.
  */
-static int sweep_orphans(struct gc *g, int dry)
+static int scan_orphans(struct scan *sc)
 {
+	struct gc *g = sc->g;
 	unsigned char key[9];
-	struct doomed lids = { NULL, 8, 0, 0 }, owners = { NULL, 8, 0, 0 };
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_FILES), &c);
@@ -583,25 +651,22 @@ static int sweep_orphans(struct gc *g, int dry)
 
 		key[0] = 'L';
 		memcpy(key + 1, k.mv_data, 8);
-		if (!keyset_has(&g->lids, key + 1) &&
-		    mdb_get(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_META),
-			    &(MDB_val){ 9, key }, &lv) == MDB_NOTFOUND &&
-		    doomed_add(&lids, key + 1)) {
-			rc = -ENOMEM;
+		if (!util_hashset_has(&g->lids, key + 1) &&
+		    mdb_get(store_mdb_txn(g->t), store_dbi(g->t, TBL_OCI_META), &(MDB_val){ 9, key },
+			    &lv) == MDB_NOTFOUND &&
+		    (rc = cand_add(sc->list, C_LID, NULL, 0, lid, 0)) != 0)
 			break;
-		}
 		store_be64_put(key, lid + 1);
 		k.mv_size = 8;
 		k.mv_data = key;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	}
 	mdb_cursor_close(c);
-	if (rc == 0 || rc == MDB_NOTFOUND)
-		rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, TBL_CHUNKS), &c);
-	else
-		goto out;
+	if (rc && rc != MDB_NOTFOUND)
+		return rc < -4095 ? store_mdb_error(rc, "gc") : rc;
+	rc = mdb_cursor_open(store_mdb_txn(g->t), store_dbi(g->t, TBL_CHUNKS), &c);
 	if (rc)
-		goto out;
+		return store_mdb_error(rc, "chunks");
 	store_be64_put(key, STORE_OWNER_INGEST);
 	k.mv_size = 8;
 	k.mv_data = key;
@@ -609,108 +674,16 @@ static int sweep_orphans(struct gc *g, int dry)
 	while (rc == 0 && k.mv_size == 16) {
 		uint64_t owner = store_be64_get(k.mv_data);
 
-		memcpy(key, k.mv_data, 8);
-		if (!keyset_has(&g->owners, key) && doomed_add(&owners, key)) {
-			rc = -ENOMEM;
+		if (!util_hashset_has(&g->owners, k.mv_data) &&
+		    (rc = cand_add(sc->list, C_OWNER, NULL, 0, owner, 0)) != 0)
 			break;
-		}
 		store_be64_put(key, owner + 1);
 		k.mv_size = 8;
 		k.mv_data = key;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	}
 	mdb_cursor_close(c);
-	if (rc && rc != MDB_NOTFOUND)
-		goto out;
-	rc = 0;
-	for (size_t i = 0; rc == 0 && !dry && i < lids.n; i++)
-		rc = store_del_prefix(g->t, TBL_OCI_FILES, lids.keys + i * 8, 8);
-	for (size_t i = 0; rc == 0 && !dry && i < owners.n; i++)
-		rc = store_del_prefix(g->t, TBL_CHUNKS, owners.keys + i * 8, 8);
-out:
-	free(lids.keys);
-	free(owners.keys);
-	return rc > 0 || rc < -4095 ? store_mdb_error(rc, "gc") : rc;
-}
-
-static int sweep(struct gc *g, int dry, struct store_gc_stats *st)
-{
-	struct sweep sw = { g, { NULL, GIT_OID_RAWSZ, 0, 0 }, st };
-	struct doomed layers = { NULL, 32, 0, 0 }, images = { NULL, 32, 0, 0 };
-	int rc = store_object_foreach(g->t, sweep_object, &sw);
-
-	for (size_t i = 0; rc == 0 && !dry && i < sw.list.n; i++) {
-		git_oid id;
-		git_oid_fromraw(&id, sw.list.keys + i * GIT_OID_RAWSZ);
-		rc = store_object_delete(g->t, &id);
-	}
-	free(sw.list.keys);
-	memset(&sw.list, 0, sizeof(sw.list));
-	sw.list.ksize = 32;
-	if (rc == 0)
-		rc = oci_blob_foreach(g->t, sweep_blob, &sw);
-	if (rc == 0)
-		rc = headerless_chunks(g, &sw.list);
-	for (size_t i = 0; rc == 0 && !dry && i < sw.list.n; i++)
-		rc = store_del_prefix(g->t, TBL_OCI_BLOBS, sw.list.keys + i * 32, 32);
-	free(sw.list.keys);
-	if (rc == 0)
-		rc = sweep_orphans(g, dry);
-
-	if (rc == 0)
-		rc = scan_unmarked(g, TBL_OCI_LAYERS, "", 0, &layers);
-	for (size_t i = 0; rc == 0 && i < layers.n; i++) {
-		struct oci_digest d;
-		struct oci_layer_rec lr;
-		unsigned char key[9];
-
-		st->layers++;
-		if (dry)
-			continue;
-		memcpy(d.sha256, layers.keys + i * 32, 32);
-		rc = oci_layer_rec_get(g->t, &d, &lr);
-		if (rc)
-			break;
-		store_be64_put(key, lr.lid);
-		rc = store_del_prefix(g->t, TBL_OCI_FILES, key, 8);
-		key[0] = 'L';
-		store_be64_put(key + 1, lr.lid);
-		if (rc == 0 && (rc = store_del(g->t, TBL_OCI_META, key, 9)) == -ENOENT)
-			rc = 0;
-		if (rc == 0)
-			rc = store_del(g->t, TBL_OCI_LAYERS, d.sha256, 32);
-	}
-	free(layers.keys);
-
-	if (rc == 0)
-		rc = scan_unmarked(g, TBL_OCI_META, "i", 1, &images);
-	for (size_t i = 0; rc == 0 && i < images.n; i++) {
-		unsigned char key[33];
-
-		st->images++;
-		if (dry)
-			continue;
-		key[0] = 'i';
-		memcpy(key + 1, images.keys + i * 32, 32);
-		rc = store_del(g->t, TBL_OCI_META, key, sizeof(key));
-	}
-	free(images.keys);
-	return rc;
-}
-
-/* gc_event - tell mounts that blobs and layers went (their lists change) */
-static int gc_event(struct store_txn *t, const struct store_gc_stats *st)
-{
-	json_t *ev = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "type", "gc", "objects",
-			       (json_int_t)st->objects, "blobs", (json_int_t)st->blobs, "layers",
-			       (json_int_t)st->layers, "images", (json_int_t)st->images, "time",
-			       (json_int_t)time(NULL));
-	char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	int rc = line ? store_event_append(t, line) : store_error(-ENOMEM, "out of memory");
-
-	json_decref(ev);
-	free(line);
-	return rc;
+	return rc == MDB_NOTFOUND ? 0 : rc < -4095 ? store_mdb_error(rc, "gc") : rc;
 }
 
 /* has_ingest_chunks - does any chunk belong to an ingest owner? */
@@ -729,45 +702,296 @@ static int has_ingest_chunks(struct store_txn *t)
 	return found;
 }
 
+/* mark_all - the marks from every root, in G's transaction */
+static int mark_all(struct gc *g)
+{
+	int rc = oci_tag_foreach(g->t, NULL, mark_tag, g);
+
+	if (rc == 0)
+		rc = mark_pins(g);
+	if (rc == 0)
+		rc = store_ingest_foreach_pin(g->t, mark_session_pin, g);
+	if (rc == 0)
+		rc = store_repo_foreach(g->t, mark_repo, g);
+	if (rc == 0)
+		rc = mark_inodes(g);
+	if (rc == 0)
+		rc = walk(g);
+	return rc;
+}
+
+/* ---- sweep -------------------------------------------------------------- */
+
+/* del_some - delete up to *BUDGET keys of TBL starting with PREFIX;
+ * 1 when none is left, 0 if the budget ran out first */
+static int del_some(struct store_txn *t, enum store_table tbl, const void *prefix, size_t plen,
+		    unsigned *budget)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, tbl), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "gc");
+	for (;;) {
+		k.mv_size = plen;
+		k.mv_data = (void *)prefix;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc || k.mv_size < plen || memcmp(k.mv_data, prefix, plen)) {
+			rc = rc == MDB_NOTFOUND || rc == 0 ? 1 : rc;
+			break;
+		}
+		if (!*budget) {
+			rc = 0;
+			break;
+		}
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+		--*budget;
+	}
+	mdb_cursor_close(c);
+	return rc < -4095 ? store_mdb_error(rc, "gc") : rc;
+}
+
+/*
+ * sweep_one - go on deleting candidate C in G's transaction within
+ * *BUDGET.  C->n counts its stage: 0 the record, then the bulk.  1 when C
+ * is done (or kept after all), 0 if the budget ran out.
+ */
+static int sweep_one(struct gc *g, struct cand *c, struct store_gc_stats *st, unsigned *budget)
+{
+	unsigned char key[33];
+	git_oid id;
+	uint64_t owner = 0;
+	int rc;
+
+	switch (c->kind) {
+	case C_OBJECT:
+		if (util_hashset_has(&g->objects, c->key))
+			return 1;	/* touched since the snapshot */
+		git_oid_fromraw(&id, c->key);
+		if (store_object_owner(g->t, &id, &owner) != 0)
+			owner = 0;
+		rc = store_del(g->t, TBL_OBJECTS, c->key, GIT_OID_RAWSZ);
+		if (rc == -ENOENT)
+			return 1;
+		if (rc)
+			return rc;
+		st->objects++;
+		st->object_bytes += c->bytes;
+		--*budget;
+		if (!owner)
+			return 1;
+		/* its chunks: no record names them now, and owners are never
+		 * reused: they go piece by piece */
+		c->kind = C_OWNER;
+		c->n = owner;
+		return 0;
+	case C_OWNER:
+		store_be64_put(key, c->n);
+		if (c->n >= STORE_OWNER_INGEST && util_hashset_has(&g->owners, key))
+			return 1;
+		return del_some(g->t, TBL_CHUNKS, key, 8, budget);
+	case C_BLOB:
+		if (util_hashset_has(&g->digests, c->key))
+			return 1;	/* touched: a writer may be at its chunks */
+		if (c->n == 1) {	/* a header: it goes first */
+			rc = store_del(g->t, TBL_OCI_BLOBS, c->key, 32);
+			if (rc && rc != -ENOENT)
+				return rc;
+			if (rc == 0) {
+				st->blobs++;
+				st->blob_bytes += c->bytes;
+			}
+			c->n = 0;
+			--*budget;
+		}
+		return del_some(g->t, TBL_OCI_BLOBS, c->key, 32, budget);
+	case C_LAYER:
+		if (util_hashset_has(&g->digests, c->key))
+			return 1;
+		key[0] = 'L';
+		store_be64_put(key + 1, c->n);
+		if ((rc = store_del(g->t, TBL_OCI_META, key, 9)) != 0 && rc != -ENOENT)
+			return rc;
+		rc = store_del(g->t, TBL_OCI_LAYERS, c->key, 32);
+		if (rc && rc != -ENOENT)
+			return rc;
+		st->layers++;
+		--*budget;
+		c->kind = C_LID;
+		return 0;
+	case C_LID:
+		store_be64_put(key, c->n);
+		if (util_hashset_has(&g->lids, key))
+			return 1;
+		return del_some(g->t, TBL_OCI_FILES, key, 8, budget);
+	case C_IMAGE:
+		if (util_hashset_has(&g->digests, c->key))
+			return 1;
+		key[0] = 'i';
+		memcpy(key + 1, c->key, 32);
+		rc = store_del(g->t, TBL_OCI_META, key, 33);
+		if (rc && rc != -ENOENT)
+			return rc;
+		st->images += rc == 0;
+		--*budget;
+		return 1;
+	}
+	return 1;
+}
+
+/* sweep - the candidates, in short transactions */
+static int sweep(struct store *s, struct gc *g, struct util_array *list,
+		 struct store_gc_stats *st)
+{
+	size_t i = 0, n = util_array_len(list);
+	int rc = 0;
+
+	while (rc == 0 && i < n) {
+		unsigned budget = SWEEP_BUDGET;
+
+		rc = store_txn_begin(&g->t, s, STORE_TXN_WRITE);
+		if (rc)
+			break;
+		rc = absorb_touched(g);
+		while (rc == 0 && i < n && budget) {
+			rc = sweep_one(g, UTIL_ARRAY_AT(list, struct cand, i), st, &budget);
+			if (rc == 1) {
+				i++;
+				rc = 0;
+			}
+		}
+		if (rc) {
+			store_txn_abort(g->t);
+		} else {
+			rc = store_txn_commit(g->t);
+			sched_yield();	/* a waiting writer goes first */
+		}
+		g->t = NULL;
+	}
+	return rc;
+}
+
+/* gc_event - tell mounts that blobs and layers went (their lists change) */
+static int gc_event(struct store *s, const struct store_gc_stats *st)
+{
+	json_t *ev = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "type", "gc", "objects",
+			       (json_int_t)st->objects, "blobs", (json_int_t)st->blobs, "layers",
+			       (json_int_t)st->layers, "images", (json_int_t)st->images, "time",
+			       (json_int_t)time(NULL));
+	char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	struct store_txn *t;
+	int rc = line ? store_txn_begin(&t, s, STORE_TXN_WRITE) : store_error(-ENOMEM, "out of memory");
+
+	if (rc == 0) {
+		rc = store_event_append(t, line);
+		if (rc)
+			store_txn_abort(t);
+		else
+			rc = store_txn_commit(t);
+	}
+	json_decref(ev);
+	free(line);
+	return rc;
+}
+
+static void (*gc_hook)(struct store *s, void *arg);
+static void *gc_hook_arg;
+
+void store_gc_set_hook(void (*hook)(struct store *s, void *arg), void *arg)
+{
+	gc_hook = hook;
+	gc_hook_arg = arg;
+}
+
+/* gc_lock - one gc at a time per store: an flock on STORE/gc.lock */
+static int gc_lock(struct store *s)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/gc.lock", store_dir(s));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return store_error(-errno, "cannot open '%s': %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return store_error(-EBUSY, "another gc is running on store '%s'", store_dir(s));
+	}
+	return fd;
+}
+
 int store_gc(struct store *s, unsigned flags, struct store_gc_stats *out)
 {
+	struct util_array list = UTIL_ARRAY_INIT(struct cand);
+	struct scan sc;
 	struct gc g;
-	int rc;
+	int dry = flags & STORE_GC_DRY_RUN;
+	int lock, rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&g, 0, sizeof(g));
-	g.objects.ksize = GIT_OID_RAWSZ;
-	g.digests.ksize = 32;
-	g.lids.ksize = 8;
-	g.owners.ksize = 8;
-	rc = store_txn_begin(&g.t, s, STORE_TXN_WRITE);
+	util_hashset_init(&g.objects, GIT_OID_RAWSZ);
+	util_hashset_init(&g.digests, 32);
+	util_hashset_init(&g.lids, 8);
+	util_hashset_init(&g.owners, 8);
+	lock = gc_lock(s);
+	if (lock < 0)
+		return lock;
+	rc = dry ? 0 : gc_flag(s, 1);
+	if (rc == 0)
+		rc = store_txn_begin(&g.t, s, 0);	/* the snapshot */
 	if (rc)
-		return rc;
-	rc = oci_tag_foreach(g.t, NULL, mark_tag, &g);
-	if (rc == 0)
-		rc = mark_pins(&g);
-	if (rc == 0)
-		rc = store_ingest_foreach_pin(g.t, mark_session_pin, &g);
+		goto out;
+	rc = mark_all(&g);
 	if (rc == 0)
 		g.ingest_chunks = has_ingest_chunks(g.t);
+	sc = (struct scan){ &g, &list, out };
 	if (rc == 0)
-		rc = store_repo_foreach(g.t, mark_repo, &g);
+		rc = store_object_foreach(g.t, scan_object, &sc);
 	if (rc == 0)
-		rc = mark_inodes(&g);
+		rc = oci_blob_foreach(g.t, scan_blob, &sc);
 	if (rc == 0)
-		rc = walk(&g);
+		rc = scan_headerless(&sc);
 	if (rc == 0)
-		rc = sweep(&g, flags & STORE_GC_DRY_RUN, out);
-	if (rc == 0 && !(flags & STORE_GC_DRY_RUN) && (out->blobs || out->layers || out->images))
-		rc = gc_event(g.t, out);
-	if (rc == 0 && !(flags & STORE_GC_DRY_RUN))
-		rc = store_txn_commit(g.t);
-	else
-		store_txn_abort(g.t);
-	free(g.objects.slots);
-	free(g.digests.slots);
-	free(g.lids.slots);
-	free(g.owners.slots);
+		rc = scan_records(&sc);
+	if (rc == 0)
+		rc = scan_orphans(&sc);
+	store_txn_abort(g.t);
+	g.t = NULL;
+	if (rc)
+		goto out;
+	if (dry) {
+		for (size_t i = 0; i < util_array_len(&list); i++) {
+			struct cand *c = UTIL_ARRAY_AT(&list, struct cand, i);
+			out->objects += c->kind == C_OBJECT;
+			out->object_bytes += c->kind == C_OBJECT ? c->bytes : 0;
+			out->blobs += c->kind == C_BLOB && c->n == 1;
+			out->blob_bytes += c->kind == C_BLOB ? c->bytes : 0;
+			out->layers += c->kind == C_LAYER;
+			out->images += c->kind == C_IMAGE;
+		}
+		goto out;
+	}
+	if (gc_hook)
+		gc_hook(s, gc_hook_arg);
+	rc = sweep(s, &g, &list, out);
+	if (rc == 0 && (out->blobs || out->layers || out->images))
+		rc = gc_event(s, out);
+out:
+	if (!dry) {
+		int frc = gc_flag(s, 0);
+		if (rc == 0)
+			rc = frc;
+	}
+	close(lock);
+	util_array_release(&list);
+	util_hashset_release(&g.objects);
+	util_hashset_release(&g.digests);
+	util_hashset_release(&g.lids);
+	util_hashset_release(&g.owners);
 	free(g.stack);
 	return rc;
 }

@@ -10,11 +10,13 @@
  * config and layers; layers -> their index and the git blobs of their
  * files.  Everything else goes.
  *
- * Safe while the store is mounted: the mark and the sweep run in one write
- * transaction, so no writer (thread or process) can add a reference in
- * between, and readers keep their snapshot (LMDB MVCC).  A daemon holding
- * an image open whose tag was removed gets -ENOENT on its next lookup.
- * The cost is that writers wait while gc runs (seconds for ~100k objects).
+ * Safe while the store is mounted or imported into, and never holding the
+ * writer lock for long: the mark runs in a read transaction (a snapshot),
+ * the sweep in short write transactions, and references taken meanwhile
+ * to what the snapshot found unreachable are recorded (store_gc_touch) and
+ * kept.  One gc runs at a time per store (-EBUSY otherwise).  A daemon
+ * holding an image open whose tag was removed gets -ENOENT on its next
+ * lookup.
  */
 #ifndef GOVC_GC_H
 #define GOVC_GC_H
@@ -41,5 +43,24 @@ enum store_gc_flags {
  * removed), -ENOSPC.
  */
 int store_gc(struct store *s, unsigned flags, struct store_gc_stats *out);
+
+/*
+ * store_gc_touch - record, while a gc runs (in any process), that the
+ * caller's write transaction T takes a new reference to KEY (LEN bytes)
+ * of KIND (a store_pin_kind of ingest.h: 'g' a git object, 'b' an OCI
+ * digest, 'l' a layer id, 'c' a chunk owner), which may already be a
+ * candidate of that gc: it then keeps KEY and all it reaches.  A no-op
+ * (one lookup) when no gc runs.  Called by whatever finds something stored
+ * and comes to hold it: store_object_adopt, ingest pins, tags, refs.
+ */
+int store_gc_touch(struct store_txn *t, int kind, const void *key,
+		   size_t len);
+
+/*
+ * store_gc_set_hook - for tests: HOOK(S, ARG) runs in every store_gc of
+ * this process between the mark (the snapshot) and the sweep, so a test
+ * can take references in between.  NULL removes it.  Not thread-safe.
+ */
+void store_gc_set_hook(void (*hook)(struct store *s, void *arg), void *arg);
 
 #endif

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/gc.h"
 #include "store/ingest.h"
 #include "store/store_int.h"
 #include "util/limits.h"
@@ -200,6 +201,8 @@ int store_ingest_pin(struct store_ingest *in, enum store_pin_kind kind, const vo
 
 	if (len > 32)
 		return store_error(-EINVAL, "pin key too long");
+	if (rc == 0)	/* a gc running now must keep it */
+		rc = store_gc_touch(t, kind, key, len);
 	if (rc)
 		return rc;
 	return store_put(t, TBL_OCI_META, k, pin_key(k, in->sid, kind, key, len), "", 0, 0);
@@ -320,8 +323,9 @@ void store_ingest_abort(struct store_ingest *in)
 
 /* ---- for gc ------------------------------------------------------------- */
 
-/* session_alive - 1 if a process holds SID's lock, 0 if not (file removed) */
-static int session_alive(struct store *s, uint64_t sid)
+/* session_alive - 1 if a process holds SID's lock, 0 if not (its file
+ * removed if REAP) */
+static int session_alive(struct store *s, uint64_t sid, int reap)
 {
 	char path[4200];
 	int fd, alive;
@@ -331,7 +335,7 @@ static int session_alive(struct store *s, uint64_t sid)
 	if (fd < 0)
 		return 0;
 	alive = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-	if (!alive)
+	if (!alive && reap)
 		unlink(path);
 	close(fd);
 	return alive;
@@ -367,10 +371,10 @@ int store_ingest_foreach_pin(struct store_txn *t,
 
 		if (this != sid) {
 			sid = this;
-			alive = session_alive(t->s, sid);
+			alive = session_alive(t->s, sid, t->write);
 		}
-		if (alive) {
-			rc = cb(key[9], key + 10, k.mv_size - 10, arg);
+		if (alive || !t->write) {	/* a reader only reports the living */
+			rc = alive && cb ? cb(key[9], key + 10, k.mv_size - 10, arg) : 0;
 			if (rc)
 				break;
 			mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);

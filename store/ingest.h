@@ -110,10 +110,10 @@ int store_ingest_finish(struct store_ingest *in,
 void store_ingest_abort(struct store_ingest *in);
 
 /*
- * store_ingest_foreach_pin - for gc, in its write transaction T: CB(kind,
- * key, len, ARG) for every pin of a live session; the pins of dead
- * sessions are deleted, with their lock files.  A non-zero return from CB
- * stops the walk and is returned.
+ * store_ingest_foreach_pin - for gc: CB(kind, key, len, ARG) (CB may be
+ * NULL) for every pin of a live session.  In a write transaction the pins
+ * of dead sessions are deleted, with their lock files; a read transaction
+ * skips them.  A non-zero return from CB stops the walk and is returned.
  */
 int store_ingest_foreach_pin(struct store_txn *t,
 			     int (*cb)(int kind, const unsigned char *key,

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <git2/oid.h>
 
+#include "store/gc.h"
 #include "store/object.h"
 #include "store/store_int.h"
 
@@ -323,7 +324,10 @@ int store_object_adopt(struct store_txn *t, const git_oid *id)
 {
 	int rc = store_del(t, TBL_YOUNG, id->id, GIT_OID_RAWSZ);
 
-	return rc == -ENOENT ? 0 : rc;
+	if (rc == -ENOENT)
+		rc = 0;
+	/* found stored and held from now on: a running gc must keep it */
+	return rc ? rc : store_gc_touch(t, 'g', id->id, GIT_OID_RAWSZ);
 }
 
 int store_object_delete(struct store_txn *t, const git_oid *id)

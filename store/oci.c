@@ -25,6 +25,7 @@
 #include <archive_entry.h>
 #include <openssl/evp.h>
 
+#include "store/gc.h"
 #include "store/ingest.h"
 #include "store/oci_int.h"
 
@@ -892,6 +893,11 @@ int oci_tag_set(struct store_txn *t, const char *name, const char *tag,
 		memcpy(rec.index, index->sha256, 32);
 	rec.time_ns = now_ns();
 	rc = store_put(t, TBL_OCI_TAGS, key, klen, &rec, sizeof(rec), 0);
+	/* a gc running now must keep what the tag reaches */
+	if (rc == 0)
+		rc = store_gc_touch(t, 'b', m->sha256, 32);
+	if (rc == 0 && index)
+		rc = store_gc_touch(t, 'b', index->sha256, 32);
 	if (rc)
 		return rc;
 	return image_event(t, "tag", name, tag, m);
@@ -994,6 +1000,8 @@ int oci_pin(struct store_txn *t, const char *owner, const struct oci_digest *d)
 	size_t klen;
 	int rc = pin_key(key, owner, d, &klen);
 
+	if (rc == 0)
+		rc = store_gc_touch(t, 'b', d->sha256, 32);
 	return rc ? rc : store_put(t, TBL_OCI_META, key, klen, "", 0, 0);
 }
 

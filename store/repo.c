@@ -12,6 +12,9 @@
 #include <string.h>
 #include <jansson.h>
 
+#include <git2/oid.h>
+
+#include "store/gc.h"
 #include "store/repo.h"
 #include "store/store_int.h"
 #include "store/worktree.h"
@@ -246,6 +249,12 @@ int store_ref_write(struct store_txn *t, const char *repo, const char *name, con
 	if (rc)
 		return rc;
 	rc = store_put(t, TBL_REFS, key, (size_t)klen, value, strlen(value), 0);
+	if (rc == 0 && strlen(value) >= GIT_OID_HEXSZ) {
+		git_oid id;
+		/* a gc running now must keep the commit and its history */
+		if (git_oid_fromstrn(&id, value, GIT_OID_HEXSZ) == 0)
+			rc = store_gc_touch(t, 'g', id.id, GIT_OID_RAWSZ);
+	}
 	if (rc)
 		return rc;
 	return reflog_append(t, repo, name, cur, value, message);

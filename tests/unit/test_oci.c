@@ -1121,6 +1121,63 @@ static void test_gc(void **state)
 	free_layers(ls, 3);
 }
 
+/* ---- gc beside other writers ---------------------------------------------- */
+
+struct reimport {
+	struct layer *ls;
+	int done;
+};
+
+/* between gc's mark and its sweep: the removed image comes back */
+static void reimport_hook(struct store *s, void *arg)
+{
+	struct reimport *r = arg;
+	struct oci_digest m;
+
+	r->done = import_layers(s, "again", "app", r->ls, 3, &m) == 0;
+}
+
+/*
+ * gc marks in a snapshot and sweeps in short transactions: an image that
+ * the snapshot found unreachable and that is imported again before the
+ * sweep (its blobs and layers found stored, not written) must survive
+ * whole.  Without the touch records its blobs and layers would be swept
+ * from under the new tag.
+ */
+static void test_gc_beside_import(void **state)
+{
+	struct store *s = *state;
+	struct reimport r;
+	struct layer ls[3];
+	struct oci_digest m3;
+	struct store_gc_stats st;
+	struct store_txn *t;
+	struct oci_image *img;
+
+	build_three(ls);
+	assert_int_equal(import_layers(s, "img", "app", ls, 3, &m3), 0);
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(oci_tag_delete(t, "app", "latest"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	r.ls = ls;
+	r.done = 0;
+	store_gc_set_hook(reimport_hook, &r);
+	assert_int_equal(store_gc(s, 0, &st), 0);
+	store_gc_set_hook(NULL, NULL);
+	assert_true(r.done);
+	assert_int_equal(st.layers + st.images + st.blobs + st.objects, 0);
+
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	assert_int_equal(oci_image_open(&img, t, &m3), 0);
+	assert_content(t, img, "bin/tool", "TOOL CONTENT");
+	assert_content(t, img, "etc/passwd", "again\n");
+	oci_image_free(img);
+	store_txn_abort(t);
+	assert_int_equal(store_fsck(s, NULL, NULL), 0);
+	free_layers(ls, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1134,6 +1191,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_beside_import, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsck, setup, teardown),
 	};
 
