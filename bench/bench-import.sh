@@ -19,7 +19,8 @@
 #    pause of INTERVAL_MS (20) after each, for BASE_SECS (15) seconds, and
 #    times each open+write+close in microseconds: p50, p99, max.
 # 3. The same writer while `govc import STORE oci:LAYOUT:bench img:1` runs
-#    beside the mount: started before the import, stopped when it ends.
+#    beside the mount: started before the import, stopped when it ends;
+#    then again while `govc rmi` and `govc gc` remove that image.
 #    Also the import's wall time and peak RSS (/usr/bin/time, or
 #    getrusage through python3 when /usr/bin/time is missing).
 # 4. `govc import` into a fresh, unmounted store against `umoci unpack`
@@ -397,6 +398,22 @@ n1=$1 p50_1=$2 p99_1=$3 max1=$4 o50_1=$5 o200_1=$6 err1=$7 blk1=$8
 drss=$(awk '/^VmHWM:/ {print $2}' "/proc/$(cat "$S/daemon.pid" 2>/dev/null || echo none)/status" 2>/dev/null || echo "?")
 sleep 1.5	# the image shows in a running mount within a second
 [ -e "$M/images/img/manifest.json" ] || echo "WARNING: $M/images/img/manifest.json is not there after the import"
+
+# ---- 3b. the same writer beside `govc rmi` + `govc gc` of that image -------
+rm -f "$B/stop"
+"$B/writer" "$M/repos/x" "$INTERVAL_MS" 0 "$B/stop" "$B/w.gc" &
+wpid=$!
+sleep 0.2
+"$GOVC" rmi "$S" img:1 >/dev/null
+tg0=$(now)
+"$GOVC" gc "$S" > "$B/gc.out"
+tgc=$(since "$tg0")
+touch "$B/stop"
+wait "$wpid"
+wpid=
+set -- $(stats "$B/w.gc")
+n2=$1 p50_2=$2 p99_2=$3 max2=$4 o50_2=$5 o200_2=$6 err2=$7 blk2=$8
+echo "(gc beside the mount: $tgc s, $(cat "$B/gc.out"); $n2 writes meanwhile)"
 "$GOVC" umount "$M"
 rm -rf "$S"
 echo "(import beside the mount: $twall s; $n1 writes meanwhile)"
@@ -420,6 +437,8 @@ printf '%-48s %7s %s %s %s %7s %7s %6s\n' "idle mount" "$n0" "$(ms "$p50_0")" "$
 	"$o50_0" "$o200_0" "$err0"
 printf '%-48s %7s %s %s %s %7s %7s %6s\n' "beside govc import of ${IMAGEMB} MiB" "$n1" "$(ms "$p50_1")" \
 	"$(ms "$p99_1")" "$(ms "$max1")" "$o50_1" "$o200_1" "$err1"
+printf '%-48s %7s %s %s %s %7s %7s %6s\n' "beside govc gc of it (after rmi)" "$n2" "$(ms "$p50_2")" \
+	"$(ms "$p99_2")" "$(ms "$max2")" "$o50_2" "$o200_2" "$err2"
 printf '%-48s %7s %12s %12s %12s\n' "target beside the import" "" "" "< 50 ms" "< 200 ms"
 met() { awk -v a="$1" -v b="$2" 'BEGIN {print (a < b) ? "met" : "NOT met"}'; }
 echo "  p99 $(met "$p99_1" 50), max $(met "$max1" 200); the writer spent $blk1 s of the import's $twall s" \
