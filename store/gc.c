@@ -61,8 +61,7 @@ struct gc {
 	struct util_hashset lids;	/* be64 layer ids pinned by live sessions */
 	struct util_hashset owners;	/* be64 chunk owners in use (ingest ones) */
 	int ingest_chunks;	/* the chunks table holds ingest owners */
-	git_oid *stack;		/* git objects to visit */
-	size_t nstack, capstack;
+	struct util_array stack;	/* git_oid: objects to visit */
 };
 
 /* set_add - 1 added, 0 present, or -ENOMEM with a message */
@@ -77,19 +76,15 @@ static int set_add(struct util_hashset *s, const void *key)
 
 static int push(struct gc *g, const git_oid *id)
 {
+	git_oid *slot;
 	int rc = set_add(&g->objects, id->id);
 
 	if (rc <= 0)
 		return rc;
-	if (g->nstack == g->capstack) {
-		size_t nc = g->capstack ? g->capstack * 2 : 256;
-		git_oid *ns = realloc(g->stack, nc * sizeof(*ns));
-		if (!ns)
-			return store_error(-ENOMEM, "out of memory");
-		g->stack = ns;
-		g->capstack = nc;
-	}
-	g->stack[g->nstack++] = *id;
+	slot = UTIL_ARRAY_PUSH(&g->stack, git_oid);
+	if (!slot)
+		return store_error(-ENOMEM, "gc: out of memory");
+	*slot = *id;
 	return 0;
 }
 
@@ -126,8 +121,8 @@ static int header_ids(struct gc *g, const char *body, size_t len)
 
 static int walk(struct gc *g)
 {
-	while (g->nstack) {
-		git_oid id = g->stack[--g->nstack];
+	while (util_array_len(&g->stack)) {
+		git_oid id = *UTIL_ARRAY_AT(&g->stack, git_oid, --g->stack.len);
 		git_object_t type;
 		const void *body;
 		size_t len, pos = 0;
@@ -937,6 +932,7 @@ int store_gc(struct store *s, unsigned flags, struct store_gc_stats *out)
 	util_hashset_init(&g.digests, 32);
 	util_hashset_init(&g.lids, 8);
 	util_hashset_init(&g.owners, 8);
+	util_array_init(&g.stack, sizeof(git_oid));
 	lock = gc_lock(s);
 	if (lock < 0)
 		return lock;
@@ -992,6 +988,6 @@ out:
 	util_hashset_release(&g.digests);
 	util_hashset_release(&g.lids);
 	util_hashset_release(&g.owners);
-	free(g.stack);
+	util_array_release(&g.stack);
 	return rc;
 }
