@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 
 #include "oci/oci_int.h"
+#include "util/array.h"
 
 #define ARCHIVE_MEMBERS_MAX 100000	/* members of a docker archive */
 #define ARCHIVE_LINK_DEPTH 8
@@ -45,10 +46,35 @@ struct member {
 
 struct spool {
 	char dir[4096];
-	struct member *m;
-	size_t n, cap;
+	struct util_array members;	/* struct member */
 	char location[4200];
 };
+
+static struct member *member_at(const struct spool *sp, size_t i)
+{
+	return UTIL_ARRAY_AT(&sp->members, struct member, i);
+}
+
+static size_t members(const struct spool *sp)
+{
+	return util_array_len(&sp->members);
+}
+
+/* member_add - a new member named PATH (a copy is kept), zeroed */
+static struct member *member_add(struct spool *sp, const char *path)
+{
+	struct member *m;
+	char *copy = strdup(path);
+
+	if (!copy || !(m = UTIL_ARRAY_PUSH(&sp->members, struct member))) {
+		free(copy);
+		store_error(-ENOMEM, "out of memory");
+		return NULL;
+	}
+	m->path = copy;
+	m->fd = -1;
+	return m;
+}
 
 static const char *strip_dot(const char *p)
 {
@@ -67,7 +93,7 @@ static const char *strip_dot(const char *p)
  */
 static void spool_path(const struct spool *sp, size_t i, char *buf, size_t len)
 {
-	snprintf(buf, len, "/proc/self/fd/%d", sp->m[i].fd);
+	snprintf(buf, len, "/proc/self/fd/%d", member_at(sp, i)->fd);
 }
 
 /* spool_new - an unnamed file for member I; *wfd: a descriptor to write it */
@@ -85,21 +111,23 @@ static int spool_new(struct spool *sp, size_t i, int *wfd)
 	if (fd < 0)
 		return store_error(-errno, "cannot create a temporary file in %s: %s (set TMPDIR)",
 				   sp->dir, strerror(errno));
-	sp->m[i].fd = fd;
-	sp->m[i].spooled = 1;
+	member_at(sp, i)->fd = fd;
+	member_at(sp, i)->spooled = 1;
 	*wfd = dup(fd);
 	return *wfd >= 0 ? 0 : store_error(-errno, "dup: %s", strerror(errno));
 }
 
 static void spool_release(struct spool *sp)
 {
-	for (size_t i = 0; i < sp->n; i++) {
-		if (sp->m[i].spooled)
-			close(sp->m[i].fd);
-		free(sp->m[i].path);
-		free(sp->m[i].link);
+	for (size_t i = 0; i < members(sp); i++) {
+		struct member *m = member_at(sp, i);
+
+		if (m->spooled)
+			close(m->fd);
+		free(m->path);
+		free(m->link);
 	}
-	free(sp->m);
+	util_array_release(&sp->members);
 }
 
 /* join - resolve link TARGET found in member PATH to a member name */
@@ -153,30 +181,19 @@ static int spool_entry(struct spool *sp, struct archive *a, struct archive_entry
 	if (archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFLNK &&
 	    !archive_entry_hardlink(e))
 		return 0;
-	if (sp->n == ARCHIVE_MEMBERS_MAX)
+	if (members(sp) == ARCHIVE_MEMBERS_MAX)
 		return store_error(-EFBIG, "%s has more than %d members", sp->location,
 				   ARCHIVE_MEMBERS_MAX);
-	if (sp->n == sp->cap) {
-		size_t nc = sp->cap ? sp->cap * 2 : 64;
-		struct member *nm = realloc(sp->m, nc * sizeof(*nm));
-		if (!nm)
-			return store_error(-ENOMEM, "out of memory");
-		sp->m = nm;
-		sp->cap = nc;
-	}
-	m = &sp->m[sp->n];
-	memset(m, 0, sizeof(*m));
-	m->path = strdup(strip_dot(p));
-	if (!m->path)
-		return store_error(-ENOMEM, "out of memory");
-	sp->n++;
+	m = member_add(sp, strip_dot(p));
+	if (!m)
+		return -ENOMEM;
 	if (archive_entry_hardlink(e) || archive_entry_filetype(e) == AE_IFLNK) {
 		int sym = !archive_entry_hardlink(e);
 		const char *target = sym ? archive_entry_symlink(e) : archive_entry_hardlink(e);
 		m->link = target ? join(m->path, target, sym) : NULL;
 		return m->link ? 0 : store_error(-ENOMEM, "out of memory");
 	}
-	rc = spool_new(sp, sp->n - 1, &fd);
+	rc = spool_new(sp, members(sp) - 1, &fd);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "%s/(spool of '%.300s')", sp->dir, m->path);
@@ -217,9 +234,9 @@ static struct member *member_find(struct spool *sp, const char *path)
 	path = strip_dot(path);
 	for (int depth = 0; depth < ARCHIVE_LINK_DEPTH; depth++) {
 		struct member *hit = NULL;
-		for (size_t i = 0; i < sp->n; i++)
-			if (!strcmp(sp->m[i].path, path))
-				hit = &sp->m[i];	/* the last of duplicates wins */
+		for (size_t i = 0; i < members(sp); i++)
+			if (!strcmp(member_at(sp, i)->path, path))
+				hit = member_at(sp, i);	/* the last of duplicates wins */
 		if (!hit || !hit->link)
 			return hit && hit->spooled ? hit : NULL;
 		path = hit->link;
@@ -232,8 +249,8 @@ static int spool_open_blob(void *arg, const struct oci_digest *d, int *out)
 	struct spool *sp = arg;
 	char path[4200];
 
-	for (size_t i = 0; i < sp->n; i++) {
-		if (!sp->m[i].spooled || memcmp(&sp->m[i].digest, d, sizeof(*d)))
+	for (size_t i = 0; i < members(sp); i++) {
+		if (!member_at(sp, i)->spooled || memcmp(&member_at(sp, i)->digest, d, sizeof(*d)))
 			continue;
 		spool_path(sp, i, path, sizeof(path));
 		*out = open(path, O_RDONLY | O_CLOEXEC);
@@ -390,26 +407,14 @@ static int convert(struct spool *sp, json_t *img, struct oci_descriptor *top)
 		json_array_append_new(ljs, descriptor_json(layer_media_type(m), &m->digest, m->size));
 	}
 	text = json_dumps(man, JSON_COMPACT);
-	if (!text || sp->n == sp->cap) {
-		struct member *nm = text ? realloc(sp->m, (sp->cap + 1) * sizeof(*nm)) : NULL;
-		if (!nm) {
-			rc = store_error(-ENOMEM, "out of memory");
-			goto out;
-		}
-		sp->m = nm;
-		sp->cap++;
-	}
-	m = &sp->m[sp->n];
-	memset(m, 0, sizeof(*m));
-	m->path = strdup("\n(generated manifest)");
-	if (!m->path) {
+	m = text ? member_add(sp, "\n(generated manifest)") : NULL;
+	if (!m) {
 		rc = store_error(-ENOMEM, "out of memory");
 		goto out;
 	}
-	sp->n++;
 	m->size = strlen(text);
 	oci_digest_of(&m->digest, text, m->size);
-	rc = spool_new(sp, sp->n - 1, &fd);
+	rc = spool_new(sp, members(sp) - 1, &fd);
 	if (rc)
 		goto out;
 	snprintf(path, sizeof(path), "%s/(generated manifest)", sp->dir);
@@ -443,6 +448,7 @@ int oci_archive_import(struct store *s, const char *file, const char *src_ref, c
 	int rc;
 
 	memset(&sp, 0, sizeof(sp));
+	util_array_init(&sp.members, sizeof(struct member));
 	snprintf(sp.location, sizeof(sp.location), "docker-archive:%s", file);
 	if (access(file, R_OK) < 0)
 		return store_error(-errno, "cannot read %s: %s", sp.location, strerror(errno));
@@ -460,7 +466,7 @@ int oci_archive_import(struct store *s, const char *file, const char *src_ref, c
 				 sp.location, (unsigned long long)mj->size, OCI_JSON_MAX);
 		goto out;
 	}
-	spool_path(&sp, (size_t)(mj - sp.m), path, sizeof(path));
+	spool_path(&sp, (size_t)(mj - member_at(&sp, 0)), path, sizeof(path));
 	{
 		char what[4300];
 		snprintf(what, sizeof(what), "%s: manifest.json", sp.location);
