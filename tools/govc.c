@@ -26,6 +26,8 @@ static const char usage[] =
 	"Repositories:\n"
 	"  repos STORE                     list repositories\n"
 	"  log STORE REPO                  history, newest first\n"
+	"  rm-repo STORE REPO --yes        remove a repository and its history\n"
+	"  mv-repo STORE OLD NEW           rename a repository\n"
 	"  import STORE git:DIR REPO       import a git repository\n"
 	"  export STORE REPO git:DIR       export to a git repository\n"
 	"\n"
@@ -101,7 +103,8 @@ static const struct {
 	{ "init", cmd_init },	  { "mount", cmd_mount },   { "umount", cmd_umount },
 	{ "fsck", cmd_fsck },	  { "repos", cmd_repos },   { "log", cmd_log },
 	{ "import", cmd_import }, { "export", cmd_export }, { "images", cmd_images },
-	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },
+	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },	    { "rm-repo", cmd_rm_repo },
+	{ "mv-repo", cmd_mv_repo },
 };
 
 /*

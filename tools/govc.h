@@ -16,10 +16,12 @@ int govc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* govc_wants_help - 1 if argv holds -h or --help. */
 int govc_wants_help(int argc, char **argv);
 
-/* store and repositories: tools/cmd_store.c */
+/* store and repositories: tools/cmd_store.c (rm-repo, mv-repo too) */
 int cmd_init(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_repos(int argc, char **argv);
+int cmd_rm_repo(int argc, char **argv);
+int cmd_mv_repo(int argc, char **argv);
 
 /* mounting: tools/cmd_mount.c */
 int cmd_mount(int argc, char **argv);
