@@ -84,8 +84,8 @@ static void daemon_stdio(const char *store)
 	}
 }
 
-/* mount_source - the source (store dir) of the govc mount at MNT. */
-static int mount_source(const char *mnt, char *out, size_t len)
+/* govc_mount_source - the source (store dir) of the govc mount at MNT. */
+int govc_mount_source(const char *mnt, char *out, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "r");
 	char line[8192];
@@ -164,7 +164,7 @@ int cmd_mount(int argc, char **argv)
 				 argv[optind + 1]);
 	if (!realpath(argv[optind + 1], mnt_abs) || stat(mnt_abs, &st) || !S_ISDIR(st.st_mode))
 		return govc_fail("mount: mount point '%s' is not a directory", argv[optind + 1]);
-	if (mount_source(mnt_abs, msg, sizeof(msg)) == 0)
+	if (govc_mount_source(mnt_abs, msg, sizeof(msg)) == 0)
 		return govc_fail("mount: '%s' is already a govc mount (of store '%s'); "
 				 "unmount it first with: govc umount %s",
 				 mnt_abs, msg, mnt_abs);
@@ -261,7 +261,7 @@ int cmd_umount(int argc, char **argv)
 	}
 	if (resolve_mountpoint(argv[1], mnt, sizeof(mnt)))
 		return govc_fail("umount: '%s': %s", argv[1], strerror(errno));
-	if (mount_source(mnt, store, sizeof(store)))
+	if (govc_mount_source(mnt, store, sizeof(store)))
 		return govc_fail("umount: '%s' is not a govc mount", mnt);
 	/* our daemon is the one holding the store's lock for this mount
 	 * point; none does when the mount is dead */
