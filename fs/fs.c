@@ -24,6 +24,7 @@
 
 #include "fs/fs_int.h"
 #include "store/commit.h"
+#include "store/inuse.h"
 #include "store/worktree.h"
 
 #define COMMIT_RETRY_NS (2LL * 1000000000)
@@ -330,6 +331,7 @@ int fs_run(const struct fs_options *o)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop = NULL;
 	struct fs fs = { .opt = *o };
+	struct store_mount_lock *lock = NULL;
 	char msg[1200];
 	int rc, status = 1, mounted = 0, committer_started = 0, watcher_started = 0;
 
@@ -340,6 +342,13 @@ int fs_run(const struct fs_options *o)
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.started = time(NULL);
+	/* one daemon per store: two would serve views that disagree */
+	rc = store_mount_lock_take(&lock, o->store_dir, o->mountpoint);
+	if (rc) {
+		snprintf(msg, sizeof(msg), "%s", store_errmsg());
+		report(o->ready_fd, msg);
+		goto out;
+	}
 	catch_faults(o->store_dir, o->ready_fd);
 	rc = store_open(&fs.store, o->store_dir, 0);
 	if (rc) {
@@ -434,6 +443,7 @@ out:
 	fs_nodes_free(&fs);
 	fs_images_free(&fs);
 	store_free(fs.store);
+	store_mount_lock_free(lock);
 	pthread_cond_destroy(&fs.wake);
 	pthread_cond_destroy(&fs.watch_wake);
 	pthread_mutex_destroy(&fs.commit_lock);

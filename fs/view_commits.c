@@ -4,6 +4,13 @@
  * and commits/<repo>/<id>/ is the read-only snapshot of that commit, read
  * straight from its git trees and blobs.
  *
+ * A snapshot shows the modes its commit records (git's 100644, 100755 and
+ * 040000 as 0644, 0755 and 0755, the root included), so that `rsync -a
+ * --delete commits/<repo>/<id>/ repos/<repo>/` restores exactly the
+ * committed tree; writes get EROFS from the view, whatever the mode says.
+ * Owners are the mounting user's and times the commit's: a commit records
+ * neither.
+ *
  * Snapshots are immutable, so their entries and attributes are cached by
  * the kernel for long; the lists of repositories and commits change, so
  * those directories are cached for a second only (the watcher invalidates
@@ -21,6 +28,9 @@
 #include "store/git.h"
 #include "store/object.h"
 #include "store/repo.h"
+
+/* a directory of a snapshot, as a git tree is checked out */
+#define SNAPSHOT_DIR_MODE 0755
 
 /* missing - RC of reading object ID of REPO's history: a missing object
  * is damage (-EIO), with a message that names it */
@@ -54,10 +64,10 @@ static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_n
 	n.oid = *te.id;
 	if (te.mode == 040000) {
 		n.kind = FS_K_TREE;
-		n.mode = S_IFDIR | 0555;
+		n.mode = S_IFDIR | SNAPSHOT_DIR_MODE;
 	} else if (te.mode == 0160000) {
 		n.kind = FS_K_TREE;	/* a submodule: shown as an empty dir */
-		n.mode = S_IFDIR | 0555;
+		n.mode = S_IFDIR | SNAPSHOT_DIR_MODE;
 		store_oid_empty_tree(&n.oid);
 	} else {
 		rc = store_object_info(t, &n.oid, NULL, &blen);
@@ -65,9 +75,10 @@ static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_n
 			return missing(rc, "blob", &n.oid, parent->repo);
 		n.size = blen;
 		n.kind = te.mode == 0120000 ? FS_K_LINK : FS_K_BLOB;
+		/* the modes git records: 100755 and 100644 */
 		n.mode = te.mode == 0120000 ? (S_IFLNK | 0777)
-			 : (te.mode & 0111)  ? (S_IFREG | 0555)
-					     : (S_IFREG | 0444);
+			 : (te.mode & 0111)  ? (S_IFREG | 0755)
+					     : (S_IFREG | 0644);
 	}
 	return fs_new_entry(fs, &n, FS_FOREVER, e);
 }
@@ -105,7 +116,7 @@ static int resolve_commit(struct fs *fs, struct store_txn *t, const char *repo, 
 		return -EIO;
 	n->time = when;
 	n->kind = FS_K_TREE;
-	n->mode = S_IFDIR | 0555;
+	n->mode = S_IFDIR | SNAPSHOT_DIR_MODE;	/* the repository's root */
 	return 0;
 }
 

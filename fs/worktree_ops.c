@@ -422,6 +422,31 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	make_node(req, parent, name, S_IFREG | (mode & 07777), NULL, fi);
 }
 
+/*
+ * repos_change - rmdir of repos/NAME (NEWNAME NULL) or rename of repos/NAME
+ * to repos/NEWNAME.  rmdir removes only a repository with no commit and an
+ * empty working tree (a mistyped mkdir): `rm -rf` never takes history with
+ * it; `govc rm-repo` removes the rest.  The store raises the events that
+ * update commits/ and log/; why a change is refused goes to the log.
+ */
+static void repos_change(fuse_req_t req, const char *name, const char *newname)
+{
+	struct store_txn *t;
+	int rc;
+
+	if (begin(req, &t, 1))
+		return;
+	rc = newname ? store_repo_rename(t, name, newname) : store_repo_remove(t, name, 1);
+	rc = finish(t, rc);
+	if (rc == -EINVAL || rc == -ENOTEMPTY || rc == -EEXIST)
+		fprintf(stderr, "govc: %s: %s\n", newname ? "rename" : "rmdir", store_errmsg());
+	if (rc) {
+		fs_reply_store_error(req, rc, newname ? "rename" : "rmdir");
+		return;
+	}
+	fuse_reply_err(req, 0);
+}
+
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 {
 	struct fs *fs = fs_of(req);
@@ -429,6 +454,10 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 	uint64_t ino = 0;
 	int rc;
 
+	if (parent == FS_ID_REPOS && dir) {
+		repos_change(req, name, NULL);
+		return;
+	}
 	if (!fs_is_wt(parent)) {
 		struct fs_node n;
 		const struct fs_view_ops *v = fs_view_of(fs, parent, &n);
@@ -467,6 +496,14 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	uint64_t replaced = 0;
 	int rc;
 
+	if (parent == FS_ID_REPOS && newparent == FS_ID_REPOS) {
+		/* mv repos/a repos/b renames the repository */
+		if (flags & ~(unsigned)RENAME_NOREPLACE)
+			fuse_reply_err(req, EINVAL);
+		else
+			repos_change(req, name, newname);
+		return;
+	}
 	if (!fs_is_wt(parent) || !fs_is_wt(newparent)) {
 		fuse_reply_err(req, (fs_is_wt(parent) || fs_is_wt(newparent)) ? EXDEV : EPERM);
 		return;

@@ -10,7 +10,8 @@
  *
  * Opened images are kept in a struct store_images for as long as the
  * daemon runs (a handful per image in the store): a node of a rootfs
- * names its opened image, which must outlive it.
+ * names its opened image, which must outlive it.  An image opened before
+ * a gc and re-import of its layers is opened again (root_of).
  *
  * Threads: any; the set's list is under its mutex (a leaf lock, never
  * held across store reads); everything else is the caller's.
@@ -66,6 +67,7 @@ void store_images_free(struct store_images *set)
 	free(set);
 }
 
+/* image_find - the newest opened image (or layer) with digest D */
 static struct store_image *image_find(struct store_images *set, const struct oci_digest *d,
 				      int layer)
 {
@@ -77,58 +79,58 @@ static struct store_image *image_find(struct store_images *set, const struct oci
 	return im;
 }
 
-/* image_get - the opened image (or layer, LAYER 1) with digest D. */
-static int image_get(struct store_images *set, struct store_txn *t, const struct oci_digest *d,
-		     int layer, struct store_image **out)
+/*
+ * root_of - OUT is the root of the opened image (or layer, LAYER 1) D.
+ *
+ * An opened image reads the layer indexes its record named when it was
+ * opened.  A gc removes the index of a layer no tag reaches, and a later
+ * import of the same layer indexes it again under a new id, so an image
+ * opened before then finds its indexes gone (-ENOENT) although its digest
+ * is in the store again.  Then the image is opened anew, as a new entry
+ * (new slot, new inode numbers); the old entry stays for the nodes the
+ * kernel may still hold of it, which answer ENOENT or EIO from then on.
+ * A fresh image whose root cannot be read is not kept.
+ */
+static int root_of(struct store_images *set, struct store_txn *t, const struct oci_digest *d,
+		   int layer, struct store_image_path *out)
 {
-	struct store_image *im, *dup;
+	struct store_image *im, *seen, *now;
 	struct oci_image *img;
 	int rc;
 
 	pthread_mutex_lock(&set->lock);
-	im = image_find(set, d, layer);
+	seen = image_find(set, d, layer);
 	pthread_mutex_unlock(&set->lock);
-	if (im) {
-		*out = im;
-		return 0;
+	im = seen;
+	rc = im ? oci_root(t, im->img, &out->node) : -ENOENT;
+	if (rc == -ENOENT) {
+		rc = layer ? oci_layer_open(&img, t, d) : oci_image_open(&img, t, d);
+		if (rc == 0)
+			rc = oci_root(t, img, &out->node);
+		if (rc == 0 && !(im = calloc(1, sizeof(*im))))
+			rc = store_error(-ENOMEM, "out of memory");
+		if (rc) {
+			oci_image_free(img);
+			return rc;
+		}
+		im->digest = *d;
+		im->layer = layer;
+		im->img = img;
+		pthread_mutex_lock(&set->lock);
+		now = image_find(set, d, layer);
+		if (now == seen) {
+			im->slot = ++set->slots;
+			im->next = set->list;
+			set->list = im;
+		}
+		pthread_mutex_unlock(&set->lock);
+		if (now != seen) {	/* another thread was quicker */
+			oci_image_free(img);
+			free(im);
+			im = now;
+			rc = oci_root(t, im->img, &out->node);
+		}
 	}
-	rc = layer ? oci_layer_open(&img, t, d) : oci_image_open(&img, t, d);
-	if (rc)
-		return rc;
-	im = calloc(1, sizeof(*im));
-	if (!im) {
-		oci_image_free(img);
-		return store_error(-ENOMEM, "out of memory");
-	}
-	im->digest = *d;
-	im->layer = layer;
-	im->img = img;
-	pthread_mutex_lock(&set->lock);
-	dup = image_find(set, d, layer);	/* another thread was quicker */
-	if (!dup) {
-		im->slot = ++set->slots;
-		im->next = set->list;
-		set->list = im;
-	}
-	pthread_mutex_unlock(&set->lock);
-	if (dup) {
-		oci_image_free(img);
-		free(im);
-		im = dup;
-	}
-	*out = im;
-	return 0;
-}
-
-/* root_of - OUT is the root of the opened image (or layer) D */
-static int root_of(struct store_images *set, struct store_txn *t, const struct oci_digest *d,
-		   int layer, struct store_image_path *out)
-{
-	struct store_image *im;
-	int rc = image_get(set, t, d, layer, &im);
-
-	if (rc == 0)
-		rc = oci_root(t, im->img, &out->node);
 	if (rc)
 		return rc;
 	out->kind = STORE_IMG_NODE;

@@ -81,13 +81,34 @@ int store_repo_exists(struct store_txn *t, const char *name)
 	return rc ? rc : 1;
 }
 
+/*
+ * repo_event - raise {"type":"repo","repo":NAME,"action":ACTION,...}; KEY
+ * and VALUE (if KEY is not NULL) add a field ("branch", "from").
+ */
+static int repo_event(struct store_txn *t, const char *name, const char *action,
+		      const char *key, const char *value)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "type", "repo", "repo", name, "action",
+			       action, "time", (json_int_t)(store_now_ns() / 1000000000));
+	char *line;
+	int rc;
+
+	if (ev && key)
+		json_object_set_new(ev, key, json_string(value));
+	line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	if (!line)
+		return store_error(-ENOMEM, "out of memory");
+	rc = store_event_append(t, line);
+	free(line);
+	return rc;
+}
+
 int store_repo_create(struct store_txn *t, const char *name, const char *branch)
 {
 	unsigned char created[8];
 	char head[STORE_REF_VALUE_MAX];
 	uint64_t root;
-	json_t *ev;
-	char *line;
 	int rc;
 
 	rc = store_repo_name_check(name);
@@ -109,15 +130,7 @@ int store_repo_create(struct store_txn *t, const char *name, const char *branch)
 	rc = store_wt_create(t, name, branch, NULL, &root);
 	if (rc)
 		return rc;
-	ev = json_pack("{s:s, s:s, s:s, s:I}", "type", "repo", "repo", name, "branch", branch,
-		       "time", (json_int_t)(store_now_ns() / 1000000000));
-	line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	json_decref(ev);
-	if (!line)
-		return store_error(-ENOMEM, "out of memory");
-	rc = store_event_append(t, line);
-	free(line);
-	return rc;
+	return repo_event(t, name, "created", "branch", branch);
 }
 
 int store_repo_foreach(struct store_txn *t, int (*cb)(const char *, void *), void *arg)
@@ -345,4 +358,173 @@ int store_reflog_foreach(struct store_txn *t, const char *repo, const char *name
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* ---- removing and renaming ------------------------------------------------ */
+
+struct wt_of_repo {
+	const char *repo;
+	char (*branches)[STORE_REF_NAME_MAX + 1];
+	size_t n, cap;
+};
+
+static int add_branch(const char *repo, const char *branch, uint64_t root, void *arg)
+{
+	struct wt_of_repo *w = arg;
+
+	(void)root;
+	if (strcmp(repo, w->repo))
+		return 0;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 4;
+		void *nb = realloc(w->branches, cap * sizeof(*w->branches));
+		if (!nb)
+			return store_error(-ENOMEM, "out of memory");
+		w->branches = nb;
+		w->cap = cap;
+	}
+	snprintf(w->branches[w->n++], sizeof(w->branches[0]), "%s", branch);
+	return 0;
+}
+
+static int count_entry(const char *name, const struct store_inode *n, void *arg)
+{
+	(void)name;
+	(void)n;
+	++*(int *)arg;
+	return 1;	/* one is enough */
+}
+
+/* repo_is_empty - 1 if REPO has no commit and only empty working trees */
+static int repo_is_empty(struct store_txn *t, const char *repo, const struct wt_of_repo *w)
+{
+	git_oid head;
+	int rc = store_ref_resolve(t, repo, "HEAD", &head);
+
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT)
+		return rc;
+	for (size_t i = 0; i < w->n; i++) {
+		uint64_t root;
+		int entries = 0;
+		rc = store_wt_root(t, repo, w->branches[i], &root);
+		if (rc == 0)
+			rc = store_wt_readdir(t, root, NULL, count_entry, &entries);
+		if (rc < 0)
+			return rc;
+		if (entries)
+			return 0;
+	}
+	return 1;
+}
+
+int store_repo_remove(struct store_txn *t, const char *name, int only_if_empty)
+{
+	struct wt_of_repo w = { .repo = name };
+	char prefix[STORE_REPO_NAME_MAX + 1];
+	size_t plen = strlen(name) + 1;
+	int rc = store_repo_exists(t, name);
+
+	if (rc == 0)
+		return store_error(-ENOENT, "no repository '%s'", name);
+	if (rc < 0)
+		return rc;
+	memcpy(prefix, name, plen);
+	rc = store_wt_foreach(t, 0, add_branch, &w);
+	if (rc == 0 && only_if_empty) {
+		rc = repo_is_empty(t, name, &w);
+		if (rc == 0)
+			rc = store_error(-ENOTEMPTY,
+					 "repository '%s' has files or history; remove it with: "
+					 "govc rm-repo STORE %s --yes",
+					 name, name);
+		else if (rc == 1)
+			rc = 0;
+	}
+	for (size_t i = 0; rc == 0 && i < w.n; i++)
+		rc = store_wt_remove(t, name, w.branches[i]);
+	free(w.branches);
+	if (rc == 0)
+		rc = store_del_prefix(t, TBL_REFS, prefix, plen);
+	if (rc == 0)
+		rc = store_del_prefix(t, TBL_REFLOG, prefix, plen);
+	if (rc == 0)
+		rc = store_del(t, TBL_REPOS, name, plen - 1);
+	return rc ? rc : repo_event(t, name, "removed", NULL, NULL);
+}
+
+/* move_prefix - rename every key of TBL starting with OLD\0 to NEW\0... */
+static int move_prefix(struct store_txn *t, enum store_table tbl, const char *old,
+		       const char *new)
+{
+	size_t ol = strlen(old) + 1, nl = strlen(new) + 1;
+	MDB_cursor *c;
+	MDB_val k = { ol, (void *)old }, v;
+	int rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, tbl), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "repository keys");
+	/* OLD\0 sorts before every key it starts: take each from the front */
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) == 0 && k.mv_size >= ol &&
+	       !memcmp(k.mv_data, old, ol)) {
+		size_t rest = k.mv_size - ol;
+		unsigned char *nk = malloc(nl + rest), *nv = malloc(v.mv_size ? v.mv_size : 1);
+
+		if (!nk || !nv) {
+			free(nk);
+			free(nv);
+			mdb_cursor_close(c);
+			return store_error(-ENOMEM, "out of memory");
+		}
+		memcpy(nk, new, nl);
+		memcpy(nk + nl, (char *)k.mv_data + ol, rest);
+		memcpy(nv, v.mv_data, v.mv_size);
+		rc = mdb_cursor_del(c, 0);
+		if (rc == 0)
+			rc = store_put(t, tbl, nk, nl + rest, nv, v.mv_size, MDB_NOOVERWRITE);
+		free(nk);
+		free(nv);
+		if (rc) {
+			mdb_cursor_close(c);
+			return rc > 0 ? store_mdb_error(rc, "repository keys") : rc;
+		}
+		k.mv_size = ol;
+		k.mv_data = (void *)old;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : store_mdb_error(rc, "repository keys");
+}
+
+int store_repo_rename(struct store_txn *t, const char *old, const char *new)
+{
+	MDB_val v;
+	unsigned char created[8];
+	int rc = store_repo_name_check(new);
+
+	if (rc)
+		return rc;
+	rc = store_get(t, TBL_REPOS, old, strlen(old), &v);
+	if (rc == -ENOENT)
+		return store_error(-ENOENT, "no repository '%s'", old);
+	if (rc)
+		return rc;
+	if (v.mv_size != sizeof(created))
+		return store_error(-EIO, "record of repository '%s' is corrupt", old);
+	memcpy(created, v.mv_data, sizeof(created));
+	rc = store_repo_exists(t, new);
+	if (rc)
+		return rc < 0 ? rc : store_error(-EEXIST, "repository '%s' already exists", new);
+	rc = store_put(t, TBL_REPOS, new, strlen(new), created, sizeof(created), MDB_NOOVERWRITE);
+	if (rc == 0)
+		rc = store_del(t, TBL_REPOS, old, strlen(old));
+	if (rc == 0)
+		rc = move_prefix(t, TBL_REFS, old, new);
+	if (rc == 0)
+		rc = move_prefix(t, TBL_REFLOG, old, new);
+	if (rc == 0)
+		rc = move_prefix(t, TBL_WORKTREES, old, new);
+	if (rc == 0)
+		rc = repo_event(t, old, "removed", NULL, NULL);
+	return rc ? rc : repo_event(t, new, "renamed", "from", old);
 }

@@ -39,6 +39,24 @@ int store_branch_name_check(const char *name);
 int store_repo_create(struct store_txn *t, const char *name,
 		      const char *branch);
 
+/*
+ * store_repo_remove - remove repository NAME: its working trees (their
+ * inodes become orphans, see store_wt_remove), refs, reflog and record;
+ * its objects stay until gc.  With ONLY_IF_EMPTY (rmdir through the
+ * mount), only a repository with no commit and empty working trees goes,
+ * else -ENOTEMPTY naming the command that removes it.  -ENOENT if absent.
+ * Raises {"type":"repo","repo":NAME,"action":"removed"}.
+ */
+int store_repo_remove(struct store_txn *t, const char *name, int only_if_empty);
+
+/*
+ * store_repo_rename - rename repository OLD to NEW, with its refs, reflog
+ * and working trees (the same inodes).  -EINVAL for a bad NEW (message
+ * says why), -ENOENT, -EEXIST.  Raises "removed" for OLD and
+ * {"type":"repo","repo":NEW,"action":"renamed","from":OLD}.
+ */
+int store_repo_rename(struct store_txn *t, const char *old, const char *new);
+
 /* store_repo_exists - 1, 0, or a negative errno. */
 int store_repo_exists(struct store_txn *t, const char *name);
 

@@ -249,6 +249,12 @@ int store_open(struct store **out, const char *dir, unsigned flags)
 			return store_error(-EEXIST, "'%s' is not empty; give govc init an empty or new directory",
 					   dir);
 	} else if (stat(path, &st) < 0) {
+		/* "busybox:1.0", "oci:DIR", "git:DIR": arguments in the wrong order */
+		if (stat(dir, &st) < 0 && strchr(dir, ':'))
+			return store_error(-ENOENT, "no store at '%s': that looks like an image "
+					   "or a location, not a store; the store comes first: "
+					   "govc <command> STORE ... (see govc <command> --help)",
+					   dir);
 		if (stat(dir, &st) < 0)
 			return store_error(-ENOENT, "no store at '%s' (create one with: govc init %s)",
 					   dir, dir);

@@ -1476,3 +1476,53 @@ int store_wt_checkout(struct store_txn *t, uint64_t root, const git_oid *tree)
 		return store_error(-ENOTEMPTY, "working tree is not empty");
 	return checkout_tree(t, root, tree, 0);
 }
+
+/* ---- removing a whole working tree (store_wt_remove) -------------------- */
+
+static int collect_child(const char *name, const struct store_inode *n, void *arg)
+{
+	uint64_t *slot = UTIL_ARRAY_PUSH((struct util_array *)arg, uint64_t);
+
+	(void)name;
+	if (!slot)
+		return store_error(-ENOMEM, "out of memory");
+	*slot = n->ino;
+	return 0;
+}
+
+int store_wt_remove(struct store_txn *t, const char *repo, const char *branch)
+{
+	struct util_array all = UTIL_ARRAY_INIT(uint64_t);
+	char key[512];
+	uint64_t root, *slot;
+	int n = snprintf(key, sizeof(key), "%s%c%s", repo, 0, branch);
+	int rc = store_wt_root(t, repo, branch, &root);
+
+	if (rc)
+		return rc;
+	slot = UTIL_ARRAY_PUSH(&all, uint64_t);
+	if (!slot)
+		return store_error(-ENOMEM, "out of memory");
+	*slot = root;
+	/* breadth first: the array grows while it is walked */
+	for (size_t i = 0; rc == 0 && i < util_array_len(&all); i++) {
+		uint64_t ino = *UTIL_ARRAY_AT(&all, uint64_t, i);
+		struct store_inode node;
+		unsigned char dkey[8];
+
+		rc = store_inode_get(t, ino, &node);
+		if (rc == 0 && S_ISDIR(node.mode)) {
+			rc = store_wt_readdir(t, ino, NULL, collect_child, &all);
+			store_be64_put(dkey, ino);
+			if (rc == 0)
+				rc = store_del_prefix(t, TBL_DIRENTS, dkey, 8);
+		}
+		/* an orphan: freed at the last close, or at the next start */
+		if (rc == 0)
+			rc = orphan(t, &node);
+	}
+	util_array_release(&all);
+	if (rc == 0)
+		rc = store_del(t, TBL_WORKTREES, key, (size_t)n);
+	return rc;
+}

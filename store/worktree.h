@@ -102,6 +102,15 @@ int store_wt_create(struct store_txn *t, const char *repo, const char *branch,
  */
 int store_wt_checkout(struct store_txn *t, uint64_t root, const git_oid *tree);
 
+/*
+ * store_wt_remove - remove the working tree of REPO's BRANCH: its record
+ * goes, and every inode of it becomes an orphan, freed as orphans are
+ * (store_wt_forget at the last close, store_wt_purge_orphans at the next
+ * daemon start), so a file still open in a running mount stays readable.
+ * -ENOENT if there is no such working tree.
+ */
+int store_wt_remove(struct store_txn *t, const char *repo, const char *branch);
+
 /* store_wt_root - the root inode of REPO's BRANCH; -ENOENT if none. */
 int store_wt_root(struct store_txn *t, const char *repo, const char *branch,
 		  uint64_t *root);

@@ -1,12 +1,14 @@
 /*
  * cmd_mount.c - govc mount and govc umount.
  *
- * mount forks the daemon, which opens the store, mounts and reports "ok"
- * (or the first error) through a pipe; the parent returns only then, so a
- * script can use the mount on the next line.  The daemon writes its pid to
- * STORE/daemon.pid and logs to STORE/daemon.log.  umount finds the store
- * from the mount table (the mount's source is the store directory), asks
- * the kernel to unmount, and waits for the daemon to commit and exit.
+ * mount forks the daemon, which takes the store's mount lock (one daemon
+ * per store, store/inuse.h), opens the store, mounts and reports "ok" (or
+ * the first error) through a pipe; the parent returns only then, so a
+ * script can use the mount on the next line.  The daemon logs to
+ * STORE/daemon.log.  umount finds the store from the mount table (the
+ * mount's source is the store directory), asks the kernel to unmount, and
+ * waits for the daemon that holds the store's lock for that mount point
+ * to commit and exit.
  */
 #include "config.h"
 
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "store/inuse.h"
 #include "store/store.h"
 #include "tools/govc.h"
 
@@ -81,17 +84,43 @@ static void daemon_stdio(const char *store)
 	}
 }
 
-static void write_pid(const char *store)
+/* govc_mount_source - the source (store dir) of the govc mount at MNT. */
+int govc_mount_source(const char *mnt, char *out, size_t len)
 {
-	char path[PATH_MAX + 32];
-	FILE *f;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[8192];
+	int found = 0;
 
-	snprintf(path, sizeof(path), "%s/daemon.pid", store);
-	f = fopen(path, "w");
-	if (f) {
-		fprintf(f, "%ld\n", (long)getpid());
-		fclose(f);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint opts ... - fstype source superopts */
+		char mp[PATH_MAX], fstype[64], source[PATH_MAX];
+		char *dash = strstr(line, " - ");
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+			continue;
+		if (sscanf(dash + 3, "%63s %4095s", fstype, source) != 2)
+			continue;
+		if (strcmp(mp, mnt) == 0 && strcmp(fstype, "fuse.govc") == 0) {
+			snprintf(out, len, "%s", source);
+			found = 1;
+		}
 	}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+/*
+ * mount_is_dead - is PATH a FUSE mount whose daemon is gone?  A plain
+ * stat() may be answered from the attributes the kernel cached; a forced
+ * one asks the daemon, and a dead connection answers ENOTCONN.
+ */
+static int mount_is_dead(const char *path)
+{
+	struct statx stx;
+
+	return statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC, STATX_TYPE, &stx) < 0 &&
+	       errno == ENOTCONN;
 }
 
 int cmd_mount(int argc, char **argv)
@@ -128,8 +157,17 @@ int cmd_mount(int argc, char **argv)
 	}
 	if (!realpath(argv[optind], store_abs))
 		return govc_fail("mount: no store at '%s': %s", argv[optind], strerror(errno));
+	if (mount_is_dead(argv[optind + 1]))
+		return govc_fail("mount: '%s' is a dead mount (its daemon is gone: %s); "
+				 "clear it with: fusermount3 -u %s (or umount -l %s)",
+				 argv[optind + 1], strerror(ENOTCONN), argv[optind + 1],
+				 argv[optind + 1]);
 	if (!realpath(argv[optind + 1], mnt_abs) || stat(mnt_abs, &st) || !S_ISDIR(st.st_mode))
 		return govc_fail("mount: mount point '%s' is not a directory", argv[optind + 1]);
+	if (govc_mount_source(mnt_abs, msg, sizeof(msg)) == 0)
+		return govc_fail("mount: '%s' is already a govc mount (of store '%s'); "
+				 "unmount it first with: govc umount %s",
+				 mnt_abs, msg, mnt_abs);
 	if (strchr(store_abs, ','))
 		return govc_fail("mount: store path '%s' must not contain ','", store_abs);
 	/* check the store here, where the error can be shown; the daemon
@@ -140,10 +178,8 @@ int cmd_mount(int argc, char **argv)
 	o.store_dir = store_abs;
 	o.mountpoint = mnt_abs;
 	o.fuse_opts = fuse_opts;
-	if (o.foreground) {
-		write_pid(store_abs);
+	if (o.foreground)
 		return fs_run(&o);
-	}
 	if (pipe(pipefd) < 0)
 		return govc_fail("mount: pipe: %s", strerror(errno));
 	pid = fork();
@@ -155,7 +191,6 @@ int cmd_mount(int argc, char **argv)
 		if (chdir("/") < 0)
 			_exit(1);
 		daemon_stdio(store_abs);
-		write_pid(store_abs);
 		o.ready_fd = pipefd[1];
 		_exit(fs_run(&o));
 	}
@@ -175,87 +210,63 @@ int cmd_mount(int argc, char **argv)
 	return 0;
 }
 
-/* mount_source - the source (store dir) of the govc mount at MNT. */
-static int mount_source(const char *mnt, char *out, size_t len)
+/*
+ * resolve_mountpoint - the absolute path of mount point ARG, also when the
+ * mount is dead (its root answers ENOTCONN): then the parent is resolved
+ * and the last component kept.  Returns 0, or -1 with errno set.
+ */
+static int resolve_mountpoint(const char *arg, char *out, size_t len)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	char line[8192];
-	int found = 0;
+	char copy[PATH_MAX], parent[PATH_MAX], *slash;
+	const char *base;
 
-	if (!f)
+	if (realpath(arg, out))
+		return 0;
+	if (errno != ENOTCONN || snprintf(copy, sizeof(copy), "%s", arg) >= (int)sizeof(copy))
 		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		/* id parent maj:min root mountpoint opts ... - fstype source superopts */
-		char mp[PATH_MAX], fstype[64], source[PATH_MAX];
-		char *dash = strstr(line, " - ");
-		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-			continue;
-		if (sscanf(dash + 3, "%63s %4095s", fstype, source) != 2)
-			continue;
-		if (strcmp(mp, mnt) == 0 && strcmp(fstype, "fuse.govc") == 0) {
-			snprintf(out, len, "%s", source);
-			found = 1;
-		}
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	base = slash ? slash + 1 : copy;
+	if (slash)
+		*slash = '\0';
+	if (!realpath(slash ? (copy[0] ? copy : "/") : ".", parent))
+		return -1;
+	if (snprintf(out, len, "%s/%s", strcmp(parent, "/") ? parent : "", base) >= (int)len) {
+		errno = ENAMETOOLONG;
+		return -1;
 	}
-	fclose(f);
-	return found ? 0 : -1;
+	return 0;
 }
 
-/* alive - is process PID still running (not gone, not a zombie)? */
-static int alive(pid_t pid)
-{
-	char path[64], stat[256];
-	FILE *f;
-	int running = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(stat, sizeof(stat), f)) {
-		char *p = strrchr(stat, ')');
-		running = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-	}
-	fclose(f);
-	return running;
-}
-
-static pid_t read_pid(const char *store)
-{
-	char path[PATH_MAX + 32];
-	long pid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/daemon.pid", store);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return (pid_t)pid;
-}
+static const char umount_usage[] =
+	"usage: govc umount MOUNTPOINT\n"
+	"\n"
+	"Commit what is pending, unmount, and wait for the store's daemon that\n"
+	"served MOUNTPOINT to exit.  A dead mount (its daemon gone) is cleared.\n";
 
 int cmd_umount(int argc, char **argv)
 {
-	char mnt[PATH_MAX], store[PATH_MAX];
-	pid_t pid, child;
-	int status;
+	char mnt[PATH_MAX], store[PATH_MAX], held_at[PATH_MAX];
+	pid_t pid = 0, child;
+	int status, own;
 
 	if (govc_wants_help(argc, argv)) {
-		printf("usage: govc umount MOUNTPOINT\n\n"
-		       "Commit what is pending, unmount and wait for the daemon to exit.\n");
+		fputs(umount_usage, stdout);
 		return 0;
 	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: govc umount MOUNTPOINT\n");
+		fputs(umount_usage, stderr);
 		return 2;
 	}
-	if (!realpath(argv[1], mnt))
+	if (resolve_mountpoint(argv[1], mnt, sizeof(mnt)))
 		return govc_fail("umount: '%s': %s", argv[1], strerror(errno));
-	if (mount_source(mnt, store, sizeof(store)))
+	if (govc_mount_source(mnt, store, sizeof(store)))
 		return govc_fail("umount: '%s' is not a govc mount", mnt);
-	pid = read_pid(store);
+	/* our daemon is the one holding the store's lock for this mount
+	 * point; none does when the mount is dead */
+	own = store_mount_holder(store, &pid, held_at, sizeof(held_at)) == 1 &&
+	      !strcmp(held_at, mnt) && pid > 0;
 	child = fork();
 	if (child == 0) {
 		execlp("fusermount3", "fusermount3", "-u", mnt, (char *)NULL);
@@ -265,14 +276,15 @@ int cmd_umount(int argc, char **argv)
 	    WEXITSTATUS(status) != 0)
 		return govc_fail("umount: cannot unmount '%s' (files still open? see fusermount3 -u)",
 				 mnt);
-	/* the daemon commits what is pending, then exits */
-	for (int i = 0; pid > 0 && i < UMOUNT_WAIT_S * 20; i++) {
+	/* the daemon commits what is pending, then exits and drops the lock */
+	for (int i = 0; own && i < UMOUNT_WAIT_S * 20; i++) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		if (!alive(pid))
+		pid_t now = 0;
+		if (store_mount_holder(store, &now, held_at, sizeof(held_at)) != 1 || now != pid)
 			return 0;
 		nanosleep(&ts, NULL);
 	}
-	if (pid > 0 && alive(pid))
+	if (own)
 		return govc_fail("umount: the daemon (pid %ld) did not exit; see %s/daemon.log",
 				 (long)pid, store);
 	return 0;

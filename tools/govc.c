@@ -4,11 +4,13 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <git2.h>
 #include <curl/curl.h>
 
@@ -26,6 +28,8 @@ static const char usage[] =
 	"Repositories:\n"
 	"  repos STORE                     list repositories\n"
 	"  log STORE REPO                  history, newest first\n"
+	"  rm-repo STORE REPO --yes        remove a repository and its history\n"
+	"  mv-repo STORE OLD NEW           rename a repository\n"
 	"  import STORE git:DIR REPO       import a git repository\n"
 	"  export STORE REPO git:DIR       export to a git repository\n"
 	"\n"
@@ -63,6 +67,32 @@ int govc_wants_help(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * store_is_mount_point - is the STORE argument of a command (its first
+ * operand) where a store is mounted?  Then say which store was meant.
+ */
+static int store_is_mount_point(int argc, char **argv)
+{
+	char abs[PATH_MAX], store[PATH_MAX];
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--platform") ||
+		    !strncmp(argv[i], "--max-layer-", 12)) {
+			i++;	/* an option's value */
+			continue;
+		}
+		if (argv[i][0] == '-')
+			continue;
+		if (!realpath(argv[i], abs) || govc_mount_source(abs, store, sizeof(store)))
+			return 0;
+		govc_fail("%s: '%s' is where store '%s' is mounted, not a store; "
+			  "name the store: govc %s %s ...",
+			  argv[0], argv[i], store, argv[0], store);
+		return 1;
+	}
+	return 0;
+}
+
 /* A transport argument: "git:DIR" goes to git, anything else to OCI. */
 static int is_git_location(const char *arg)
 {
@@ -87,9 +117,8 @@ static int cmd_export(int argc, char **argv)
 		return cmd_git_export(argc, argv);
 	if (govc_wants_help(argc, argv)) {
 		printf("usage: govc export STORE REPO git:DIR\n"
-		       "       govc export STORE NAME[:TAG] oci:DIR[:TAG]\n"
-		       "       govc export STORE NAME[:TAG] docker-archive:FILE\n");
-		return 0;
+		       "  a repository to an ordinary git repository (its history intact)\n\n");
+		/* then the image destinations in full */
 	}
 	return cmd_oci_export(argc, argv);
 }
@@ -101,7 +130,8 @@ static const struct {
 	{ "init", cmd_init },	  { "mount", cmd_mount },   { "umount", cmd_umount },
 	{ "fsck", cmd_fsck },	  { "repos", cmd_repos },   { "log", cmd_log },
 	{ "import", cmd_import }, { "export", cmd_export }, { "images", cmd_images },
-	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },
+	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },	    { "rm-repo", cmd_rm_repo },
+	{ "mv-repo", cmd_mv_repo },
 };
 
 /*
@@ -147,6 +177,10 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name))
 			continue;
 		huge_pages(argv);
+		/* the re-execution through /proc/self/exe names us "exe" */
+		prctl(PR_SET_NAME, "govc", 0, 0, 0);
+		if (strcmp(argv[1], "umount") && store_is_mount_point(argc - 1, argv + 1))
+			return 1;
 		git_libgit2_init();
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		rc = commands[i].fn(argc - 1, argv + 1);

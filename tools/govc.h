@@ -9,6 +9,7 @@
 #define GOVC_TOOLS_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* govc_fail - print "govc: MSG" to stderr; returns 1. */
 int govc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -16,12 +17,17 @@ int govc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* govc_wants_help - 1 if argv holds -h or --help. */
 int govc_wants_help(int argc, char **argv);
 
-/* store and repositories: tools/cmd_store.c */
+/* store and repositories: tools/cmd_store.c (rm-repo, mv-repo too) */
 int cmd_init(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_repos(int argc, char **argv);
+int cmd_rm_repo(int argc, char **argv);
+int cmd_mv_repo(int argc, char **argv);
 
-/* mounting: tools/cmd_mount.c */
+/* mounting: tools/cmd_mount.c
+ * govc_mount_source: the store directory of the govc mount at MNT (an
+ * absolute path) into OUT; 0, or -1 if MNT is no govc mount. */
+int govc_mount_source(const char *mnt, char *out, size_t len);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 

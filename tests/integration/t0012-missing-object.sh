@@ -29,7 +29,7 @@ S=$T/store2
 snap=$M/commits/r/$id
 ls -l "$snap" > "$T/ls.out" 2> "$T/ls.err" || true
 check "ls -l of the snapshot lists every name" sh -c "[ \$(grep -c '^[-?]' '$T/ls.out') = 4 ]"
-check "and the intact files with their attributes" sh -c "grep -q '^-r--r--r-- .* a\$' '$T/ls.out' && grep -q '^-r--r--r-- .* d\$' '$T/ls.out'"
+check "and the intact files with their attributes" sh -c "grep -q '^-rw-r--r-- .* a\$' '$T/ls.out' && grep -q '^-rw-r--r-- .* d\$' '$T/ls.out'"
 check "the damaged one gives EIO" grep -q "cannot access.*b': Input/output error" "$T/ls.err"
 check "the other files of the snapshot read as before" sh -c "[ \"\$(cat '$snap/a' '$snap/c' '$snap/d')\" = \"\$(printf 'content a\ncontent c\ncontent d')\" ]"
 check "the working tree lists every name too" sh -c "[ \$(ls '$M/repos/r' | wc -l) = 4 ]"
