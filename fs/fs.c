@@ -360,6 +360,11 @@ int fs_run(const struct fs_options *o)
 	rc = fs_nodes_init(&fs);
 	if (rc == 0)
 		rc = store_images_new(&fs.images);
+	if (rc == 0) {
+		char what[4200];
+		snprintf(what, sizeof(what), "the mount at %s", o->mountpoint);
+		rc = store_ingest_begin(&fs.inuse, fs.store, what);
+	}
 	if (rc == 0)
 		rc = startup_recovery(&fs);
 	release_faults();
@@ -417,6 +422,8 @@ int fs_run(const struct fs_options *o)
 out:
 	if (watcher_started)
 		fs_watch_stop(&fs);
+	store_ingest_abort(fs.inuse);	/* its pins go: nothing is held now */
+	fs.inuse = NULL;
 	if (committer_started) {
 		pthread_mutex_lock(&fs.lock);
 		fs.stopping = 1;

@@ -35,6 +35,7 @@
 
 #include "fs/fs.h"
 #include "store/image_path.h"
+#include "store/ingest.h"
 #include "store/oci.h"
 #include "store/store.h"
 #include "store/worktree.h"
@@ -144,6 +145,9 @@ struct fs {
 	/* the images opened for rootfs/ and layers/<digest>/ trees, shared
 	 * (store/image_path.h: its own lock); set at start */
 	struct store_images *images;
+	/* pins what the kernel holds of images (store_images_sync_pins),
+	 * used by the watcher thread only; set at start */
+	struct store_ingest *inuse;
 	/* directory listings read without OPENDIR (worktree_ops.c) */
 	int no_opendir;			/* set at init */
 	/*

@@ -87,6 +87,8 @@ static void insert(struct fs *fs, struct fs_node *n)
 	n->next = fs->table[s];
 	fs->table[s] = n;
 	fs->nodes++;
+	if (n->kind == FS_K_IMG_NODE && n->image)
+		store_image_hold(n->image);	/* pinned against gc meanwhile */
 }
 
 /* ---- interned nodes: a second table, by key ------------------------------ */
@@ -148,6 +150,8 @@ static void drop(struct fs *fs, struct fs_node *gone)
 		*p = gone->knext;
 	}
 	fs->nodes--;
+	if (gone->kind == FS_K_IMG_NODE && gone->image)
+		store_image_unhold(gone->image);
 	free(gone->key);
 	free(gone->target);
 	free(gone);

@@ -199,6 +199,9 @@ static void *watcher(void *arg)
 			gen = now_gen;
 			follow(fs, &seen);
 		}
+		/* what the kernel holds of images is pinned against gc */
+		if (fs->inuse && store_images_sync_pins(fs->images, fs->inuse))
+			fprintf(stderr, "govc: pinning the images in use: %s\n", store_errmsg());
 		pthread_mutex_lock(&fs->lock);
 	}
 	pthread_mutex_unlock(&fs->lock);

@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 
 #include "store/image_path.h"
+#include "store/ingest.h"
+#include "util/array.h"
 #include "store/object.h"
 
 struct store_images {
@@ -65,6 +67,69 @@ void store_images_free(struct store_images *set)
 	}
 	pthread_mutex_destroy(&set->lock);
 	free(set);
+}
+
+void store_image_hold(struct store_image *im)
+{
+	__atomic_add_fetch(&im->holds, 1, __ATOMIC_RELAXED);
+}
+
+void store_image_unhold(struct store_image *im)
+{
+	__atomic_sub_fetch(&im->holds, 1, __ATOMIC_RELAXED);
+}
+
+/* a change of pin to make: outside the mutex */
+struct pin_change {
+	struct oci_digest digest;
+	struct store_image *im;
+	int pin;
+};
+
+/* held - does the kernel hold a node of any opened image of digest D?
+ * (after a gc and a re-import one digest may have several entries) */
+static int held(const struct store_images *set, const struct oci_digest *d)
+{
+	for (const struct store_image *im = set->list; im; im = im->next)
+		if (!memcmp(&im->digest, d, sizeof(*d)) &&
+		    __atomic_load_n(&im->holds, __ATOMIC_RELAXED) > 0)
+			return 1;
+	return 0;
+}
+
+int store_images_sync_pins(struct store_images *set, struct store_ingest *in)
+{
+	struct util_array changes = UTIL_ARRAY_INIT(struct pin_change);
+	struct store_image *im;
+	int rc = 0;
+
+	pthread_mutex_lock(&set->lock);
+	for (im = set->list; im && rc == 0; im = im->next) {
+		int want = held(set, &im->digest);
+		struct pin_change *c;
+
+		if (want == im->pinned)
+			continue;
+		c = UTIL_ARRAY_PUSH(&changes, struct pin_change);
+		if (!c)
+			rc = store_error(-ENOMEM, "out of memory");
+		else
+			*c = (struct pin_change){ im->digest, im, want };
+	}
+	pthread_mutex_unlock(&set->lock);
+	/* images are never freed before the set: IM stays valid */
+	for (size_t i = 0; rc == 0 && i < util_array_len(&changes); i++) {
+		struct pin_change *c = UTIL_ARRAY_AT(&changes, struct pin_change, i);
+
+		rc = c->pin ? store_ingest_pin(in, STORE_PIN_BLOB, c->digest.sha256, 32)
+			    : store_ingest_unpin_key(in, STORE_PIN_BLOB, c->digest.sha256, 32);
+		if (rc == 0)
+			c->im->pinned = c->pin;
+	}
+	if (util_array_len(&changes) && rc == 0)
+		rc = store_ingest_flush(in);
+	util_array_release(&changes);
+	return rc;
 }
 
 /* image_find - the newest opened image (or layer) with digest D */

@@ -67,6 +67,8 @@ struct store_image {
 	uint32_t slot;
 	struct oci_image *img;
 	struct store_image *next;	/* protected by the set's mutex */
+	unsigned holds;		/* atomic: the daemon's nodes of it in use */
+	int pinned;		/* store_images_sync_pins's own */
 };
 
 struct store_images;
@@ -91,6 +93,22 @@ struct store_image_path {
  */
 int store_images_new(struct store_images **out);
 void store_images_free(struct store_images *set);
+
+/*
+ * Images in use.  The daemon counts, per opened image, the nodes of its
+ * tree the kernel holds (store_image_hold when a node is made,
+ * store_image_unhold when it is forgotten; atomic, any thread, any lock
+ * held).  store_images_sync_pins then pins, for the daemon's session IN,
+ * the digest of every image with holds and unpins those without: a gc in
+ * any process keeps what a live mount still serves (a container's root
+ * bind-mounted from rootfs/, a file open under it), and `govc rmi` can
+ * tell (store_ingest_who).  Called by one thread at a time; takes the
+ * set's mutex only to read the list, never across store I/O.
+ */
+struct store_ingest;
+void store_image_hold(struct store_image *im);
+void store_image_unhold(struct store_image *im);
+int store_images_sync_pins(struct store_images *set, struct store_ingest *in);
 
 /*
  * store_image_lookup - the place NAME in directory DIR.  Opens what it

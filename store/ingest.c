@@ -58,8 +58,9 @@ static void lock_path(char *buf, size_t len, struct store *s, uint64_t sid)
 	snprintf(buf, len, "%s/" SESSIONS_DIR "/%llu", store_dir(s), (unsigned long long)sid);
 }
 
-/* lock_session - create and lock STORE/sessions/SID; the fd or -errno */
-static int lock_session(struct store *s, uint64_t sid)
+/* lock_session - create and lock STORE/sessions/SID, saying WHAT the
+ * session is (for messages of other processes); the fd or -errno */
+static int lock_session(struct store *s, uint64_t sid, const char *what)
 {
 	char path[4200];
 	int fd;
@@ -76,6 +77,8 @@ static int lock_session(struct store *s, uint64_t sid)
 		close(fd);
 		return store_error(-e, "cannot lock '%s': %s", path, strerror(e));
 	}
+	if (ftruncate(fd, 0) == 0 && write(fd, what, strlen(what)) < 0)
+		(void)0;	/* only a description: a session runs without it */
 	return fd;
 }
 
@@ -97,7 +100,7 @@ int store_ingest_begin(struct store_ingest **out, struct store *s, const char *w
 		rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
 	}
 	if (rc == 0) {
-		in->lockfd = lock_session(s, in->sid);
+		in->lockfd = lock_session(s, in->sid, in->what);
 		if (in->lockfd < 0)
 			rc = in->lockfd;
 	}
@@ -206,6 +209,18 @@ int store_ingest_pin(struct store_ingest *in, enum store_pin_kind kind, const vo
 	if (rc)
 		return rc;
 	return store_put(t, TBL_OCI_META, k, pin_key(k, in->sid, kind, key, len), "", 0, 0);
+}
+
+int store_ingest_unpin_key(struct store_ingest *in, enum store_pin_kind kind, const void *key,
+			   size_t len)
+{
+	unsigned char k[PIN_KEY_MAX];
+	struct store_txn *t = NULL;
+	int rc = len > 32 ? store_error(-EINVAL, "pin key too long") : store_ingest_txn(in, &t);
+
+	if (rc == 0)
+		rc = store_del(t, TBL_OCI_META, k, pin_key(k, in->sid, kind, key, len));
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int store_ingest_pin_object(struct store_ingest *in, const git_oid *id)
@@ -396,4 +411,46 @@ int store_ingest_foreach_pin(struct store_txn *t,
 	if (rc)
 		return rc;
 	return mrc && mrc != MDB_NOTFOUND ? store_mdb_error(mrc, "pins") : 0;
+}
+
+/* ---- who holds a key ------------------------------------------------------ */
+
+int store_ingest_who(struct store_txn *t, int kind, const void *key, size_t len, char *what,
+		     size_t wlen)
+{
+	unsigned char buf[9];
+	char path[4200];
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t sid = 0;
+	int found = 0, fd, mrc;
+
+	mrc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_OCI_META), &c);
+	if (mrc)
+		return store_mdb_error(mrc, "pins");
+	mrc = seek(c, 0, &k, &v, buf);
+	while (mrc == 0 && k.mv_size > 10 && ((const unsigned char *)k.mv_data)[0] == PIN_PREFIX) {
+		const unsigned char *p = k.mv_data;
+
+		if (p[9] == kind && k.mv_size - 10 == len && !memcmp(p + 10, key, len) &&
+		    session_alive(t->s, store_be64_get(p + 1), 0)) {
+			sid = store_be64_get(p + 1);
+			found = 1;
+			break;
+		}
+		mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (!found)
+		return mrc && mrc != MDB_NOTFOUND ? store_mdb_error(mrc, "pins") : 0;
+	snprintf(what, wlen, "session %llu", (unsigned long long)sid);
+	lock_path(path, sizeof(path), t->s, sid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, what, wlen - 1);
+		if (n > 0)
+			what[n] = '\0';
+		close(fd);
+	}
+	return 1;
 }

@@ -82,6 +82,13 @@ int store_ingest_flush(struct store_ingest *in);
 int store_ingest_pin(struct store_ingest *in, enum store_pin_kind kind,
 		     const void *key, size_t len);
 
+/*
+ * store_ingest_unpin_key - drop the session's pin of KEY (LEN bytes) of
+ * KIND, in its transaction (a no-op if it holds none).
+ */
+int store_ingest_unpin_key(struct store_ingest *in, enum store_pin_kind kind,
+			   const void *key, size_t len);
+
 /* store_ingest_pin_object - store_ingest_pin of a git object id. */
 int store_ingest_pin_object(struct store_ingest *in, const git_oid *id);
 
@@ -119,5 +126,14 @@ int store_ingest_foreach_pin(struct store_txn *t,
 			     int (*cb)(int kind, const unsigned char *key,
 				       size_t len, void *arg),
 			     void *arg);
+
+/*
+ * store_ingest_who - is KEY of KIND pinned by a live session?  1 with
+ * WHAT (WLEN bytes) filled with that session's description (what
+ * store_ingest_begin was given, e.g. "the mount at /mnt"), 0 if not, or a
+ * negative errno.  Any transaction.
+ */
+int store_ingest_who(struct store_txn *t, int kind, const void *key,
+		     size_t len, char *what, size_t wlen);
 
 #endif

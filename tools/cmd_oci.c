@@ -18,9 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <dirent.h>
 
 #include "store/gc.h"
 #include "oci/oci.h"
+#include "store/ingest.h"
+#include "store/inuse.h"
 #include "store/store.h"
 #include "tools/govc.h"
 
@@ -319,43 +323,194 @@ int cmd_images(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/*
+ * proc_user - a process or a mount that uses images/NAME of the mount
+ * MNT (device DEV): a mount whose root is there (a container's root
+ * bind-mounted, in any mount namespace), or a process whose root, working
+ * directory or open file is there.  1 with WHAT filled, else 0.  What
+ * fuser and lsof look at; reads /proc, so root sees every process.
+ */
+static int proc_user(const char *mnt, dev_t dev, const char *name, char *what, size_t wlen)
+{
+	char inside[4400], root[4400], path[600], line[8192], link[4400];
+	size_t ilen, rlen;
+	struct dirent *de;
+	DIR *proc = opendir("/proc");
+	int found = 0;
+
+	if (!proc)
+		return 0;
+	ilen = (size_t)snprintf(inside, sizeof(inside), "%s/images/%s/", mnt, name);
+	rlen = (size_t)snprintf(root, sizeof(root), "/images/%s/", name);
+	while (!found && (de = readdir(proc))) {
+		const char *const links[] = { "root", "cwd" };
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/mountinfo", de->d_name);
+		f = fopen(path, "re");
+		while (f && !found && fgets(line, sizeof(line), f)) {
+			unsigned maj, min;
+			char r[4096];
+
+			/* id parent major:minor root mountpoint ... */
+			if (sscanf(line, "%*u %*u %u:%u %4095s", &maj, &min, r) == 3 &&
+			    makedev(maj, min) == dev &&
+			    (!strncmp(r, root, rlen) || !strncmp(r, root, rlen - 1))) {
+				snprintf(what, wlen, "a mount of %.200s in the mount namespace of pid %.20s",
+					 r, de->d_name);
+				found = 1;
+			}
+		}
+		if (f)
+			fclose(f);
+		for (size_t i = 0; !found && i < 2; i++) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%s/%s", de->d_name, links[i]);
+			n = readlink(path, link, sizeof(link) - 2);
+			if (n <= 0)
+				continue;
+			link[n] = '/';
+			link[n + 1] = '\0';
+			if (!strncmp(link, inside, ilen)) {
+				snprintf(what, wlen, "pid %.20s, whose %s directory is there",
+					 de->d_name, i ? "working" : "root");
+				found = 1;
+			}
+		}
+		if (!found) {
+			DIR *fds;
+			struct dirent *fe;
+
+			snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
+			fds = opendir(path);
+			while (fds && !found && (fe = readdir(fds))) {
+				char fp[900];
+				ssize_t n;
+
+				snprintf(fp, sizeof(fp), "%s/%s", path, fe->d_name);
+				n = readlink(fp, link, sizeof(link) - 1);
+				if (n <= 0)
+					continue;
+				link[n] = '\0';
+				if (!strncmp(link, inside, ilen)) {
+					snprintf(what, wlen, "pid %.20s, which has '%.200s' open",
+						 de->d_name, link);
+					found = 1;
+				}
+			}
+			if (fds)
+				closedir(fds);
+		}
+	}
+	closedir(proc);
+	return found;
+}
+
+struct tag_use {
+	const struct oci_digest *m;
+	int found;
+};
+
+static int tag_names(const struct oci_tag *tg, void *arg)
+{
+	struct tag_use *u = arg;
+
+	if (!memcmp(&tg->manifest, u->m, sizeof(*u->m)))
+		u->found = 1;
+	return 0;
+}
+
+/*
+ * in_use - once NAME:TAG is gone (in T), would image M, with no tag left
+ * to name it, still be used through the mount of store S?  1 with WHAT
+ * filled, else 0.
+ */
+static int in_use(struct store *s, struct store_txn *t, const struct oci_digest *m,
+		  const char *name, char *what, size_t wlen)
+{
+	struct tag_use u = { m, 0 };
+	char mnt[4096], who[600];
+	struct stat st;
+	pid_t pid;
+	int rc = oci_tag_foreach(t, NULL, tag_names, &u);
+
+	if (rc || u.found)
+		return rc < 0 ? rc : 0;
+	if (store_mount_holder(store_dir(s), &pid, mnt, sizeof(mnt)) != 1 || !mnt[0] ||
+	    stat(mnt, &st) != 0)
+		return 0;
+	if (!proc_user(mnt, st.st_dev, name, who, sizeof(who)))
+		return 0;
+	snprintf(what, wlen, "%s (through the mount at %s)", who, mnt);
+	return 1;
+}
+
 int cmd_rmi(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: govc rmi STORE NAME[:TAG]...\n"
+		"usage: govc rmi [-f|--force] STORE NAME[:TAG]...\n"
 		"\n"
 		"Remove tags (NAME alone means NAME:latest).  The image's blobs stay\n"
-		"until `govc gc STORE` finds nothing else using them.\n";
+		"until `govc gc STORE` finds nothing else using them.\n"
+		"\n"
+		"An image whose last tag this is and that is in use through the mount\n"
+		"(a container's root bind-mounted from images/NAME/rootfs, a process\n"
+		"chrooted or working there, a file open there) is not untagged, and\n"
+		"the command names what uses it.\n"
+		"  -f, --force   untag it anyway: what uses it keeps working, since gc\n"
+		"                keeps every image the mount still serves; only the\n"
+		"                name is gone (images/NAME leaves the tree)\n";
+	char *args[64];
 	struct store_txn *t;
 	struct store *s;
-	int rc = 0;
+	int rc = 0, n = 0, force = 0;
 
 	if (govc_wants_help(argc, argv)) {
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (argc < 3) {
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
+			force = 1;
+		else if (argv[i][0] == '-' && argv[i][1])
+			return govc_fail("rmi: unknown option '%s'; see govc rmi --help", argv[i]);
+		else if (n < (int)(sizeof(args) / sizeof(args[0])))
+			args[n++] = argv[i];
+		else
+			return govc_fail("rmi: too many arguments");
+	}
+	if (n < 2) {
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (store_open(&s, argv[1], 0))
+	if (store_open(&s, args[0], 0))
 		return govc_fail("rmi: %s", store_errmsg());
 	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
-	for (int i = 2; i < argc && rc == 0; i++) {
-		char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1];
+	for (int i = 1; i < n && rc == 0; i++) {
+		char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], what[4800];
+		struct oci_digest m;
 
-		rc = oci_ref_parse(argv[i], "latest", name, tag);
+		rc = oci_ref_parse(args[i], "latest", name, tag);
+		if (rc == 0)
+			rc = oci_tag_get(t, name, tag, &m, NULL);
 		if (rc == 0)
 			rc = oci_tag_delete(t, name, tag);
+		if (rc == 0 && !force && (rc = in_use(s, t, &m, name, what, sizeof(what))) == 1)
+			rc = store_error(-EBUSY,
+					 "image %s:%s is in use by %s; stop what uses it, or untag it anyway with --force (what uses it keeps working: gc keeps an image the mount still serves)",
+					 name, tag, what);
 	}
 	if (rc == 0)
 		rc = store_txn_commit(t);	/* frees T, even when it fails */
 	else
 		store_txn_abort(t);
-	for (int i = 2; i < argc && rc == 0; i++) {
+	for (int i = 1; i < n && rc == 0; i++) {
 		char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1];
 
-		oci_ref_parse(argv[i], "latest", name, tag);
+		oci_ref_parse(args[i], "latest", name, tag);
 		printf("untagged %s:%s\n", name, tag);
 	}
 	if (rc)
