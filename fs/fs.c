@@ -266,12 +266,24 @@ static int root_only(const struct fs_options *o)
 static int build_args(struct fuse_args *args, const struct fs_options *o, int kernel_checks)
 {
 	char opts[4096];
-	/* as root, honour setuid bits and device nodes: an image's rootfs
-	 * needs them (only root can reach the mount without allow_other) */
-	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=govc%s%s%s%s", o->store_dir,
-			 kernel_checks ? ",default_permissions" : "", geteuid() == 0 ? ",suid,dev" : "",
-			 o->fuse_opts && *o->fuse_opts ? "," : "",
-			 o->fuse_opts ? o->fuse_opts : "");
+	/*
+	 * Setuid bits and device nodes: an image's rootfs run by root needs
+	 * them, so a mount only root reaches honours them.  A mount others
+	 * reach (allow_other) must not let any user run an image's
+	 * setuid-root programs or open its devices: there it is nosuid,nodev
+	 * unless the user's own -o suid or -o dev, which come later and so
+	 * win in libfuse's option parsing, says otherwise.
+	 */
+	const char *suid = "";
+	int n;
+
+	if (has_opt(o->fuse_opts, "allow_other"))
+		suid = ",nosuid,nodev";
+	else if (geteuid() == 0)
+		suid = ",suid,dev";
+	n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=govc%s%s%s%s", o->store_dir,
+		     kernel_checks ? ",default_permissions" : "", suid,
+		     o->fuse_opts && *o->fuse_opts ? "," : "", o->fuse_opts ? o->fuse_opts : "");
 
 	if (n >= (int)sizeof(opts))
 		return -E2BIG;
