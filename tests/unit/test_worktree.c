@@ -645,6 +645,30 @@ static void test_large_file_keeps_its_chunks(void **state)
 	free(back);
 }
 
+/* times an inode record holds exactly, and the ones it refuses */
+static void test_time_range(void **state)
+{
+	int64_t ns = 0;
+
+	(void)state;
+	assert_int_equal(store_time_ns(&ns, -1, 500000000), 0);
+	assert_int_equal(ns, -500000000);
+	assert_int_equal(store_time_ns(&ns, 7258118400, 5), 0);	/* 2200 */
+	assert_int_equal(ns, 7258118400000000005);
+	assert_int_equal(store_time_ns(&ns, INT64_MAX / 1000000000, 854775807), 0);
+	assert_int_equal(ns, INT64_MAX);
+	assert_int_equal(store_time_ns(&ns, INT64_MIN / 1000000000 - 1, 145224192), 0);
+	assert_int_equal(ns, INT64_MIN);
+	ns = 42;
+	assert_int_equal(store_time_ns(&ns, INT64_MAX / 1000000000, 854775808), -EOVERFLOW);
+	assert_int_equal(store_time_ns(&ns, 100000000000, 0), -EOVERFLOW);	/* 5138 */
+	assert_int_equal(store_time_ns(&ns, -10000000000, 0), -EOVERFLOW);	/* 1653 */
+	assert_int_equal(store_time_ns(&ns, INT64_MIN / 1000000000 - 1, 145224191), -EOVERFLOW);
+	assert_int_equal(store_time_ns(&ns, 0, 1000000000), -EINVAL);
+	assert_int_equal(store_time_ns(&ns, 0, -1), -EINVAL);
+	assert_int_equal(ns, 42);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -657,6 +681,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_skips_ignored_content, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ignore_keeps_tracked_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_file_keeps_its_chunks, setup, teardown),
+		cmocka_unit_test(test_time_range),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
