@@ -86,6 +86,12 @@ int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino, struct fuse_en
 
 void fs_reply_store_error(fuse_req_t req, int rc, const char *op)
 {
+	if (rc >= 0 || rc <= -1000) {
+		/* not an errno (an untranslated code): libfuse would answer
+		 * ERANGE for it; say what it was and answer EIO */
+		fprintf(stderr, "govc: %s: bad error %d: %s\n", op, rc, store_errmsg());
+		rc = -EIO;
+	}
 	if (rc == -EIO || rc == -ENOSPC || rc == -ENOMEM)
 		fprintf(stderr, "govc: %s: %s\n", op, store_errmsg());
 	fuse_reply_err(req, -rc);

@@ -322,9 +322,7 @@ static int scan(struct fsck *f, enum store_table tbl,
 			break;
 	}
 	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	return rc < 0 ? rc : store_mdb_error(rc, "reading the store");
+	return store_cursor_end(rc, "reading the store");
 }
 
 static int object_record(struct fsck *f, const MDB_val *k, const MDB_val *v)

@@ -58,7 +58,12 @@ static __thread struct store_txn *thread_wtxn;	/* this thread's write txn */
 
 int store_verror(int rc, const char *fmt, va_list ap)
 {
-	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	/* formatted aside: the arguments may be the last message itself,
+	 * as in store_error(rc, "%s: %s", what, store_errmsg()) */
+	char msg[STORE_ERRMSG_MAX];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(errmsg, msg, sizeof(msg));
 	return rc;
 }
 
@@ -107,6 +112,15 @@ int store_mdb_error(int rc, const char *what)
 			return store_error(-rc, "%s: %s", what, strerror(rc));
 		return store_error(-EIO, "%s: %s", what, mdb_strerror(rc));
 	}
+}
+
+int store_cursor_end(int rc, const char *what)
+{
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
+		return store_mdb_error(rc, what);
+	return rc;
 }
 
 int store_dir_is_empty(const char *dir)

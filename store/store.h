@@ -143,7 +143,8 @@ int store_locate(struct store_txn *t, const void *p, size_t len, int *fd,
  * Errors.  store_error() records a message for the calling thread and
  * returns RC (a negative errno) so it can be written
  * `return store_error(-ENOENT, "no repository '%s'", name);`.
- * store_errmsg() returns the last message, or strerror of nothing.
+ * store_errmsg() returns the last message, or strerror of nothing; it may
+ * be an argument of the next store_error() ("%s: %s", what, store_errmsg()).
  */
 int store_error(int rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

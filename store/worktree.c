@@ -233,7 +233,7 @@ int store_wt_readdir(struct store_txn *t, uint64_t dir, const char *after,
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return store_cursor_end(rc, "dirents");
 }
 
 static int dir_is_empty(struct store_txn *t, uint64_t dir)
@@ -455,7 +455,7 @@ int store_wt_foreach(struct store_txn *t, int dirty_only,
 			break;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return store_cursor_end(rc, "worktrees");
 }
 
 int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name, uint32_t mode,

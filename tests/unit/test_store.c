@@ -20,6 +20,7 @@
 #include "store/object.h"
 #include "store/repo.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 static char dir[64];
 
@@ -194,6 +195,30 @@ static void test_generation(void **state)
 	assert_true(store_generation(s) > g1);
 }
 
+/* a message built from the last one keeps it whole (issue 16: it read
+ * "index.json: index.json: def' is not a digest") */
+static void test_error_wraps_last(void **state)
+{
+	(void)state;
+	store_error(-EINVAL, "'%s' is not a digest", "abcdef");
+	assert_int_equal(store_error(-EBADMSG, "%s: %s", "index.json", store_errmsg()), -EBADMSG);
+	assert_string_equal(store_errmsg(), "index.json: 'abcdef' is not a digest");
+}
+
+/* cursor loops translate LMDB codes once and pass errnos through */
+static void test_cursor_end(void **state)
+{
+	(void)state;
+	assert_int_equal(store_cursor_end(MDB_NOTFOUND, "t"), 0);
+	assert_int_equal(store_cursor_end(0, "t"), 0);
+	assert_int_equal(store_cursor_end(MDB_CORRUPTED, "dirents"), -EIO);
+	assert_non_null(strstr(store_errmsg(), "dirents: the store is corrupt"));
+	assert_int_equal(store_cursor_end(MDB_PAGE_NOTFOUND, "t"), -EIO);
+	assert_int_equal(store_cursor_end(MDB_MAP_FULL, "t"), -ENOSPC);
+	assert_int_equal(store_cursor_end(-ENOENT, "t"), -ENOENT);
+	assert_int_equal(store_cursor_end(-ENAMETOOLONG, "t"), -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +228,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refs_cas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
+		cmocka_unit_test(test_error_wraps_last),
+		cmocka_unit_test(test_cursor_end),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
