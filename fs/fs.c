@@ -53,6 +53,18 @@ int fs_parse_option(struct fs_options *o, const char *opt)
 			o->commit_max_ms = (unsigned)v;
 		return 1;
 	}
+	if (!strncmp(opt, "events_max_kb=", 14) || !strncmp(opt, "events_max_days=", 16)) {
+		const char *val = strchr(opt, '=') + 1;
+		errno = 0;
+		v = strtoul(val, &end, 10);
+		if (errno || *end || end == val || v == 0 || v > (1ul << 30))
+			return -1;
+		if (opt[11] == 'k')
+			o->events_max_kb = v;
+		else
+			o->events_max_days = v;
+		return 1;
+	}
 	if (!strncmp(opt, "readahead=", 10)) {
 		errno = 0;
 		v = strtoul(opt + 10, &end, 10);
@@ -235,6 +247,9 @@ static int startup_recovery(struct fs *fs)
 	if (rc)
 		return rc;
 	rc = store_wt_purge_orphans(t);
+	if (rc == 0 && (fs->opt.events_max_kb || fs->opt.events_max_days))
+		rc = store_events_set_limits(t, (uint64_t)fs->opt.events_max_kb << 10,
+					     (uint64_t)fs->opt.events_max_days * 86400);
 	if (rc == 0)
 		rc = store_wt_foreach(t, 1, collect_dirty, &l);
 	rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);

@@ -39,6 +39,9 @@ static const char mount_usage[] =
 	"  -o commit_max=MS   longest a change waits for its commit (5000)\n"
 	"  -o writeback       enable the kernel writeback cache (off: see docs)\n"
 	"  -o readahead=KB    the mount's read-ahead, as root (4096; 0: the kernel's)\n"
+	"  -o events_max_kb=KB, events_max_days=DAYS\n"
+	"                     trim the event log to its last KB (65536) or DAYS\n"
+	"                     (no limit); kept in the store for every process\n"
 	"  -o OPT             any other option goes to FUSE (e.g. allow_other,\n"
 	"                     which mounts nosuid,nodev unless -o suid / -o dev)\n";
 
