@@ -54,6 +54,18 @@ int fs_parse_option(struct fs_options *o, const char *opt)
 			o->commit_max_ms = (unsigned)v;
 		return 1;
 	}
+	if (!strncmp(opt, "events_max_kb=", 14) || !strncmp(opt, "events_max_days=", 16)) {
+		const char *val = strchr(opt, '=') + 1;
+		errno = 0;
+		v = strtoul(val, &end, 10);
+		if (errno || *end || end == val || v == 0 || v > (1ul << 30))
+			return -1;
+		if (opt[11] == 'k')
+			o->events_max_kb = v;
+		else
+			o->events_max_days = v;
+		return 1;
+	}
 	if (!strncmp(opt, "readahead=", 10)) {
 		errno = 0;
 		v = strtoul(opt + 10, &end, 10);
@@ -236,6 +248,9 @@ static int startup_recovery(struct fs *fs)
 	if (rc)
 		return rc;
 	rc = store_wt_purge_orphans(t);
+	if (rc == 0 && (fs->opt.events_max_kb || fs->opt.events_max_days))
+		rc = store_events_set_limits(t, (uint64_t)fs->opt.events_max_kb << 10,
+					     (uint64_t)fs->opt.events_max_days * 86400);
 	if (rc == 0)
 		rc = store_wt_foreach(t, 1, collect_dirty, &l);
 	rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
@@ -267,12 +282,24 @@ static int root_only(const struct fs_options *o)
 static int build_args(struct fuse_args *args, const struct fs_options *o, int kernel_checks)
 {
 	char opts[4096];
-	/* as root, honour setuid bits and device nodes: an image's rootfs
-	 * needs them (only root can reach the mount without allow_other) */
-	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=govc%s%s%s%s", o->store_dir,
-			 kernel_checks ? ",default_permissions" : "", geteuid() == 0 ? ",suid,dev" : "",
-			 o->fuse_opts && *o->fuse_opts ? "," : "",
-			 o->fuse_opts ? o->fuse_opts : "");
+	/*
+	 * Setuid bits and device nodes: an image's rootfs run by root needs
+	 * them, so a mount only root reaches honours them.  A mount others
+	 * reach (allow_other) must not let any user run an image's
+	 * setuid-root programs or open its devices: there it is nosuid,nodev
+	 * unless the user's own -o suid or -o dev, which come later and so
+	 * win in libfuse's option parsing, says otherwise.
+	 */
+	const char *suid = "";
+	int n;
+
+	if (has_opt(o->fuse_opts, "allow_other"))
+		suid = ",nosuid,nodev";
+	else if (geteuid() == 0)
+		suid = ",suid,dev";
+	n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=govc%s%s%s%s", o->store_dir,
+		     kernel_checks ? ",default_permissions" : "", suid,
+		     o->fuse_opts && *o->fuse_opts ? "," : "", o->fuse_opts ? o->fuse_opts : "");
 
 	if (n >= (int)sizeof(opts))
 		return -E2BIG;

@@ -16,13 +16,16 @@ struct fs_options {
 	unsigned commit_max_ms;		/* longest a change waits (5000) */
 	int writeback;			/* kernel writeback cache (0) */
 	unsigned readahead_kb;		/* the mount's read-ahead, 0: the kernel's */
+	unsigned long events_max_kb;	/* event log kept, 0: as the store says */
+	unsigned long events_max_days;	/* events kept, 0: as the store says */
 	int foreground;			/* stay attached, log to stderr */
 	int ready_fd;			/* write "ok\n" or an error here, or -1 */
 };
 
 /*
  * fs_parse_option - consume govc's own mount option OPT ("commit_delay=MS",
- * "commit_max=MS", "readahead=KB", "writeback", "no_writeback") into O.
+ * "commit_max=MS", "readahead=KB", "writeback", "no_writeback",
+ * "events_max_kb=KB", "events_max_days=DAYS") into O.
  * Returns 1 if consumed, 0 if it is a libfuse option, -1 if malformed.
  */
 int fs_parse_option(struct fs_options *o, const char *opt);

@@ -35,10 +35,18 @@ static struct fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* ts_from_ns - NS as a timespec; before 1970 too (tv_nsec stays in
+ * [0, 1e9): -0.5 s is -1 s + 500000000 ns) */
 static void ts_from_ns(struct timespec *ts, int64_t ns)
 {
-	ts->tv_sec = (time_t)(ns / 1000000000);
-	ts->tv_nsec = (long)(ns % 1000000000);
+	int64_t sec = ns / 1000000000, nsec = ns % 1000000000;
+
+	if (nsec < 0) {
+		sec--;
+		nsec += 1000000000;
+	}
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = (long)nsec;
 }
 
 void fs_wt_attr(const struct store_inode *n, struct stat *st)
@@ -78,6 +86,12 @@ int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino, struct fuse_en
 
 void fs_reply_store_error(fuse_req_t req, int rc, const char *op)
 {
+	if (rc >= 0 || rc <= -1000) {
+		/* not an errno (an untranslated code): libfuse would answer
+		 * ERANGE for it; say what it was and answer EIO */
+		fprintf(stderr, "govc: %s: bad error %d: %s\n", op, rc, store_errmsg());
+		rc = -EIO;
+	}
 	if (rc == -EIO || rc == -ENOSPC || rc == -ENOMEM)
 		fprintf(stderr, "govc: %s: %s\n", op, store_errmsg());
 	fuse_reply_err(req, -rc);
@@ -303,21 +317,29 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		a.mask |= STORE_ATTR_SIZE;
 		a.size = (uint64_t)attr->st_size;
 	}
+	/* a time the inode record cannot hold is refused, never wrapped */
+	rc = 0;
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
 		a.mask |= STORE_ATTR_ATIME;
-		a.atime_ns = (to_set & FUSE_SET_ATTR_ATIME_NOW)
-				     ? store_now_ns()
-				     : (int64_t)attr->st_atim.tv_sec * 1000000000 + attr->st_atim.tv_nsec;
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			a.atime_ns = store_now_ns();
+		else
+			rc = store_time_ns(&a.atime_ns, attr->st_atim.tv_sec, attr->st_atim.tv_nsec);
 	}
-	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
 		a.mask |= STORE_ATTR_MTIME;
-		a.mtime_ns = (to_set & FUSE_SET_ATTR_MTIME_NOW)
-				     ? store_now_ns()
-				     : (int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			a.mtime_ns = store_now_ns();
+		else
+			rc = store_time_ns(&a.mtime_ns, attr->st_mtim.tv_sec, attr->st_mtim.tv_nsec);
 	}
-	if (to_set & FUSE_SET_ATTR_CTIME) {
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_CTIME)) {
 		a.mask |= STORE_ATTR_CTIME;
-		a.ctime_ns = (int64_t)attr->st_ctim.tv_sec * 1000000000 + attr->st_ctim.tv_nsec;
+		rc = store_time_ns(&a.ctime_ns, attr->st_ctim.tv_sec, attr->st_ctim.tv_nsec);
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
 	}
 	if (begin(req, &t, 1))
 		return;

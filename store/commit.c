@@ -795,6 +795,59 @@ static int materialize(struct store *s, const char *repo, const char *branch)
 	return rc;
 }
 
+/* ---- dirty flags a commit would miss (fsck) ------------------------------ */
+
+struct missed {
+	int (*cb)(uint64_t ino, uint64_t parent, const char *path, void *arg);
+	void *arg;
+	uint64_t dir;		/* the directory whose children are walked */
+	int dir_dirty;		/* its own flag */
+	int visited;		/* a commit would build its tree */
+};
+
+/* check_missed - one child of M->dir in a walk with the commit's rules:
+ * a directory a commit takes is visited when its parent is and it is dirty,
+ * new or the root asks for a rescan (add_child) */
+static int check_missed(struct walk *w, struct child *c, struct ignore_scope *scope, void *arg)
+{
+	const struct missed *up = arg;
+	struct missed m = *up;
+	int dirty = !!(c->ino.flags & STORE_INO_DIRTY);
+	int rc;
+
+	if (!S_ISDIR(c->ino.mode))
+		return 0;
+	if (dirty && !up->visited && !up->dir_dirty) {
+		rc = up->cb(c->ino.ino, up->dir, w->path, up->arg);
+		if (rc)
+			return rc;
+	}
+	m.dir = c->ino.ino;
+	m.dir_dirty = dirty;
+	m.visited = up->visited && (dirty || w->rescan || git_oid_is_zero(&c->ino.id));
+	return walk_children(w, c->ino.ino, scope, c, check_missed, &m);
+}
+
+int store_wt_check_dirty(struct store_txn *t, const char *repo, const char *branch,
+			 int (*cb)(uint64_t ino, uint64_t parent, const char *path, void *arg),
+			 void *arg)
+{
+	struct walk w = { .t = t };
+	struct missed m = { .cb = cb, .arg = arg };
+	struct store_inode root;
+	int rc = store_wt_root(t, repo, branch, &m.dir);
+
+	if (rc == 0)
+		rc = store_inode_get(t, m.dir, &root);
+	if (rc == 0)
+		rc = previous_tree(&w, repo, branch);
+	if (rc)
+		return rc;
+	w.rescan = !!(root.flags & STORE_INO_RESCAN);
+	m.dir_dirty = m.visited = !!(root.flags & STORE_INO_DIRTY);
+	return walk_children(&w, m.dir, NULL, NULL, check_missed, &m);
+}
+
 int store_wt_commit(struct store *s, const char *repo, const char *branch, git_oid *out)
 {
 	struct walk w = { 0 };

@@ -30,6 +30,21 @@
 int store_wt_commit(struct store *s, const char *repo, const char *branch,
 		    git_oid *out);
 
+/*
+ * store_wt_check_dirty - find the dirty directories of REPO's BRANCH
+ * working tree that a commit would miss: taken by commits (not ignored, or
+ * tracked) but below a clean directory, which a commit does not enter.
+ * CB gets each one's inode, its parent's and its path; its non-zero
+ * return stops the walk.  Ignored directories keep their dirty flags
+ * below a clean parent (no commit visits them, and nothing needs to):
+ * those are not reported.  Walks the whole working tree with the commit's
+ * rules (.gitignore files included), in the caller's transaction T (read
+ * or write).  Returns 0, CB's return, or a negative errno.
+ */
+int store_wt_check_dirty(struct store_txn *t, const char *repo, const char *branch,
+			 int (*cb)(uint64_t ino, uint64_t parent, const char *path, void *arg),
+			 void *arg);
+
 /* store_ignored - 1 if a file named NAME is an editor scratch file. */
 int store_ignored_name(const char *name);
 

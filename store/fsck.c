@@ -18,8 +18,11 @@
  * and xattrs tables: each entry names an existing inode whose parent is
  * that directory and which no other entry names; each inode is linked
  * (or a root, or an orphan waiting for close) and reaches a root; file
- * bases and clean directories' trees exist; dirty directories have dirty
- * parents; chunks and xattrs belong to existing inodes.
+ * bases and clean directories' trees exist; chunks and xattrs belong to
+ * existing inodes.  Each working tree is walked once with the commit's
+ * rules: a dirty directory that a commit takes must have a dirty parent
+ * (a commit enters dirty directories only).  Ignored ones need not: no
+ * commit visits them, so a .git written in twice keeps its flags.
  *
  * Images: every OCI blob is re-hashed (sha256) chunk by chunk; every tag
  * names an imported image whose manifest, config, index and layer blobs
@@ -43,6 +46,7 @@
 #include <git2.h>
 #include <openssl/evp.h>
 
+#include "store/commit.h"
 #include "store/fsck.h"
 #include "store/oci_int.h"
 #include "store/object.h"
@@ -318,9 +322,7 @@ static int scan(struct fsck *f, enum store_table tbl,
 			break;
 	}
 	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	return rc < 0 ? rc : store_mdb_error(rc, "reading the store");
+	return store_cursor_end(rc, "reading the store");
 }
 
 static int object_record(struct fsck *f, const MDB_val *k, const MDB_val *v)
@@ -479,6 +481,13 @@ static int check_repo(const char *repo, void *arg)
 
 /* ---- working trees -------------------------------------------------------- */
 
+static int missed_dirty(uint64_t ino, uint64_t parent, const char *path, void *arg)
+{
+	problem(arg, "directory inode %llu ('%s'): dirty below a clean parent %llu (a commit would miss it)",
+		(unsigned long long)ino, path, (unsigned long long)parent);
+	return 0;
+}
+
 static int check_root(const char *repo, const char *branch, uint64_t root, void *arg)
 {
 	struct fsck *f = arg;
@@ -498,9 +507,18 @@ static int check_root(const char *repo, const char *branch, uint64_t root, void 
 	}
 	if (rc)
 		return rc;
-	if (!S_ISDIR(n.mode) || n.parent != 0 || (n.flags & STORE_INO_ORPHAN))
+	if (!S_ISDIR(n.mode) || n.parent != 0 || (n.flags & STORE_INO_ORPHAN)) {
 		problem(f, "working tree of '%s' (branch '%s'): root inode %llu is not a root directory",
 			repo, branch, (unsigned long long)root);
+	} else {
+		/* the dirty flags, walked with the commit's ignore rules */
+		rc = store_wt_check_dirty(f->t, repo, branch, missed_dirty, f);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc)
+			problem(f, "working tree of '%s' (branch '%s'): cannot walk it: %s", repo,
+				branch, store_errmsg());
+	}
 	return util_hashset_add(&f->roots, &root) < 0 ? -ENOMEM : 0;
 }
 
@@ -603,7 +621,6 @@ static void check_file(struct fsck *f, const struct store_inode *n)
 static int check_dir(struct fsck *f, const struct store_inode *n)
 {
 	char h[GIT_OID_HEXSZ + 1];
-	struct store_inode p;
 	git_object_t type;
 	const void *body;
 	size_t len;
@@ -613,10 +630,6 @@ static int check_dir(struct fsck *f, const struct store_inode *n)
 	    (store_object_read(f->t, &n->id, &type, &body, &len) != 0 || type != GIT_OBJECT_TREE))
 		problem(f, "directory inode %llu: clean at tree %s, which is missing",
 			(unsigned long long)n->ino, hex(h, &n->id));
-	if ((n->flags & STORE_INO_DIRTY) && n->parent &&
-	    store_inode_get(f->t, n->parent, &p) == 0 && !(p.flags & STORE_INO_DIRTY))
-		problem(f, "directory inode %llu: dirty below a clean parent %llu (a commit would miss it)",
-			(unsigned long long)n->ino, (unsigned long long)n->parent);
 	rc = reaches_root(f, n);
 	if (rc == 0)
 		problem(f, "directory inode %llu: does not reach a working tree root (a loop?)",

@@ -419,9 +419,7 @@ int store_object_foreach(struct store_txn *t, int (*cb)(const git_oid *, void *)
 			break;
 	}
 	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	return rc;
+	return store_cursor_end(rc, "objects");
 }
 
 int store_tree_next(const void *tree, size_t len, size_t *pos,

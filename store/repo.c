@@ -152,7 +152,7 @@ int store_repo_foreach(struct store_txn *t, int (*cb)(const char *, void *), voi
 			break;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return store_cursor_end(rc, "repos");
 }
 
 int store_ref_read(struct store_txn *t, const char *repo, const char *name, char *buf,
@@ -328,7 +328,7 @@ int store_ref_foreach(struct store_txn *t, const char *repo, const char *prefix,
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return store_cursor_end(rc, "refs");
 }
 
 int store_reflog_foreach(struct store_txn *t, const char *repo, const char *name,
@@ -357,7 +357,7 @@ int store_reflog_foreach(struct store_txn *t, const char *repo, const char *name
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return store_cursor_end(rc, "reflog");
 }
 
 /* ---- removing and renaming ------------------------------------------------ */

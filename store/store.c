@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -58,7 +59,12 @@ static __thread struct store_txn *thread_wtxn;	/* this thread's write txn */
 
 int store_verror(int rc, const char *fmt, va_list ap)
 {
-	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	/* formatted aside: the arguments may be the last message itself,
+	 * as in store_error(rc, "%s: %s", what, store_errmsg()) */
+	char msg[STORE_ERRMSG_MAX];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(errmsg, msg, sizeof(msg));
 	return rc;
 }
 
@@ -107,6 +113,15 @@ int store_mdb_error(int rc, const char *what)
 			return store_error(-rc, "%s: %s", what, strerror(rc));
 		return store_error(-EIO, "%s: %s", what, mdb_strerror(rc));
 	}
+}
+
+int store_cursor_end(int rc, const char *what)
+{
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
+		return store_mdb_error(rc, what);
+	return rc;
 }
 
 int store_dir_is_empty(const char *dir)
@@ -589,6 +604,106 @@ int store_events_size(struct store_txn *t, uint64_t *out)
 	return 0;
 }
 
+/* meta_u64 - the be64 meta value KEY, or DEF when it is not set */
+static int meta_u64(struct store_txn *t, const char *key, uint64_t def, uint64_t *out)
+{
+	MDB_val v;
+	int rc = store_get(t, TBL_META, key, strlen(key), &v);
+
+	*out = def;
+	if (rc == 0 && v.mv_size == 8)
+		*out = store_be64_get(v.mv_data);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int meta_put_u64(struct store_txn *t, const char *key, uint64_t val)
+{
+	unsigned char b[8];
+
+	store_be64_put(b, val);
+	return store_put(t, TBL_META, key, strlen(key), b, 8, 0);
+}
+
+int store_events_set_limits(struct store_txn *t, uint64_t max_bytes, uint64_t max_age_s)
+{
+	int rc = max_bytes ? meta_put_u64(t, "events_max_bytes", max_bytes) : 0;
+
+	return rc || !max_age_s ? rc : meta_put_u64(t, "events_max_age", max_age_s);
+}
+
+/* event_time - the "time" (unix seconds) of event line V, 0 if none */
+static uint64_t event_time(const MDB_val *v)
+{
+	const char *p = memmem(v->mv_data, v->mv_size, "\"time\":", 7);
+	const char *end = (const char *)v->mv_data + v->mv_size;
+	uint64_t sec = 0;
+
+	for (p = p ? p + 7 : end; p < end && *p >= '0' && *p <= '9'; p++)
+		sec = sec * 10 + (uint64_t)(*p - '0');
+	return sec;
+}
+
+/*
+ * events_trim - drop the oldest events while the log holds more than its
+ * byte limit or they are older than its age limit, never the newest, at
+ * most EVENTS_TRIM_BATCH per append: each transaction frees a few pages,
+ * never one large free-list record (docs/architecture.md).
+ */
+#define EVENTS_TRIM_BATCH 16
+static int events_trim(struct store_txn *t, uint64_t size)
+{
+	uint64_t max_bytes, max_age, start, old = 0, trimmed = 0;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = meta_u64(t, "events_max_bytes", STORE_EVENTS_MAX_BYTES, &max_bytes);
+
+	if (rc == 0)
+		rc = meta_u64(t, "events_max_age", 0, &max_age);
+	if (rc == 0)
+		rc = meta_u64(t, "events_start", 0, &start);
+	if (rc)
+		return rc;
+	if (size - start <= max_bytes && !max_age)
+		return 0;
+	if (max_age)
+		old = (uint64_t)time(NULL) - max_age;
+	rc = mdb_cursor_open(t->txn, t->s->dbi[TBL_EVENTS], &c);
+	if (rc)
+		return store_mdb_error(rc, "events");
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && trimmed < EVENTS_TRIM_BATCH) {
+		uint64_t off = store_be64_get(k.mv_data), next = off + v.mv_size;
+		if (next >= size || (size - off <= max_bytes && (!max_age || event_time(&v) >= old)))
+			break;
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+		start = next;
+		trimmed++;
+	}
+	mdb_cursor_close(c);
+	rc = store_cursor_end(rc, "events");
+	if (rc == 0 && trimmed) {
+		t->dirty = 1;
+		rc = meta_put_u64(t, "events_start", start);
+	}
+	return rc;
+}
+
+/* events_gap - the bytes [OFF, OFF + LEN) of the trimmed part [0, START):
+ * spaces, then the notice, then a newline */
+static void events_gap(uint64_t start, uint64_t off, char *buf, size_t len)
+{
+	char notice[64];
+	int n = snprintf(notice, sizeof(notice), "{\"type\":\"trimmed\",\"upto\":%llu}",
+			 (unsigned long long)start);
+	uint64_t at = start > (uint64_t)n + 1 ? start - (uint64_t)n - 1 : start;
+
+	for (size_t i = 0; i < len; i++) {
+		uint64_t p = off + i;
+		buf[i] = p == start - 1 ? '\n' : p >= at ? notice[p - at] : ' ';
+	}
+}
+
 int store_event_append(struct store_txn *t, const char *json_line)
 {
 	size_t len = strlen(json_line);
@@ -606,7 +721,8 @@ int store_event_append(struct store_txn *t, const char *json_line)
 	memcpy(p, json_line, len);
 	((char *)p)[len] = '\n';
 	store_be64_put(key, size + len + 1);
-	return store_put(t, TBL_META, "events_size", 11, key, 8, 0);
+	rc = store_put(t, TBL_META, "events_size", 11, key, 8, 0);
+	return rc ? rc : events_trim(t, size + len + 1);
 }
 
 long store_events_read(struct store_txn *t, uint64_t off, char *buf, size_t len)
@@ -615,14 +731,24 @@ long store_events_read(struct store_txn *t, uint64_t off, char *buf, size_t len)
 	unsigned char kb[8];
 	MDB_val k = { 8, kb }, v;
 	size_t done = 0;
-	int rc;
+	uint64_t first;
+	int rc = meta_u64(t, "events_start", 0, &first);
 
-	store_be64_put(kb, off);
+	if (rc)
+		return rc;
+	if (off < first) {
+		/* the trimmed part */
+		done = first - off < len ? (size_t)(first - off) : len;
+		events_gap(first, off, buf, done);
+		if (done == len)
+			return (long)done;
+	}
+	store_be64_put(kb, off + done);
 	rc = mdb_cursor_open(t->txn, t->s->dbi[TBL_EVENTS], &c);
 	if (rc)
 		return store_mdb_error(rc, "events");
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	if (rc == MDB_NOTFOUND || (rc == 0 && store_be64_get(k.mv_data) > off))
+	if (rc == MDB_NOTFOUND || (rc == 0 && store_be64_get(k.mv_data) > off + done))
 		rc = mdb_cursor_get(c, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
 	while (rc == 0 && done < len) {
 		uint64_t start = store_be64_get(k.mv_data);

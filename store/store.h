@@ -107,15 +107,32 @@ int store_next_id(struct store_txn *t, const char *name, uint64_t *out);
 
 /*
  * store_event_append - append one event (a JSON object, one line, without
- * the newline) to the event log.  Needs a write transaction.
- * store_events_size - total bytes of the event log.
- * store_events_read - copy up to LEN bytes of the event log at OFF.
+ * the newline) to the event log, and trim its oldest events past the
+ * store's limits (store_events_set_limits), a few per append.  Needs a
+ * write transaction.
+ * store_events_size - total bytes of the event log ever appended: offsets
+ * are absolute and never move, trimmed or not.
+ * store_events_read - copy up to LEN bytes of the event log at OFF.  The
+ * trimmed part, [0, first kept event), reads as one line: spaces, then
+ * {"type":"trimmed","upto":N} where N is the first kept offset, so a
+ * reader that fell behind is told what it missed and reads on.
  * Returns bytes copied (0 at the end) or a negative errno.
  */
 int store_event_append(struct store_txn *t, const char *json_line);
 int store_events_size(struct store_txn *t, uint64_t *out);
 long store_events_read(struct store_txn *t, uint64_t off, char *buf,
 		       size_t len);
+
+#define STORE_EVENTS_MAX_BYTES (64ull << 20)	/* default size kept */
+
+/*
+ * store_events_set_limits - keep at most MAX_BYTES of events (default
+ * STORE_EVENTS_MAX_BYTES) and none older than MAX_AGE_S seconds (default:
+ * no age limit), recorded in the store for every process that appends; a
+ * 0 leaves that limit as it is.  Needs a write transaction.
+ */
+int store_events_set_limits(struct store_txn *t, uint64_t max_bytes,
+			    uint64_t max_age_s);
 
 /*
  * A run of a file's bytes borrowed from a transaction: LEN bytes at DATA,
@@ -143,7 +160,8 @@ int store_locate(struct store_txn *t, const void *p, size_t len, int *fd,
  * Errors.  store_error() records a message for the calling thread and
  * returns RC (a negative errno) so it can be written
  * `return store_error(-ENOENT, "no repository '%s'", name);`.
- * store_errmsg() returns the last message, or strerror of nothing.
+ * store_errmsg() returns the last message, or strerror of nothing; it may
+ * be an argument of the next store_error() ("%s: %s", what, store_errmsg()).
  */
 int store_error(int rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -76,6 +76,15 @@ static inline MDB_dbi store_dbi(struct store_txn *t, enum store_table tbl)
 	return t->s->dbi[tbl];
 }
 
+/*
+ * store_cursor_end - the result of a cursor loop that stopped with RC: 0 at
+ * the end of the table (MDB_NOTFOUND); an LMDB code translated once, with
+ * WHAT as subject (store_mdb_error: corruption is -EIO); anything else, a
+ * callback's own return (a negative errno), as it is.  Callbacks never
+ * return LMDB codes, so the two cannot be confused.
+ */
+int store_cursor_end(int rc, const char *what);
+
 /* store_dir_is_empty - 1 if directory DIR (a path) holds nothing, 0 if it
  * holds something, or a negative errno. */
 int store_dir_is_empty(const char *dir);

@@ -45,6 +45,24 @@ int64_t store_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int store_time_ns(int64_t *out, int64_t sec, long nsec)
+{
+	int64_t ns;
+
+	if (nsec < 0 || nsec >= 1000000000)
+		return -EINVAL;
+	if (sec < 0 && nsec > 0) {
+		/* the earliest second holds its later nanoseconds only */
+		sec++;
+		nsec -= 1000000000;
+	}
+	if (__builtin_mul_overflow(sec, (int64_t)1000000000, &ns) ||
+	    __builtin_add_overflow(ns, (int64_t)nsec, &ns))
+		return -EOVERFLOW;
+	*out = ns;
+	return 0;
+}
+
 static void decode(struct store_inode *out, uint64_t ino, const MDB_val *v)
 {
 	struct inode_disk d;
@@ -215,7 +233,7 @@ int store_wt_readdir(struct store_txn *t, uint64_t dir, const char *after,
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return store_cursor_end(rc, "dirents");
 }
 
 static int dir_is_empty(struct store_txn *t, uint64_t dir)
@@ -437,7 +455,7 @@ int store_wt_foreach(struct store_txn *t, int dirty_only,
 			break;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return store_cursor_end(rc, "worktrees");
 }
 
 int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name, uint32_t mode,

@@ -89,6 +89,15 @@ struct store_attr {
 int64_t store_now_ns(void);
 
 /*
+ * store_time_ns - the time SEC seconds and NSEC nanoseconds after the epoch
+ * (SEC negative before 1970) as the signed nanoseconds an inode record
+ * holds, in *OUT.  Those cover 1677-09-21 to 2262-04-11; a time outside is
+ * refused, never stored as another date.  Returns 0, -EOVERFLOW when the
+ * time is out of that range, -EINVAL when NSEC is not in [0, 1e9).
+ */
+int store_time_ns(int64_t *out, int64_t sec, long nsec);
+
+/*
  * store_wt_create - create an empty working tree for REPO's BRANCH and
  * return its root inode.  If TREE is not NULL, check it out (eagerly).
  * -EEXIST if the working tree exists.

@@ -4,7 +4,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 setup
-plan 13
+plan 14
 mkdir "$M/repos/gi"
 W=$M/repos/gi
 git() { command git -c user.name=t -c user.email=t@t -c init.defaultBranch=main "$@"; }
@@ -65,3 +65,19 @@ echo 4 >> "$M/repos/imp/f"
 wait_for_commit imp 4
 "$GOVC" export "$S" imp "git:$T/rt2"
 check "a change in the mount becomes a child of git's HEAD" sh -c "[ \"\$(git -C '$T/rt2' rev-parse HEAD~1)\" = \"\$(git -C '$src' rev-parse HEAD)\" ] && git -C '$T/rt2' fsck --strict --no-progress"
+
+# a git clone worked in inside a repository (issue 16): .git is ignored, so
+# no commit enters it and its directories stay dirty below clean ones;
+# govc fsck must not call that damage
+git clone -q "$src" "$M/repos/cl/work"
+wait_for_commit cl 1
+sleep 1.5
+echo more >> "$M/repos/cl/work/f"
+git -C "$M/repos/cl/work" -c user.name=t -c user.email=t@t commit -qam "in the mount"
+mkdir -p "$M/repos/cl/g/.git/objects/ab"
+echo 1 > "$M/repos/cl/g/.git/objects/ab/one"
+sleep 2
+echo 2 > "$M/repos/cl/g/.git/objects/ab/two"
+"$GOVC" umount "$M"
+check "govc fsck passes after git clone and git commit in the mount" "$GOVC" fsck "$S"
+"$GOVC" mount -o "$(mount_opts)" "$S" "$M"

@@ -5,7 +5,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 TZ=UTC; export TZ
 setup
-plan 22
+plan 26
 mkdir "$M/repos/at"
 W=$M/repos/at
 echo data > "$W/f"
@@ -36,9 +36,25 @@ check "statfs works (stat -f)" sh -c "stat -f -c '%b %S %l' '$W' | awk '\$1 > 0 
 check "fsync works (dd conv=fsync)" dd if=/dev/zero of="$W/s" bs=4k count=4 conv=fsync status=none
 check "fdatasync works (dd conv=fdatasync)" dd if=/dev/zero of="$W/s2" bs=4k count=4 conv=fdatasync status=none
 check "access(2) follows the mode (test -x)" sh -c "[ ! -x '$W/f' ] && chmod u+x '$W/s' && [ -x '$W/s' ]"
+# inode records hold signed 64-bit nanoseconds: 1677 to 2262, exactly;
+# a time outside is refused, never stored as another date
+touch -d '1960-05-06 07:08:09.25' "$W/old"
+touch -d '2200-01-02 03:04:05.5' "$W/far"
+old_far_kept() {
+	[ "$(stat -c %y "$W/old")" = '1960-05-06 07:08:09.250000000 +0000' ] &&
+	[ "$(stat -c %y "$W/far")" = '2200-01-02 03:04:05.500000000 +0000' ]
+}
+check "pre-1970 and far-future times are kept exactly" old_far_kept
+refused() {
+	! touch -d "$1" "$W/far" 2>"$T/err" && grep -qi 'too large\|overflow' "$T/err" &&
+	[ "$(stat -c %y "$W/far")" = '2200-01-02 03:04:05.500000000 +0000' ]
+}
+check "year 5138 (touch -d @100000000000) is refused with EOVERFLOW, the mtime kept" refused @100000000000
+check "and so is year 1653" refused @-10000000000
 wait_for_commit at 1
 sleep 0.5
 remount
+check "pre-1970 and far-future times kept across a remount" old_far_kept
 check "xattrs kept across a remount" sh -c "getfattr --only-values -n user.color '$W/f' | grep -qx blue && [ \"\$(getfattr --only-values -n user.big '$W/f')\" = '$big' ] && getfattr --only-values -n user.dir '$W/d' | grep -qx yes"
 check "a removed xattr stays removed" sh -c "! getfattr -n user.shape '$W/f' 2>/dev/null"
 check "modes kept" sh -c "[ \"\$(stat -c %a '$W/f')\" = 640 ] && [ \"\$(stat -c %a '$W/d')\" = 4755 ] && [ \"\$(stat -c %a '$W/s')\" = 744 ]"

@@ -20,6 +20,7 @@
 #include "store/object.h"
 #include "store/repo.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 static char dir[64];
 
@@ -182,6 +183,54 @@ static void test_events(void **state)
 	store_txn_abort(t);
 }
 
+/* the log is trimmed to its limits; offsets stay absolute and the trimmed
+ * part reads as one line telling where the kept events start */
+static void test_events_trimmed(void **state)
+{
+	struct store *s = *state;
+	struct store_txn *t;
+	char line[64], buf[4096], want[64];
+	uint64_t size;
+	long got;
+
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_events_set_limits(t, 300, 0), 0);
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "{\"type\":\"x\",\"n\":%02d,\"time\":%d}", i, 1000 + i);
+		assert_int_equal(store_event_append(t, line), 0);	/* 31 bytes + \n */
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	assert_int_equal(store_events_size(t, &size), 0);
+	assert_int_equal(size, 40 * 32);
+	got = store_events_read(t, 0, buf, sizeof(buf));
+	assert_int_equal(got, 40 * 32);
+	/* 300 bytes kept: the last 8 events, from offset 31 * 32 */
+	snprintf(want, sizeof(want), "{\"type\":\"trimmed\",\"upto\":%d}\n", 31 * 32);
+	assert_memory_equal(buf + 31 * 32 - strlen(want), want, strlen(want));
+	assert_true(buf[0] == ' ' && !memchr(buf, '\n', 31 * 32 - 1));
+	assert_memory_equal(buf + 31 * 32, "{\"type\":\"x\",\"n\":31,", 19);
+	assert_memory_equal(buf + 39 * 32, "{\"type\":\"x\",\"n\":39,", 19);
+	/* a reader that fell behind reads on from its old offset */
+	got = store_events_read(t, 10 * 32, buf, sizeof(buf));
+	assert_int_equal(got, 30 * 32);
+	assert_memory_equal(buf + 21 * 32 - strlen(want), want, strlen(want));
+	store_txn_abort(t);
+
+	/* an age limit drops what is older, never the newest */
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_events_set_limits(t, 0, 3600), 0);
+	assert_int_equal(store_event_append(t, "{\"type\":\"y\",\"time\":1}"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	got = store_events_read(t, 0, buf, sizeof(buf));
+	assert_int_equal(got, 40 * 32 + 22);
+	assert_memory_equal(buf + 40 * 32, "{\"type\":\"y\",\"time\":1}\n", 22);
+	snprintf(want, sizeof(want), "{\"type\":\"trimmed\",\"upto\":%d}\n", 40 * 32);
+	assert_memory_equal(buf + 40 * 32 - strlen(want), want, strlen(want));
+	store_txn_abort(t);
+}
+
 static void test_generation(void **state)
 {
 	struct store *s = *state;
@@ -194,6 +243,30 @@ static void test_generation(void **state)
 	assert_true(store_generation(s) > g1);
 }
 
+/* a message built from the last one keeps it whole (issue 16: it read
+ * "index.json: index.json: def' is not a digest") */
+static void test_error_wraps_last(void **state)
+{
+	(void)state;
+	store_error(-EINVAL, "'%s' is not a digest", "abcdef");
+	assert_int_equal(store_error(-EBADMSG, "%s: %s", "index.json", store_errmsg()), -EBADMSG);
+	assert_string_equal(store_errmsg(), "index.json: 'abcdef' is not a digest");
+}
+
+/* cursor loops translate LMDB codes once and pass errnos through */
+static void test_cursor_end(void **state)
+{
+	(void)state;
+	assert_int_equal(store_cursor_end(MDB_NOTFOUND, "t"), 0);
+	assert_int_equal(store_cursor_end(0, "t"), 0);
+	assert_int_equal(store_cursor_end(MDB_CORRUPTED, "dirents"), -EIO);
+	assert_non_null(strstr(store_errmsg(), "dirents: the store is corrupt"));
+	assert_int_equal(store_cursor_end(MDB_PAGE_NOTFOUND, "t"), -EIO);
+	assert_int_equal(store_cursor_end(MDB_MAP_FULL, "t"), -ENOSPC);
+	assert_int_equal(store_cursor_end(-ENOENT, "t"), -ENOENT);
+	assert_int_equal(store_cursor_end(-ENAMETOOLONG, "t"), -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,7 +275,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_locate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refs_cas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_trimmed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
+		cmocka_unit_test(test_error_wraps_last),
+		cmocka_unit_test(test_cursor_end),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

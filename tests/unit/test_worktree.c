@@ -645,6 +645,90 @@ static void test_large_file_keeps_its_chunks(void **state)
 	free(back);
 }
 
+/*
+ * A commit never visits ignored directories, so their dirty flags stay
+ * set below a parent the commit cleaned: .git of a clone written in twice
+ * (issue 16), an untracked build/ directory.  fsck must not call that
+ * damage, but still must when a directory a commit takes is dirty below a
+ * clean parent; and such an ignored directory taken into a commit later
+ * (renamed to a name nothing ignores) is committed whole.
+ */
+static void test_ignored_dirty_dirs(void **state)
+{
+	struct ctx *c = *state;
+	struct store_txn *t = wtx(c);
+	struct store_inode g, dotgit, objs, ab, build, out, n;
+	uint64_t replaced;
+	struct seen log = { { 0 } };
+	git_oid id;
+
+	assert_int_equal(store_wt_mknode(t, c->root, "g", S_IFDIR | 0755, 0, 0, NULL, &g), 0);
+	assert_int_equal(store_wt_mknode(t, g.ino, ".git", S_IFDIR | 0755, 0, 0, NULL, &dotgit), 0);
+	assert_int_equal(store_wt_mknode(t, dotgit.ino, "objects", S_IFDIR | 0755, 0, 0, NULL, &objs), 0);
+	assert_int_equal(store_wt_mknode(t, objs.ino, "ab", S_IFDIR | 0755, 0, 0, NULL, &ab), 0);
+	mkfile(t, ab.ino, "one", "1");
+	mkfile(t, g.ino, ".gitignore", "/build/\n");
+	assert_int_equal(store_wt_mknode(t, g.ino, "build", S_IFDIR | 0755, 0, 0, NULL, &build), 0);
+	assert_int_equal(store_wt_mknode(t, build.ino, "out", S_IFDIR | 0755, 0, 0, NULL, &out), 0);
+	mkfile(t, out.ino, "a.o", "o");
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
+	assert_false(git_oid_is_zero(&id));
+	/* a second write into each: nothing to commit, nothing damaged */
+	t = wtx(c);
+	mkfile(t, ab.ino, "two", "2");
+	mkfile(t, out.ino, "b.o", "o");
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
+	assert_true(git_oid_is_zero(&id));
+	assert_int_equal(store_fsck(c->s, stderr, NULL), 0);
+
+	/* renamed to a name nothing ignores, the whole directory is committed */
+	t = wtx(c);
+	assert_int_equal(store_wt_rename(t, g.ino, ".git", g.ino, "git2", 0, &replaced), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
+	assert_false(git_oid_is_zero(&id));
+	assert_int_equal(store_log(c->s, "r", "HEAD", log_cb, &log), 0);
+	assert_non_null(strstr(log.text, "A g/git2/objects/ab/one"));
+	assert_non_null(strstr(log.text, "A g/git2/objects/ab/two"));
+	assert_int_equal(store_fsck(c->s, stderr, NULL), 0);
+
+	/* a directory a commit takes, dirty below a clean parent, is damage */
+	t = wtx(c);
+	assert_int_equal(store_inode_get(t, objs.ino, &n), 0);
+	assert_false(n.flags & STORE_INO_DIRTY);
+	n.flags |= STORE_INO_DIRTY;
+	assert_int_equal(store_inode_put(t, &n), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	fprintf(stderr, "# a problem expected:\n");
+	assert_int_equal(store_fsck(c->s, stderr, NULL), -EIO);
+}
+
+/* times an inode record holds exactly, and the ones it refuses */
+static void test_time_range(void **state)
+{
+	int64_t ns = 0;
+
+	(void)state;
+	assert_int_equal(store_time_ns(&ns, -1, 500000000), 0);
+	assert_int_equal(ns, -500000000);
+	assert_int_equal(store_time_ns(&ns, 7258118400, 5), 0);	/* 2200 */
+	assert_int_equal(ns, 7258118400000000005);
+	assert_int_equal(store_time_ns(&ns, INT64_MAX / 1000000000, 854775807), 0);
+	assert_int_equal(ns, INT64_MAX);
+	assert_int_equal(store_time_ns(&ns, INT64_MIN / 1000000000 - 1, 145224192), 0);
+	assert_int_equal(ns, INT64_MIN);
+	ns = 42;
+	assert_int_equal(store_time_ns(&ns, INT64_MAX / 1000000000, 854775808), -EOVERFLOW);
+	assert_int_equal(store_time_ns(&ns, 100000000000, 0), -EOVERFLOW);	/* 5138 */
+	assert_int_equal(store_time_ns(&ns, -10000000000, 0), -EOVERFLOW);	/* 1653 */
+	assert_int_equal(store_time_ns(&ns, INT64_MIN / 1000000000 - 1, 145224191), -EOVERFLOW);
+	assert_int_equal(store_time_ns(&ns, 0, 1000000000), -EINVAL);
+	assert_int_equal(store_time_ns(&ns, 0, -1), -EINVAL);
+	assert_int_equal(ns, 42);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -657,6 +741,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_skips_ignored_content, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ignore_keeps_tracked_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_file_keeps_its_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ignored_dirty_dirs, setup, teardown),
+		cmocka_unit_test(test_time_range),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
