@@ -685,9 +685,7 @@ int oci_blob_foreach(struct store_txn *t,
 			break;
 	}
 	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	return rc;
+	return store_cursor_end(rc, "oci");
 }
 
 /* ---- image records ------------------------------------------------------ */
@@ -968,9 +966,7 @@ int oci_tag_foreach(struct store_txn *t, const char *name,
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	return rc;
+	return store_cursor_end(rc, "oci");
 }
 
 /* ---- pins --------------------------------------------------------------- */

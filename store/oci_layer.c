@@ -946,7 +946,11 @@ static int add_entry(struct ix *ix, struct archive_entry *e)
 	memset(&rec, 0, sizeof(rec));
 	rec.uid = (uint32_t)uid;
 	rec.gid = (uint32_t)gid;
-	rec.mtime_ns = (int64_t)archive_entry_mtime(e) * 1000000000 + archive_entry_mtime_nsec(e);
+	if (store_time_ns(&rec.mtime_ns, (int64_t)archive_entry_mtime(e),
+			  archive_entry_mtime_nsec(e)))
+		return store_error(-EOVERFLOW,
+				   "layer %s: entry '%.300s' has a time outside the years 1677 to 2262",
+				   ix->lname, ix->cur);
 	rec.mode = (uint32_t)(archive_entry_perm(e) & 07777);
 
 	if (p->n == 0) {		/* "." or "./": the root's attributes */
