@@ -15,6 +15,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "store/store_int.h"
+#include "util/proc.h"
 
 #define STORE_FORMAT_VERSION 1
 #define STORE_MAP_SIZE (1ULL << 40)	/* address space only; files grow */
@@ -766,4 +768,118 @@ long store_events_read(struct store_txn *t, uint64_t off, char *buf, size_t len)
 	if (rc && rc != MDB_NOTFOUND)
 		return store_mdb_error(rc, "events");
 	return (long)done;
+}
+
+/* ---- space ---------------------------------------------------------------- */
+
+int store_usage(struct store *s, struct store_usage *out)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	MDB_txn *txn;
+	struct stat fst;
+	uint64_t used = 0, freelist = 0;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return store_mdb_error(rc, "usage");
+	mdb_env_info(s->env, &info);
+	mdb_env_stat(s->env, &st);
+	for (unsigned i = 0; i < TBL__COUNT && i < 32; i++) {
+		MDB_stat ts;
+		uint64_t pages;
+
+		if (mdb_stat(txn, s->dbi[i], &ts))
+			continue;
+		pages = ts.ms_branch_pages + ts.ms_leaf_pages + ts.ms_overflow_pages;
+		out->tables[out->ntables].name = table_names[i];
+		out->tables[out->ntables].entries = ts.ms_entries;
+		out->tables[out->ntables].bytes = pages * st.ms_psize;
+		out->ntables++;
+		used += pages;
+	}
+	/* the free list (dbi 0): each record lists free page numbers */
+	if (mdb_cursor_open(txn, 0, &c) == 0) {
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+			if (v.mv_size >= sizeof(size_t))
+				freelist += *(const size_t *)v.mv_data;	/* count first */
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(txn);
+	out->free_bytes = freelist * st.ms_psize;
+	out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize - out->free_bytes;
+	if (stat(s->dir, &fst) == 0) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/data.mdb", s->dir);
+		if (stat(path, &fst) == 0)
+			out->file_bytes = (uint64_t)fst.st_size;
+	}
+	return 0;
+}
+
+/* opener - a process (not us) that has DIR's data.mdb open: its pid, or 0 */
+static long opener(const char *dir)
+{
+	char want[4300], real[4200];
+
+	if (!realpath(dir, real))
+		return 0;
+	snprintf(want, sizeof(want), "%s/data.mdb", real);
+	return util_proc_fd_user(want, 0, NULL, 0);
+}
+
+int store_compact(const char *dir, uint64_t *before, uint64_t *after)
+{
+	char tmp[4200], from[4300], to[4300];
+	struct store *s;
+	struct stat st;
+	long pid = opener(dir);
+	int rc;
+
+	if (pid)
+		return store_error(-EBUSY,
+				   "store '%s' is in use by pid %ld (a mount or another command); unmount it or let it finish first",
+				   dir, pid);
+	rc = store_open(&s, dir, 0);
+	if (rc)
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s/compact.tmp", dir);
+	snprintf(from, sizeof(from), "%s/data.mdb", tmp);
+	snprintf(to, sizeof(to), "%s/data.mdb", dir);
+	if (before)
+		*before = stat(to, &st) == 0 ? (uint64_t)st.st_size : 0;
+	unlink(from);
+	rmdir(tmp);
+	if (mkdir(tmp, 0700)) {
+		rc = store_error(-errno, "cannot create '%s': %s", tmp, strerror(errno));
+		store_free(s);
+		return rc;
+	}
+	rc = mdb_env_copy2(s->env, tmp, MDB_CP_COMPACT);
+	store_free(s);
+	if (rc) {
+		unlink(from);
+		rmdir(tmp);
+		return store_mdb_error(rc, "compacting");
+	}
+	/* the copy is complete and synced by LMDB: it replaces the file */
+	if (rename(from, to)) {
+		rc = store_error(-errno, "cannot replace '%s': %s", to, strerror(errno));
+		unlink(from);
+	}
+	rmdir(tmp);
+	if (rc == 0) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	if (after)
+		*after = stat(to, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return rc;
 }

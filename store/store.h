@@ -157,6 +157,35 @@ int store_locate(struct store_txn *t, const void *p, size_t len, int *fd,
 		 uint64_t *off);
 
 /*
+ * What uses the space of a store: per table, the bytes of the pages its
+ * B-tree and large values take; the free pages (freed, waiting for reuse:
+ * LMDB never gives pages back to the file system); the file's size.
+ */
+struct store_usage_table {
+	const char *name;	/* static */
+	uint64_t entries, bytes;
+};
+struct store_usage {
+	struct store_usage_table tables[32];
+	unsigned ntables;
+	uint64_t free_bytes;	/* free pages, reusable */
+	uint64_t used_bytes;	/* pages in use, LMDB's own included */
+	uint64_t file_bytes;	/* data.mdb's size */
+};
+
+/* store_usage - fill OUT for S (one read transaction). */
+int store_usage(struct store *s, struct store_usage *out);
+
+/*
+ * store_compact - rewrite the store in DIR without its free pages, so the
+ * file shrinks to what is in use (LMDB's copy with MDB_CP_COMPACT, then a
+ * rename over data.mdb).  Nothing else may have the store open: -EBUSY
+ * (naming the process) if a daemon or another command does.  BEFORE and
+ * AFTER (may be NULL) receive the file's sizes.
+ */
+int store_compact(const char *dir, uint64_t *before, uint64_t *after);
+
+/*
  * Errors.  store_error() records a message for the calling thread and
  * returns RC (a negative errno) so it can be written
  * `return store_error(-ENOENT, "no repository '%s'", name);`.

@@ -27,6 +27,7 @@
 #include "store/inuse.h"
 #include "store/store.h"
 #include "tools/govc.h"
+#include "util/proc.h"
 
 /* parse_location - ARG as a location, or a message and 2 */
 static int parse_location(const char *arg, struct oci_location *out)
@@ -42,26 +43,12 @@ static int parse_name(const char *ref, const char *default_tag, char *name, char
 	return 0;
 }
 
-
-static void human_size(char *buf, size_t len, uint64_t n)
-{
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1000 && u < 4) {
-		v /= 1000;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", v, units[u]);
-}
-
 static void progress(void *arg, const char *what, const struct oci_descriptor *d)
 {
 	char size[32];
 
 	(void)arg;
-	human_size(size, sizeof(size), d->size);
+	govc_human_size(size, sizeof(size), d->size);
 	fprintf(stderr, "  copying %s (%s)\n", what, size);
 }
 
@@ -263,7 +250,7 @@ static int print_image(const struct oci_tag *tg, void *arg)
 		printf("%s:%s\n", tg->name, tg->tag);
 		return 0;
 	}
-	human_size(size, sizeof(size), info.size);
+	govc_human_size(size, sizeof(size), info.size);
 	if (info.created) {
 		time_t c = (time_t)info.created;
 		struct tm tm;
@@ -380,32 +367,16 @@ static int proc_user(const char *mnt, dev_t dev, const char *name, char *what, s
 				found = 1;
 			}
 		}
-		if (!found) {
-			DIR *fds;
-			struct dirent *fe;
-
-			snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
-			fds = opendir(path);
-			while (fds && !found && (fe = readdir(fds))) {
-				char fp[900];
-				ssize_t n;
-
-				snprintf(fp, sizeof(fp), "%s/%s", path, fe->d_name);
-				n = readlink(fp, link, sizeof(link) - 1);
-				if (n <= 0)
-					continue;
-				link[n] = '\0';
-				if (!strncmp(link, inside, ilen)) {
-					snprintf(what, wlen, "pid %.20s, which has '%.200s' open",
-						 de->d_name, link);
-					found = 1;
-				}
-			}
-			if (fds)
-				closedir(fds);
-		}
 	}
 	closedir(proc);
+	if (!found) {
+		long pid = util_proc_fd_user(inside, 1, link, sizeof(link));
+
+		if (pid > 0) {
+			snprintf(what, wlen, "pid %ld, which has '%.200s' open", pid, link);
+			found = 1;
+		}
+	}
 	return found;
 }
 
@@ -560,8 +531,8 @@ int cmd_gc(int argc, char **argv)
 	store_free(s);
 	if (rc)
 		return govc_fail("gc: %s", store_errmsg());
-	human_size(ob, sizeof(ob), st.object_bytes);
-	human_size(bb, sizeof(bb), st.blob_bytes);
+	govc_human_size(ob, sizeof(ob), st.object_bytes);
+	govc_human_size(bb, sizeof(bb), st.blob_bytes);
 	if (!quiet)
 		printf("%s %llu objects (%s), %llu blobs (%s), %llu layer indexes, %llu images; kept %llu objects, %llu blobs\n",
 		       dry ? "would remove" : "removed", (unsigned long long)st.objects, ob,

@@ -42,7 +42,24 @@ static const char usage[] =
 	"  rmi STORE NAME[:TAG]            remove a tag\n"
 	"  gc STORE                        remove unreachable blobs and objects\n"
 	"\n"
+	"Space:\n"
+	"  du STORE                        what uses the store's space\n"
+	"  compact STORE                   give free pages back (unmounted)\n"
+	"\n"
 	"Run 'govc <command> --help' for a command's options.\n";
+
+void govc_human_size(char *buf, size_t len, uint64_t n)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", v, units[u]);
+}
 
 int govc_fail(const char *fmt, ...)
 {
@@ -131,7 +148,7 @@ static const struct {
 	{ "fsck", cmd_fsck },	  { "repos", cmd_repos },   { "log", cmd_log },
 	{ "import", cmd_import }, { "export", cmd_export }, { "images", cmd_images },
 	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },	    { "rm-repo", cmd_rm_repo },
-	{ "mv-repo", cmd_mv_repo },
+	{ "mv-repo", cmd_mv_repo }, { "du", cmd_du },	    { "compact", cmd_compact },
 };
 
 /*

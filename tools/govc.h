@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* govc_fail - print "govc: MSG" to stderr; returns 1. */
 int govc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -46,5 +47,9 @@ int cmd_oci_export(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_rmi(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_du(int argc, char **argv);
+/* govc_human_size - N bytes as "1.2MB" (decimal units) into BUF */
+void govc_human_size(char *buf, size_t len, uint64_t n);
+int cmd_compact(int argc, char **argv);
 
 #endif
