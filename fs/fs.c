@@ -133,10 +133,25 @@ int fs_commit_all(struct fs *fs)
 		git_oid id;
 		int crc = store_wt_commit(fs->store, l.v[i].repo, l.v[i].branch, &id);
 		if (crc) {
-			fprintf(stderr, "govc: commit of '%s' (%s) failed: %s\n", l.v[i].repo,
-				l.v[i].branch, store_errmsg());
+			char why[1024];
+
+			snprintf(why, sizeof(why), "%s", store_errmsg());
+			fprintf(stderr, "govc: commit of '%s' (%s) failed: %s; the changes stay in the working tree, retrying\n",
+				l.v[i].repo, l.v[i].branch, why);
+			/* an event and a record umount checks (best effort) */
+			if (store_commit_failed(fs->store, l.v[i].repo, l.v[i].branch, why))
+				fprintf(stderr, "govc: cannot record the failure either: %s\n",
+					store_errmsg());
 			if (!first_err)
 				first_err = crc;
+		} else {
+			int ok = store_commit_ok(fs->store, l.v[i].repo, l.v[i].branch);
+			if (ok == 1)
+				fprintf(stderr, "govc: commit of '%s' (%s) went through after failing\n",
+					l.v[i].repo, l.v[i].branch);
+			else if (ok < 0)
+				fprintf(stderr, "govc: '%s' committed, but its old failure record stays: %s\n",
+					l.v[i].repo, store_errmsg());
 		}
 	}
 	pthread_mutex_unlock(&fs->commit_lock);

@@ -1005,3 +1005,102 @@ out:
 	store_txn_abort(t);
 	return rc;
 }
+
+/* ---- commit failures ------------------------------------------------------ */
+
+#define FAILED_PREFIX "commit_failed:"
+
+static size_t failed_key(char *key, size_t len, const char *repo, const char *branch)
+{
+	int n = snprintf(key, len, FAILED_PREFIX "%s%c%s", repo, '\0', branch);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+int store_commit_failed(struct store *s, const char *repo, const char *branch, const char *why)
+{
+	char key[512];
+	size_t klen = failed_key(key, sizeof(key), repo, branch);
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "commit_failed", "repo", repo,
+			       "branch", branch, "error", why, "time", (json_int_t)time(NULL));
+	char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	struct store_txn *t;
+	int rc = !klen || !line ? store_error(-ENOMEM, "out of memory")
+				: store_txn_begin(&t, s, STORE_TXN_WRITE);
+
+	if (rc == 0) {
+		rc = store_put(t, TBL_META, key, klen, why, strlen(why), 0);
+		if (rc == 0)
+			rc = store_event_append(t, line);
+		rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
+	}
+	json_decref(ev);
+	free(line);
+	return rc;
+}
+
+int store_commit_ok(struct store *s, const char *repo, const char *branch)
+{
+	char key[512];
+	size_t klen = failed_key(key, sizeof(key), repo, branch);
+	struct store_txn *t;
+	MDB_val v;
+	int rc = klen ? store_txn_begin(&t, s, 0) : 0;
+
+	if (!klen || rc)
+		return rc;
+	rc = store_get(t, TBL_META, key, klen, &v);
+	store_txn_abort(t);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+	if (rc)
+		return rc;
+	rc = store_del(t, TBL_META, key, klen);
+	if (rc && rc != -ENOENT) {
+		store_txn_abort(t);
+		return rc;
+	}
+	rc = store_txn_commit(t);
+	return rc ? rc : 1;
+}
+
+int store_commit_failures(struct store *s,
+			  int (*cb)(const char *repo, const char *branch, const char *why, void *arg),
+			  void *arg)
+{
+	const size_t plen = sizeof(FAILED_PREFIX) - 1;
+	struct store_txn *t;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = store_txn_begin(&t, s, 0);
+
+	if (rc)
+		return rc;
+	rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_META), &c);
+	if (rc) {
+		store_txn_abort(t);
+		return store_mdb_error(rc, "meta");
+	}
+	k.mv_size = plen;
+	k.mv_data = FAILED_PREFIX;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size > plen && !memcmp(k.mv_data, FAILED_PREFIX, plen)) {
+		char key[512], why[1024];
+		size_t kl = k.mv_size - plen < sizeof(key) - 1 ? k.mv_size - plen : sizeof(key) - 1;
+		size_t wl = v.mv_size < sizeof(why) - 1 ? v.mv_size : sizeof(why) - 1;
+
+		memcpy(key, (const char *)k.mv_data + plen, kl);
+		key[kl] = '\0';
+		memcpy(why, v.mv_data, wl);
+		why[wl] = '\0';
+		/* KEY is repo \0 branch */
+		rc = cb(key, memchr(key, '\0', kl) ? key + strlen(key) + 1 : "", why, arg);
+		if (rc)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	store_txn_abort(t);
+	return store_cursor_end(rc, "meta");
+}

@@ -73,4 +73,22 @@ int store_tree_diff(struct store_txn *t, const git_oid *old_tree,
 int store_log(struct store *s, const char *repo, const char *ref,
 	      int (*cb)(const char *line, void *arg), void *arg);
 
+/*
+ * Commit failures.  When a commit of REPO's BRANCH fails (the disk is full,
+ * say), store_commit_failed records why (meta "commit_failed:" REPO \0
+ * BRANCH -> the message) and raises a "commit_failed" event, both best
+ * effort (on a full disk even they may not fit; the caller logs it too).
+ * store_commit_ok removes the record once a commit of it succeeds (a read
+ * first: no write when there is none) and returns 1 if there was one.  store_commit_failures calls CB for
+ * each record (strings borrowed for the call).  The working tree keeps the
+ * changes either way: nothing is lost, only not yet committed.
+ */
+int store_commit_failed(struct store *s, const char *repo, const char *branch,
+			const char *why);
+int store_commit_ok(struct store *s, const char *repo, const char *branch);
+int store_commit_failures(struct store *s,
+			  int (*cb)(const char *repo, const char *branch,
+				    const char *why, void *arg),
+			  void *arg);
+
 #endif

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "store/commit.h"
 #include "store/inuse.h"
 #include "store/store.h"
 #include "tools/govc.h"
@@ -244,20 +245,53 @@ static int resolve_mountpoint(const char *arg, char *out, size_t len)
 }
 
 static const char umount_usage[] =
-	"usage: govc umount MOUNTPOINT\n"
+	"usage: govc umount [-f|--force] MOUNTPOINT\n"
 	"\n"
 	"Commit what is pending, unmount, and wait for the store's daemon that\n"
-	"served MOUNTPOINT to exit.  A dead mount (its daemon gone) is cleared.\n";
+	"served MOUNTPOINT to exit.  A dead mount (its daemon gone) is cleared.\n"
+	"If a commit failed (a full disk, say) umount refuses, naming the\n"
+	"repositories and why, and exits 1: nothing is lost (the changes are in\n"
+	"the working tree) but they are not in the history yet.\n"
+	"  -f, --force   unmount anyway; the next mount commits the changes\n";
+
+static int print_failure(const char *repo, const char *branch, const char *why, void *arg)
+{
+	++*(int *)arg;
+	fprintf(stderr, "govc: repos/%s (branch %s): the last commit failed: %s\n", repo, branch,
+		why);
+	return 0;
+}
+
+/* uncommitted - does STORE record commits that failed?  (printed) */
+static int uncommitted(const char *store)
+{
+	struct store *s;
+	int n = 0;
+
+	if (store_open(&s, store, STORE_RDONLY))
+		return 0;	/* cannot tell: the daemon's log will */
+	store_commit_failures(s, print_failure, &n);
+	store_free(s);
+	return n;
+}
 
 int cmd_umount(int argc, char **argv)
 {
 	char mnt[PATH_MAX], store[PATH_MAX], held_at[PATH_MAX];
 	pid_t pid = 0, child;
-	int status, own;
+	int status, own, force = 0;
 
 	if (govc_wants_help(argc, argv)) {
 		fputs(umount_usage, stdout);
 		return 0;
+	}
+	if (argc == 3 && (!strcmp(argv[1], "-f") || !strcmp(argv[1], "--force"))) {
+		force = 1;
+		argv++;
+		argc--;
+	} else if (argc == 3 && (!strcmp(argv[2], "-f") || !strcmp(argv[2], "--force"))) {
+		force = 1;
+		argc--;
 	}
 	if (argc != 2) {
 		fputs(umount_usage, stderr);
@@ -267,6 +301,12 @@ int cmd_umount(int argc, char **argv)
 		return govc_fail("umount: '%s': %s", argv[1], strerror(errno));
 	if (govc_mount_source(mnt, store, sizeof(store)))
 		return govc_fail("umount: '%s' is not a govc mount", mnt);
+	if (!force && uncommitted(store))
+		return govc_fail("umount: not unmounting '%s': the changes above are not committed; "
+				 "make room (govc du, govc gc, govc compact, or delete files) and retry, "
+				 "or unmount anyway with --force (the changes stay in the working tree and "
+				 "are committed at the next mount)",
+				 mnt);
 	/* our daemon is the one holding the store's lock for this mount
 	 * point; none does when the mount is dead */
 	own = store_mount_holder(store, &pid, held_at, sizeof(held_at)) == 1 &&
