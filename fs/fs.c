@@ -433,6 +433,7 @@ int fs_run(const struct fs_options *o)
 		goto out;
 	}
 	mounted = 1;
+	fs.mountpoint = o->mountpoint;	/* its device: the watcher's to find */
 	if (pthread_create(&fs.committer, NULL, committer, &fs) != 0) {
 		report(o->ready_fd, "cannot start the committer thread");
 		goto out;
@@ -466,6 +467,7 @@ out:
 		fs_watch_stop(&fs);
 	store_ingest_abort(fs.inuse);	/* its pins go: nothing is held now */
 	fs.inuse = NULL;
+	free(fs.real_mountpoint);
 	if (committer_started) {
 		pthread_mutex_lock(&fs.lock);
 		fs.stopping = 1;

@@ -148,6 +148,10 @@ struct fs {
 	/* pins what the kernel holds of images (store_images_sync_pins),
 	 * used by the watcher thread only; set at start */
 	struct store_ingest *inuse;
+	const char *mountpoint;		/* set at start */
+	/* the watcher thread's own: the mount's canonical path and device */
+	char *real_mountpoint;
+	dev_t dev;
 	/* directory listings read without OPENDIR (worktree_ops.c) */
 	int no_opendir;			/* set at init */
 	/*

@@ -18,11 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <jansson.h>
 
 #include "fs/fs_int.h"
+#include "util/array.h"
+#include "util/proc.h"
 
 #define WATCH_PERIOD_NS (100LL * 1000000)
+#define USERS_EVERY 5		/* periods between scans for images in use */
 #define EVENT_READ_MAX (256u << 10)
 #define EVENT_LINE_MAX (16u << 20)
 
@@ -176,10 +180,73 @@ static void follow(struct fs *fs, uint64_t *seen)
 	}
 }
 
+/* the paths of the mount something uses (util_proc_users), sorted */
+struct used_paths {
+	struct util_array v;	/* char *, owned */
+};
+
+static int add_used(const char *path, long pid, const char *how, void *arg)
+{
+	struct used_paths *u = arg;
+	char **slot;
+
+	(void)pid;
+	(void)how;
+	if (strncmp(path, "/images/", 8) && strncmp(path, "/layers/", 8))
+		return 0;
+	slot = UTIL_ARRAY_PUSH(&u->v, char *);
+	if (!slot || !(*slot = strdup(path)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* is_used - does something use PATH or a path below it? */
+static int is_used(const char *path, void *arg)
+{
+	struct used_paths *u = arg;
+	size_t n = strlen(path);
+
+	for (size_t i = 0; i < util_array_len(&u->v); i++) {
+		const char *p = *UTIL_ARRAY_AT(&u->v, char *, i);
+		if (!strncmp(p, path, n) && (!p[n] || p[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* pin_used - pin the images something uses through the mount (mounts in
+ * any namespace, overlays, roots, working directories, open files), unpin
+ * the rest: what the kernel merely caches does not keep an image from gc */
+static void pin_used(struct fs *fs)
+{
+	struct used_paths u = { UTIL_ARRAY_INIT(char *) };
+
+	if (!fs->dev) {
+		/* here, not at mount: a stat of the mount is served by the
+		 * session loop, which runs by now */
+		struct stat st;
+		char *real = realpath(fs->mountpoint, NULL);
+
+		if (!real || stat(real, &st) != 0) {
+			free(real);
+			return;
+		}
+		fs->real_mountpoint = real;
+		fs->dev = st.st_dev;
+	}
+	if (util_proc_users(fs->real_mountpoint, fs->dev, add_used, &u) == 0 &&
+	    store_images_sync_pins(fs->images, fs->inuse, is_used, &u))
+		fprintf(stderr, "govc: pinning the images in use: %s\n", store_errmsg());
+	for (size_t i = 0; i < util_array_len(&u.v); i++)
+		free(*UTIL_ARRAY_AT(&u.v, char *, i));
+	util_array_release(&u.v);
+}
+
 static void *watcher(void *arg)
 {
 	struct fs *fs = arg;
 	uint64_t seen = fs->events_seen, gen = store_generation(fs->store);
+	unsigned ticks = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	while (!fs->stopping) {
@@ -199,9 +266,10 @@ static void *watcher(void *arg)
 			gen = now_gen;
 			follow(fs, &seen);
 		}
-		/* what the kernel holds of images is pinned against gc */
-		if (fs->inuse && store_images_sync_pins(fs->images, fs->inuse))
-			fprintf(stderr, "govc: pinning the images in use: %s\n", store_errmsg());
+		/* what something uses of images is pinned against gc (once
+		 * a second, and only while the kernel holds image nodes) */
+		if (fs->inuse && ++ticks % USERS_EVERY == 0 && store_images_any_held(fs->images))
+			pin_used(fs);
 		pthread_mutex_lock(&fs->lock);
 	}
 	pthread_mutex_unlock(&fs->lock);

@@ -79,6 +79,17 @@ void store_image_unhold(struct store_image *im)
 	__atomic_sub_fetch(&im->holds, 1, __ATOMIC_RELAXED);
 }
 
+int store_images_any_held(struct store_images *set)
+{
+	int any = 0;
+
+	pthread_mutex_lock(&set->lock);
+	for (struct store_image *im = set->list; im && !any; im = im->next)
+		any = im->pinned || __atomic_load_n(&im->holds, __ATOMIC_RELAXED) > 0;
+	pthread_mutex_unlock(&set->lock);
+	return any;
+}
+
 /* a change of pin to make: outside the mutex */
 struct pin_change {
 	struct oci_digest digest;
@@ -86,18 +97,31 @@ struct pin_change {
 	int pin;
 };
 
-/* held - does the kernel hold a node of any opened image of digest D?
- * (after a gc and a re-import one digest may have several entries) */
-static int held(const struct store_images *set, const struct oci_digest *d)
+/* in_use - is one of IM's paths in use, as USED says? */
+static int in_use(const struct store_image *im, int (*used)(const char *path, void *arg), void *arg)
 {
-	for (const struct store_image *im = set->list; im; im = im->next)
-		if (!memcmp(&im->digest, d, sizeof(*d)) &&
-		    __atomic_load_n(&im->holds, __ATOMIC_RELAXED) > 0)
+	for (unsigned i = 0; i < im->npaths; i++)
+		if (used(im->paths[i], arg))
 			return 1;
 	return 0;
 }
 
-int store_images_sync_pins(struct store_images *set, struct store_ingest *in)
+/* held - does the kernel hold a node of an opened image of digest D (after
+ * a gc and a re-import one digest may have several entries) through a path
+ * something uses? */
+static int held(const struct store_images *set, const struct oci_digest *d,
+		int (*used)(const char *path, void *arg), void *arg)
+{
+	for (const struct store_image *im = set->list; im; im = im->next)
+		if (!memcmp(&im->digest, d, sizeof(*d)) &&
+		    __atomic_load_n(&im->holds, __ATOMIC_RELAXED) > 0 &&
+		    (!used || in_use(im, used, arg)))
+			return 1;
+	return 0;
+}
+
+int store_images_sync_pins(struct store_images *set, struct store_ingest *in,
+			   int (*used)(const char *path, void *arg), void *arg)
 {
 	struct util_array changes = UTIL_ARRAY_INIT(struct pin_change);
 	struct store_image *im;
@@ -105,7 +129,7 @@ int store_images_sync_pins(struct store_images *set, struct store_ingest *in)
 
 	pthread_mutex_lock(&set->lock);
 	for (im = set->list; im && rc == 0; im = im->next) {
-		int want = held(set, &im->digest);
+		int want = held(set, &im->digest, used, arg);
 		struct pin_change *c;
 
 		if (want == im->pinned)
@@ -156,8 +180,23 @@ static struct store_image *image_find(struct store_images *set, const struct oci
  * kernel may still hold of it, which answer ENOENT or EIO from then on.
  * A fresh image whose root cannot be read is not kept.
  */
+/* note_path - remember that IM's tree shows at PATH (for store_images_sync_pins) */
+static void note_path(struct store_images *set, struct store_image *im, const char *path)
+{
+	pthread_mutex_lock(&set->lock);
+	for (unsigned i = 0; i < im->npaths; i++)
+		if (!strcmp(im->paths[i], path))
+			goto out;
+	if (im->npaths < STORE_IMG_PATHS)
+		snprintf(im->paths[im->npaths++], sizeof(im->paths[0]), "%s", path);
+	else	/* the oldest goes */
+		snprintf(im->paths[0], sizeof(im->paths[0]), "%s", path);
+out:
+	pthread_mutex_unlock(&set->lock);
+}
+
 static int root_of(struct store_images *set, struct store_txn *t, const struct oci_digest *d,
-		   int layer, struct store_image_path *out)
+		   int layer, const char *path, struct store_image_path *out)
 {
 	struct store_image *im, *seen, *now;
 	struct oci_image *img;
@@ -198,6 +237,7 @@ static int root_of(struct store_images *set, struct store_txn *t, const struct o
 	}
 	if (rc)
 		return rc;
+	note_path(set, im, path);
 	out->kind = STORE_IMG_NODE;
 	out->image = im;
 	out->node.target = NULL;
@@ -385,8 +425,15 @@ static int image_child(struct store_images *set, struct store_txn *t, const char
 		out->depth = name_depth(name) + 2 + (tag[0] ? 2 : 0);
 		return 0;
 	}
-	if (!strcmp(child, "rootfs"))
-		return root_of(set, t, &m, 0, out);
+	if (!strcmp(child, "rootfs")) {
+		char path[STORE_IMG_PATH_MAX];
+
+		if (tag[0])
+			snprintf(path, sizeof(path), "/images/%s/tags/%s/rootfs", name, tag);
+		else
+			snprintf(path, sizeof(path), "/images/%s/rootfs", name);
+		return root_of(set, t, &m, 0, path, out);
+	}
 	return -ENOENT;
 }
 
@@ -579,7 +626,11 @@ int store_image_lookup(struct store_images *set, struct store_txn *t,
 	case STORE_IMG_LAYER_ROOT:
 		if (oci_digest_parse(&d, name))
 			return -ENOENT;
-		return root_of(set, t, &d, 1, out);
+		{
+			char path[STORE_IMG_PATH_MAX];
+			snprintf(path, sizeof(path), "/layers/%s", name);
+			return root_of(set, t, &d, 1, path, out);
+		}
 	case STORE_IMG_BLOB_ROOT:
 		return blob_entry(t, name, out);
 	default:

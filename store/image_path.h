@@ -56,6 +56,9 @@ enum store_image_kind {
 /* <image>/layers/<digest> from the deepest place (images/<name>/tags/<t>/) */
 #define STORE_IMG_LINK_MAX (3 * (OCI_NAME_MAX + 8) + OCI_DIGEST_STRLEN + 16)
 
+#define STORE_IMG_PATHS 4
+#define STORE_IMG_PATH_MAX (OCI_NAME_MAX + OCI_TAG_MAX + 32)
+
 /*
  * An image (or a layer, LAYER 1) opened for its tree: opened once and
  * kept until store_images_free, immutable, shared by every thread.  SLOT
@@ -69,6 +72,10 @@ struct store_image {
 	struct store_image *next;	/* protected by the set's mutex */
 	unsigned holds;		/* atomic: the daemon's nodes of it in use */
 	int pinned;		/* store_images_sync_pins's own */
+	/* where its tree shows ("/images/x/rootfs", "/layers/<digest>"),
+	 * protected by the set's mutex */
+	char paths[STORE_IMG_PATHS][STORE_IMG_PATH_MAX];
+	unsigned npaths;
 };
 
 struct store_images;
@@ -98,17 +105,26 @@ void store_images_free(struct store_images *set);
  * Images in use.  The daemon counts, per opened image, the nodes of its
  * tree the kernel holds (store_image_hold when a node is made,
  * store_image_unhold when it is forgotten; atomic, any thread, any lock
- * held).  store_images_sync_pins then pins, for the daemon's session IN,
- * the digest of every image with holds and unpins those without: a gc in
- * any process keeps what a live mount still serves (a container's root
- * bind-mounted from rootfs/, a file open under it), and `govc rmi` can
- * tell (store_ingest_who).  Called by one thread at a time; takes the
- * set's mutex only to read the list, never across store I/O.
+ * held).  The kernel holds nodes it merely caches too, so
+ * store_images_sync_pins asks USED (may be NULL: every held image counts)
+ * whether something uses a path where an image's tree shows
+ * ("/images/x/rootfs", "/images/x/tags/1/rootfs", "/layers/<digest>",
+ * relative to the mount's root; USED(PATH) is true if something uses PATH
+ * or below) and pins, for the daemon's session IN, the digest of every
+ * held image something uses, and unpins the others: a gc in any process
+ * keeps what a live mount still serves (a container's root bind-mounted
+ * from rootfs/, an overlay's lowerdir, a file open under it).  USED runs
+ * under the set's mutex: it must be quick and lock nothing (match against
+ * a list made beforehand).  Called by one thread at a time; the mutex is
+ * never held across store I/O.  store_images_any_held - 1 if any opened
+ * image has held nodes or a pin (so a scan for users is worth it).
  */
 struct store_ingest;
 void store_image_hold(struct store_image *im);
 void store_image_unhold(struct store_image *im);
-int store_images_sync_pins(struct store_images *set, struct store_ingest *in);
+int store_images_sync_pins(struct store_images *set, struct store_ingest *in,
+			   int (*used)(const char *path, void *arg), void *arg);
+int store_images_any_held(struct store_images *set);
 
 /*
  * store_image_lookup - the place NAME in directory DIR.  Opens what it

@@ -18,8 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <dirent.h>
 
 #include "store/gc.h"
 #include "oci/oci.h"
@@ -310,74 +308,21 @@ int cmd_images(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
-/*
- * proc_user - a process or a mount that uses images/NAME of the mount
- * MNT (device DEV): a mount whose root is there (a container's root
- * bind-mounted, in any mount namespace), or a process whose root, working
- * directory or open file is there.  1 with WHAT filled, else 0.  What
- * fuser and lsof look at; reads /proc, so root sees every process.
- */
-static int proc_user(const char *mnt, dev_t dev, const char *name, char *what, size_t wlen)
+struct user_of {
+	char prefix[OCI_NAME_MAX + 16];	/* "/images/NAME" */
+	char *what;
+	size_t wlen;
+};
+
+static int user_of(const char *path, long pid, const char *how, void *arg)
 {
-	char inside[4400], root[4400], path[600], line[8192], link[4400];
-	size_t ilen, rlen;
-	struct dirent *de;
-	DIR *proc = opendir("/proc");
-	int found = 0;
+	struct user_of *u = arg;
+	size_t n = strlen(u->prefix);
 
-	if (!proc)
+	if (strncmp(path, u->prefix, n) || (path[n] && path[n] != '/'))
 		return 0;
-	ilen = (size_t)snprintf(inside, sizeof(inside), "%s/images/%s/", mnt, name);
-	rlen = (size_t)snprintf(root, sizeof(root), "/images/%s/", name);
-	while (!found && (de = readdir(proc))) {
-		const char *const links[] = { "root", "cwd" };
-		FILE *f;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/mountinfo", de->d_name);
-		f = fopen(path, "re");
-		while (f && !found && fgets(line, sizeof(line), f)) {
-			unsigned maj, min;
-			char r[4096];
-
-			/* id parent major:minor root mountpoint ... */
-			if (sscanf(line, "%*u %*u %u:%u %4095s", &maj, &min, r) == 3 &&
-			    makedev(maj, min) == dev &&
-			    (!strncmp(r, root, rlen) || !strncmp(r, root, rlen - 1))) {
-				snprintf(what, wlen, "a mount of %.200s in the mount namespace of pid %.20s",
-					 r, de->d_name);
-				found = 1;
-			}
-		}
-		if (f)
-			fclose(f);
-		for (size_t i = 0; !found && i < 2; i++) {
-			ssize_t n;
-
-			snprintf(path, sizeof(path), "/proc/%s/%s", de->d_name, links[i]);
-			n = readlink(path, link, sizeof(link) - 2);
-			if (n <= 0)
-				continue;
-			link[n] = '/';
-			link[n + 1] = '\0';
-			if (!strncmp(link, inside, ilen)) {
-				snprintf(what, wlen, "pid %.20s, whose %s directory is there",
-					 de->d_name, i ? "working" : "root");
-				found = 1;
-			}
-		}
-	}
-	closedir(proc);
-	if (!found) {
-		long pid = util_proc_fd_user(inside, 1, link, sizeof(link));
-
-		if (pid > 0) {
-			snprintf(what, wlen, "pid %ld, which has '%.200s' open", pid, link);
-			found = 1;
-		}
-	}
-	return found;
+	snprintf(u->what, u->wlen, "pid %ld (%s at %.300s)", pid, how, path);
+	return 1;
 }
 
 struct tag_use {
@@ -413,7 +358,9 @@ static int in_use(struct store *s, struct store_txn *t, const struct oci_digest 
 	if (store_mount_holder(store_dir(s), &pid, mnt, sizeof(mnt)) != 1 || !mnt[0] ||
 	    stat(mnt, &st) != 0)
 		return 0;
-	if (!proc_user(mnt, st.st_dev, name, who, sizeof(who)))
+	struct user_of uo = { "", who, sizeof(who) };
+	snprintf(uo.prefix, sizeof(uo.prefix), "/images/%s", name);
+	if (util_proc_users(mnt, st.st_dev, user_of, &uo) != 1)
 		return 0;
 	snprintf(what, wlen, "%s (through the mount at %s)", who, mnt);
 	return 1;
