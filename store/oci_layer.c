@@ -1177,7 +1177,8 @@ static int write_layer(struct ix *ix, const struct oci_digest *diff)
 	struct oci_layer_rec rec, have;
 	struct store_txn *t;
 	unsigned char key[9];
-	int code = archive_filter_code(ix->outer, 0);
+	/* an empty blob is an empty layer, read by no libarchive reader */
+	int code = ix->outer ? archive_filter_code(ix->outer, 0) : ARCHIVE_FILTER_NONE;
 	int rc;
 
 	memset(&rec, 0, sizeof(rec));

@@ -14,4 +14,5 @@ apt-get install -y -q --no-install-recommends \
 	libarchive-dev libzstd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev \
 	git rsync attr vim-tiny make tar gzip zstd xz-utils procps psmisc \
 	skopeo umoci bubblewrap crun busybox-static fuse-overlayfs squashfuse \
-	squashfs-tools hyperfine docker-registry buildah python3 time
+	squashfs-tools hyperfine docker-registry buildah python3 time \
+	clang libclang-rt-14-dev

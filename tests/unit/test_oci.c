@@ -723,6 +723,35 @@ static void cut_layer(struct layer *l, size_t len, const char *add)
  * A tar cut short: right after the last file's data (what umoci insert
  * writes) is a layer; anything more, up to a whole header, is not.
  */
+/*
+ * An empty layer blob (zero bytes: no tar at all) is an empty layer.  It
+ * crashed the indexer (found by tests/fuzz/fuzz_layer.c): nothing had read
+ * it, and the layer record asked the absent reader for its compression.
+ */
+static void test_empty_blob_layer(void **state)
+{
+	struct store *s = *state;
+	struct layer l[1];
+	struct oci_digest m;
+	struct store_txn *t;
+	struct oci_image *img;
+	struct oci_node root;
+
+	memset(l, 0, sizeof(l));
+	l[0].tar.p = calloc(1, 1);
+	oci_digest_of(&l[0].digest, "", 0);
+	l[0].diff_id = l[0].digest;
+	l[0].media_type = OCI_MT_LAYER;
+	assert_int_equal(import_layers(s, "empty", "empty", l, 1, &m), 0);
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	assert_int_equal(oci_image_open(&img, t, &m), 0);
+	assert_int_equal(oci_root(t, img, &root), 0);
+	assert_names(t, img, "/", "");
+	oci_image_free(img);
+	store_txn_abort(t);
+	free_layers(l, 1);
+}
+
 static void test_truncated_tar(void **state)
 {
 	static const struct ent three[] = {
@@ -1187,6 +1216,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replaced_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_tar, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_blob_layer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_documents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_roundtrip, setup, teardown),
