@@ -26,6 +26,7 @@
 #include "store/commit.h"
 #include "store/inuse.h"
 #include "store/worktree.h"
+#include "util/array.h"
 
 #define COMMIT_RETRY_NS (2LL * 1000000000)
 
@@ -94,32 +95,21 @@ struct wt_ref {
 	char repo[128], branch[256];
 };
 
-struct wt_list {
-	struct wt_ref *v;
-	size_t n, cap;
-};
-
 static int collect_dirty(const char *repo, const char *branch, uint64_t root, void *arg)
 {
-	struct wt_list *l = arg;
+	struct wt_ref *r = UTIL_ARRAY_PUSH((struct util_array *)arg, struct wt_ref);
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		struct wt_ref *nv = realloc(l->v, cap * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = cap;
-	}
-	snprintf(l->v[l->n].repo, sizeof(l->v[0].repo), "%s", repo);
-	snprintf(l->v[l->n].branch, sizeof(l->v[0].branch), "%s", branch);
-	l->n++;
+	(void)root;
+	if (!r)
+		return -ENOMEM;
+	snprintf(r->repo, sizeof(r->repo), "%s", repo);
+	snprintf(r->branch, sizeof(r->branch), "%s", branch);
 	return 0;
 }
 
 int fs_commit_all(struct fs *fs)
 {
-	struct wt_list l = { 0 };
+	struct util_array l = UTIL_ARRAY_INIT(struct wt_ref);
 	struct store_txn *t;
 	int rc, first_err = 0;
 
@@ -129,35 +119,36 @@ int fs_commit_all(struct fs *fs)
 		rc = store_wt_foreach(t, 1, collect_dirty, &l);
 		store_txn_abort(t);
 	}
-	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+	for (size_t i = 0; rc == 0 && i < util_array_len(&l); i++) {
+		const struct wt_ref *w = UTIL_ARRAY_AT(&l, struct wt_ref, i);
 		git_oid id;
-		int crc = store_wt_commit(fs->store, l.v[i].repo, l.v[i].branch, &id);
+		int crc = store_wt_commit(fs->store, w->repo, w->branch, &id);
 		if (crc) {
 			char why[1024];
 
 			snprintf(why, sizeof(why), "%s", store_errmsg());
 			fprintf(stderr, "govc: commit of '%s' (%s) failed: %s; the changes stay in the working tree, retrying\n",
-				l.v[i].repo, l.v[i].branch, why);
+				w->repo, w->branch, why);
 			/* an event and a record umount checks (best effort) */
-			if (store_commit_failed(fs->store, l.v[i].repo, l.v[i].branch, why))
+			if (store_commit_failed(fs->store, w->repo, w->branch, why))
 				fprintf(stderr, "govc: cannot record the failure either: %s\n",
 					store_errmsg());
 			if (!first_err)
 				first_err = crc;
 		} else {
-			int ok = store_commit_ok(fs->store, l.v[i].repo, l.v[i].branch);
+			int ok = store_commit_ok(fs->store, w->repo, w->branch);
 			if (ok == 1)
 				fprintf(stderr, "govc: commit of '%s' (%s) went through after failing\n",
-					l.v[i].repo, l.v[i].branch);
+					w->repo, w->branch);
 			else if (ok < 0)
 				fprintf(stderr, "govc: '%s' committed, but its old failure record stays: %s\n",
-					l.v[i].repo, store_errmsg());
+					w->repo, store_errmsg());
 		}
 	}
 	pthread_mutex_unlock(&fs->commit_lock);
-	if (l.n)
+	if (util_array_len(&l))
 		fs_watch_kick(fs);	/* commits/<repo>/ lists the new commit now */
-	free(l.v);
+	util_array_release(&l);
 	return rc ? rc : first_err;
 }
 
@@ -257,7 +248,7 @@ static void release_faults(void)
 static int startup_recovery(struct fs *fs)
 {
 	struct store_txn *t;
-	struct wt_list l = { 0 };
+	struct util_array l = UTIL_ARRAY_INIT(struct wt_ref);
 	int rc = store_txn_begin(&t, fs->store, STORE_TXN_WRITE);
 
 	if (rc)
@@ -269,9 +260,9 @@ static int startup_recovery(struct fs *fs)
 	if (rc == 0)
 		rc = store_wt_foreach(t, 1, collect_dirty, &l);
 	rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
-	if (rc == 0 && l.n)
+	if (rc == 0 && util_array_len(&l))
 		fs_changed(fs);	/* changes a killed daemon had not committed */
-	free(l.v);
+	util_array_release(&l);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "fs/fs_int.h"
+#include "util/buf.h"
 #include "store/commit.h"
 #include "store/repo.h"
 
@@ -66,34 +67,22 @@ static int log_list(struct fs *fs, struct store_txn *t, const struct fs_node *di
 	return dir->kind == FS_K_FIXED ? fs_list_repos(t, out) : -ENOTDIR;
 }
 
-struct text {
-	char *buf;
-	size_t len, cap;
-};
+/* the log as MNT/log/<repo> shows it: one line per commit; capped so a
+ * history of millions of commits cannot take the daemon's memory */
+#define LOG_TEXT_MAX (256u << 20)
 
 static int add_log_line(const char *line, void *arg)
 {
-	struct text *x = arg;
-	size_t n = strlen(line);
+	struct util_buf *b = arg;
+	int rc = util_buf_adds(b, line);
 
-	if (x->len + n + 2 > x->cap) {
-		size_t cap = (x->len + n + 2) * 2;
-		char *nb = realloc(x->buf, cap);
-		if (!nb)
-			return -ENOMEM;
-		x->buf = nb;
-		x->cap = cap;
-	}
-	memcpy(x->buf + x->len, line, n);
-	x->len += n;
-	x->buf[x->len++] = '\n';
-	return 0;
+	return rc ? rc : util_buf_add(b, "\n", 1);
 }
 
 static int log_open(struct fs *fs, const struct fs_node *n, char **content, size_t *len,
 		    int *direct_io)
 {
-	struct text x = { 0 };
+	struct util_buf b = UTIL_BUF_INIT(LOG_TEXT_MAX);
 	int rc;
 
 	*content = NULL;
@@ -101,13 +90,12 @@ static int log_open(struct fs *fs, const struct fs_node *n, char **content, size
 	*direct_io = 0;
 	if (n->kind == FS_K_FIXED)
 		return -EISDIR;
-	rc = store_log(fs->store, n->repo, "HEAD", add_log_line, &x);
+	rc = store_log(fs->store, n->repo, "HEAD", add_log_line, &b);
 	if (rc) {
-		free(x.buf);
+		util_buf_release(&b);
 		return rc;
 	}
-	*content = x.buf ? x.buf : strdup("");
-	*len = x.len;
+	*content = util_buf_detach(&b, len);
 	*direct_io = 1;
 	return *content ? 0 : -ENOMEM;
 }
