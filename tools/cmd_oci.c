@@ -39,25 +39,12 @@ static int parse_name(const char *ref, const char *default_tag, char *name, char
 }
 
 
-static void human_size(char *buf, size_t len, uint64_t n)
-{
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1000 && u < 4) {
-		v /= 1000;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", v, units[u]);
-}
-
 static void progress(void *arg, const char *what, const struct oci_descriptor *d)
 {
 	char size[32];
 
 	(void)arg;
-	human_size(size, sizeof(size), d->size);
+	govc_human_size(size, sizeof(size), d->size);
 	fprintf(stderr, "  copying %s (%s)\n", what, size);
 }
 
@@ -259,7 +246,7 @@ static int print_image(const struct oci_tag *tg, void *arg)
 		printf("%s:%s\n", tg->name, tg->tag);
 		return 0;
 	}
-	human_size(size, sizeof(size), info.size);
+	govc_human_size(size, sizeof(size), info.size);
 	if (info.created) {
 		time_t c = (time_t)info.created;
 		struct tm tm;
@@ -405,8 +392,8 @@ int cmd_gc(int argc, char **argv)
 	store_free(s);
 	if (rc)
 		return govc_fail("gc: %s", store_errmsg());
-	human_size(ob, sizeof(ob), st.object_bytes);
-	human_size(bb, sizeof(bb), st.blob_bytes);
+	govc_human_size(ob, sizeof(ob), st.object_bytes);
+	govc_human_size(bb, sizeof(bb), st.blob_bytes);
 	if (!quiet)
 		printf("%s %llu objects (%s), %llu blobs (%s), %llu layer indexes, %llu images; kept %llu objects, %llu blobs\n",
 		       dry ? "would remove" : "removed", (unsigned long long)st.objects, ob,

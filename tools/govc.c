@@ -38,6 +38,12 @@ static const char usage[] =
 	"  rmi STORE NAME[:TAG]            remove a tag\n"
 	"  gc STORE                        remove unreachable blobs and objects\n"
 	"\n"
+	"Registries:\n"
+	"  pull STORE docker://[HOST/]NAME[:TAG|@DIGEST] [NAME[:TAG]]\n"
+	"  push STORE NAME[:TAG] docker://HOST/NAME[:TAG]\n"
+	"  login [-u USER] [--password-stdin] HOST\n"
+	"  logout HOST\n"
+	"\n"
 	"Run 'govc <command> --help' for a command's options.\n";
 
 int govc_fail(const char *fmt, ...)
@@ -50,6 +56,19 @@ int govc_fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return 1;
+}
+
+void govc_human_size(char *buf, size_t len, uint64_t n)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", v, units[u]);
 }
 
 int govc_wants_help(int argc, char **argv)
@@ -101,7 +120,8 @@ static const struct {
 	{ "init", cmd_init },	  { "mount", cmd_mount },   { "umount", cmd_umount },
 	{ "fsck", cmd_fsck },	  { "repos", cmd_repos },   { "log", cmd_log },
 	{ "import", cmd_import }, { "export", cmd_export }, { "images", cmd_images },
-	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },
+	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },	    { "pull", cmd_pull },
+	{ "push", cmd_push },	  { "login", cmd_login },   { "logout", cmd_logout },
 };
 
 /*
