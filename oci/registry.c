@@ -1037,9 +1037,13 @@ int oci_registry_blob_push(struct oci_registry *r, const char *repo, struct stor
 	char scope[OCI_NAME_MAX + 64], hex[OCI_DIGEST_STRLEN + 1], url[URL_MAX];
 	char crange[96];
 	struct upload u = { s, d->digest, 0, 0, 0, 0 };
+	uint64_t chunk = REG_CHUNK, chunk_min = REG_CHUNK_MIN;
+	const char *env = getenv(REG_CHUNK_ENV);
 	struct req q;
 	int rc, n;
 
+	if (env && strtoull(env, NULL, 10) > 0)
+		chunk = chunk_min = strtoull(env, NULL, 10);
 	oci_digest_fmt(hex, &d->digest);
 	scope_of(scope, sizeof(scope), repo, 1);
 	req_init(&q, "POST", REG_ERRBODY_MAX);
@@ -1055,9 +1059,9 @@ int oci_registry_blob_push(struct oci_registry *r, const char *repo, struct stor
 	q.read_arg = &u;
 	q.content_type = "Content-Type: application/octet-stream";
 	/* large blobs in PATCHes, so a registry's body limits are not hit */
-	while (rc == 0 && d->size >= REG_CHUNK_MIN && u.end < d->size) {
+	while (rc == 0 && d->size >= chunk_min && u.end < d->size) {
 		u.start = u.pos = u.end;
-		u.end = u.start + REG_CHUNK < d->size ? u.start + REG_CHUNK : d->size;
+		u.end = u.start + chunk < d->size ? u.start + chunk : d->size;
 		q.method = "PATCH";
 		snprintf(q.url, sizeof(q.url), "%s", url);
 		q.read_len = u.end - u.start;

@@ -43,6 +43,7 @@
 #define REG_ERRBODY_MAX 4096		/* an error body kept for a message */
 #define REG_CHUNK_MIN (64ull << 20)	/* blobs this large upload in PATCHes */
 #define REG_CHUNK (32u << 20)		/* one PATCH */
+#define REG_CHUNK_ENV "GOVC_REGISTRY_CHUNK"	/* both of them, for tests */
 #define REG_RETRIES 4			/* tries after a 5xx, a 429, a drop */
 #define REG_RETRY_AFTER_MAX 30		/* seconds of Retry-After honoured */
 #define REG_DOCKER_HUB "docker.io"
