@@ -67,6 +67,7 @@ struct req {
 	const char *method;
 	char url[URL_MAX];
 	const char *scope;		/* "repository:NAME:pull", or NULL */
+	int token_req;			/* to the token realm: Basic creds, no 401 dance */
 	const char *accept;		/* a whole "Accept: ..." header, or NULL */
 	const char *content_type;	/* a whole "Content-Type: ..." header */
 	const char *range;		/* "Range: bytes=N-" / "Content-Range: ..." */
@@ -377,7 +378,7 @@ static int token_fetch(struct oci_registry *r, const char *key, const char *scop
 	q.sink = sink_buf;
 	q.sink_arg = &body;
 	q.follow = 1;
-	q.scope = "\001token";	/* marks the token request: Basic creds, no retry */
+	q.token_req = 1;
 	rc = reg_perform(r, &q);
 	if (rc == 0 && (q.status == 401 || q.status == 403))
 		rc = store_error(-EACCES, "the token server of %s refused %s (HTTP %ld); run 'govc login %s'",
@@ -431,7 +432,7 @@ out:
  * when the caller frees it */
 static char *auth_header(struct oci_registry *r, const struct req *q, int *owned)
 {
-	int token_req = q->scope && q->scope[0] == '\001';
+	int token_req = q->token_req;
 
 	*owned = 0;
 	if ((r->auth == AUTH_BASIC || token_req) && r->user) {
@@ -580,7 +581,7 @@ static int retryable(CURLcode cc)
  */
 static int reg_perform(struct oci_registry *r, struct req *q)
 {
-	int token_req = q->scope && q->scope[0] == '\001';
+	int token_req = q->token_req;
 	int authed = 0;
 
 	for (int attempt = 0;; attempt++) {
