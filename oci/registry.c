@@ -112,9 +112,9 @@ static void req_release(struct req *q)
 
 static int is_loopback(const char *host)
 {
-	return !strncmp(host, "localhost", 9) && (!host[9] || host[9] == ':') ? 1 :
-	       !strncmp(host, "127.", 4) ? 1 :
-	       !strncmp(host, "[::1]", 5);
+	if (!strncmp(host, "localhost", 9) && (!host[9] || host[9] == ':'))
+		return 1;
+	return !strncmp(host, "127.", 4) || !strncmp(host, "[::1]", 5);
 }
 
 static size_t base64_len(size_t n)
