@@ -23,8 +23,8 @@ WORKDIR=${WORKDIR:-/var/tmp/govc-bench-registry}
 MK=$HERE/tests/integration/mkimage.py
 mkdir -p "$WORKDIR"
 W=$(mktemp -d "$WORKDIR/run.XXXXXX")
-PIDS=
-trap 'for p in $PIDS; do kill $p 2>/dev/null; done; rm -rf "$W"' EXIT
+# registries are started in command substitutions: their pids go to files
+trap 'for f in "$W"/*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$W"' EXIT
 
 IMG=$WORKDIR/image-$IMAGEMB
 if [ ! -f "$IMG/index.json" ]; then
@@ -49,7 +49,7 @@ registry() {	# registry NAME: start one, print host:port
 	printf 'version: 0.1\nlog: {level: info}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp: {addr: 127.0.0.1:%s}\n' \
 		"$W/$1/data" "$p" > "$W/$1/config.yml"
 	docker-registry serve "$W/$1/config.yml" > "$W/$1/log" 2>&1 &
-	PIDS="$PIDS $!"
+	echo $! > "$W/$1/pid"
 	sleep 1
 	echo "127.0.0.1:$p"
 }
