@@ -137,6 +137,13 @@ static int fetch_blob(struct imp *im, const struct oci_descriptor *d, const char
 	if (im->opts && im->opts->progress)
 		im->opts->progress(im->opts->progress_arg, what, d);
 	store_error_clear();
+	if (im->src->put_blob) {
+		rc = im->src->put_blob(im->src->arg, im->in, d, what);
+		if (rc == -ENOENT && !store_errmsg()[0])
+			rc = store_error(-ENOENT, "%s: blob %s is missing from %s", what,
+					 oci_digest_fmt(hex, &d->digest), im->src->location);
+		return rc;
+	}
 	rc = im->src->open_blob(im->src->arg, &d->digest, &fd);
 	if (rc == -ENOENT)
 		return store_error(-ENOENT, "%s: blob %s is missing from %s", what,
@@ -396,7 +403,7 @@ static int import_index(struct imp *im, const struct oci_descriptor *d, json_t *
 
 		if (rc)
 			break;
-		if ((int)i == pick || descs[i].size > OCI_JSON_MAX ||
+		if ((int)i == pick || !im->src->open_blob || descs[i].size > OCI_JSON_MAX ||
 		    oci_blob_size(t, &descs[i].digest, &have) == 0)
 			continue;
 		if (im->src->open_blob(im->src->arg, &descs[i].digest, &fd) != 0)

@@ -76,6 +76,16 @@ struct oci_source {
 	int (*open_blob)(void *arg, const struct oci_digest *d, int *fd);
 	void *arg;
 	const char *location;
+	/*
+	 * PUT_BLOB (may be NULL), when set, is used instead of OPEN_BLOB:
+	 * bring blob D into the store through session IN itself (an
+	 * oci_blob_writer, which verifies it and pins it for the session),
+	 * as a registry's download does.  Same returns as OPEN_BLOB.  With
+	 * no OPEN_BLOB, the other platforms' manifests of an index are not
+	 * kept.
+	 */
+	int (*put_blob)(void *arg, struct store_ingest *in,
+			const struct oci_descriptor *d, const char *what);
 };
 
 struct oci_import_opts {

@@ -46,6 +46,12 @@ static const char usage[] =
 	"  du STORE                        what uses the store's space\n"
 	"  compact STORE                   give free pages back (unmounted)\n"
 	"\n"
+	"Registries:\n"
+	"  pull STORE docker://[HOST/]NAME[:TAG|@DIGEST] [NAME[:TAG]]\n"
+	"  push STORE NAME[:TAG] docker://HOST/NAME[:TAG]\n"
+	"  login [-u USER] [--password-stdin] HOST\n"
+	"  logout HOST\n"
+	"\n"
 	"Run 'govc <command> --help' for a command's options.\n";
 
 void govc_human_size(char *buf, size_t len, uint64_t n)
@@ -149,6 +155,8 @@ static const struct {
 	{ "import", cmd_import }, { "export", cmd_export }, { "images", cmd_images },
 	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },	    { "rm-repo", cmd_rm_repo },
 	{ "mv-repo", cmd_mv_repo }, { "du", cmd_du },	    { "compact", cmd_compact },
+	{ "pull", cmd_pull },	  { "push", cmd_push },	    { "login", cmd_login },
+	{ "logout", cmd_logout },
 };
 
 /*

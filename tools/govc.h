@@ -15,6 +15,9 @@
 /* govc_fail - print "govc: MSG" to stderr; returns 1. */
 int govc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* govc_human_size - N bytes as "1.2MB" (decimal units) into BUF. */
+void govc_human_size(char *buf, size_t len, uint64_t n);
+
 /* govc_wants_help - 1 if argv holds -h or --help. */
 int govc_wants_help(int argc, char **argv);
 
@@ -48,8 +51,15 @@ int cmd_images(int argc, char **argv);
 int cmd_rmi(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_du(int argc, char **argv);
-/* govc_human_size - N bytes as "1.2MB" (decimal units) into BUF */
-void govc_human_size(char *buf, size_t len, uint64_t n);
 int cmd_compact(int argc, char **argv);
+
+/* registries: tools/cmd_registry.c
+ * cmd_pull: govc pull STORE docker://REF [NAME[:TAG]]
+ * cmd_push: govc push STORE NAME[:TAG] docker://REF
+ * cmd_login, cmd_logout: govc login|logout HOST */
+int cmd_pull(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
 
 #endif

@@ -1,0 +1,216 @@
+/*
+ * registry.h - the OCI distribution client: images pulled from and pushed
+ * to a registry (Docker Hub, GHCR, Harbor, zot, a private distribution
+ * registry) over libcurl, and the credentials `govc login` keeps.
+ *
+ * A pull is an import (oci/oci.h, oci_import) whose source fetches each
+ * blob from the registry straight into the store through an
+ * oci_blob_writer: nothing is spooled, every blob is verified against its
+ * digest before anything refers to it, blobs the store holds are never
+ * requested, and the image and its tag appear together at the end (an
+ * ingest session, store/ingest.h), so a pull never blocks a mount's
+ * writers for more than a few milliseconds.
+ *
+ * Transport rules (as skopeo and podman): TLS is verified unless
+ * tls_verify is 0; CERT_DIR adds the CAs (*.crt) and a client certificate
+ * (client.cert, client.key) of that directory.  Plain HTTP is used only
+ * when tls_verify is 0, or for a registry on the loopback host (localhost,
+ * 127.0.0.0/8, ::1) whose port does not speak TLS.  Auth: anonymous,
+ * Basic, and Bearer tokens (WWW-Authenticate realm, service, scope), with
+ * a token cache per scope and one refresh on a 401.  Credentials: the
+ * options, else the auth files (oci_auth_lookup).  Secrets never appear
+ * in messages.
+ *
+ * Untrusted input: every response body is read into a size-capped buffer
+ * (manifests OCI_JSON_MAX, tokens REG_TOKEN_MAX, error bodies
+ * REG_ERRBODY_MAX) or streamed into a blob writer that checks size and
+ * digest; headers are cut at their buffer's size.
+ *
+ * Threads: a struct oci_registry belongs to one thread (its curl handle
+ * and token cache are not shared).  Errors: 0 or a negative errno with a
+ * message (store_errmsg()) naming the registry, the image and the blob.
+ */
+#ifndef GOVC_OCI_REGISTRY_H
+#define GOVC_OCI_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oci/oci.h"
+
+#define REG_HOST_MAX 255		/* "registry.example.com:5000" */
+#define REG_TOKEN_MAX (64u << 10)	/* a token server's answer */
+#define REG_ERRBODY_MAX 4096		/* an error body kept for a message */
+#define REG_CHUNK_MIN (64ull << 20)	/* blobs this large upload in PATCHes */
+#define REG_CHUNK (32u << 20)		/* one PATCH */
+#define REG_CHUNK_ENV "GOVC_REGISTRY_CHUNK"	/* both of them, for tests */
+#define REG_RETRIES 4			/* tries after a 5xx, a 429, a drop */
+#define REG_RETRY_AFTER_MAX 30		/* seconds of Retry-After honoured */
+#define REG_DOCKER_HUB "docker.io"
+#define REG_DOCKER_HUB_API "registry-1.docker.io"
+
+/* ---- references (ref.c) ------------------------------------------------ */
+
+/* An image in a registry. */
+struct oci_remote_ref {
+	char host[REG_HOST_MAX + 1];	/* "docker.io", "127.0.0.1:5000" */
+	char repo[OCI_NAME_MAX + 1];	/* "library/busybox" */
+	char tag[OCI_TAG_MAX + 1];	/* "" when only a digest is given */
+	struct oci_digest digest;	/* zero when none is given */
+};
+
+/*
+ * oci_remote_ref_parse - "docker://REF" (or REF alone) where REF is
+ * "[HOST/]PATH[:TAG][@DIGEST]".  The first component is a host when it
+ * holds '.' or ':' or is "localhost"; otherwise the host is docker.io,
+ * and a one-component PATH gets "library/" (docker's and podman's short
+ * names).  With neither TAG nor DIGEST the tag is "latest".  -EINVAL with
+ * a message on anything malformed.
+ */
+int oci_remote_ref_parse(const char *arg, struct oci_remote_ref *out);
+
+/*
+ * oci_remote_ref_name - where a pull stores REF by default: its familiar
+ * name (oci_ref_familiar: no "docker.io/", no "library/") into NAME
+ * (OCI_NAME_MAX + 1 bytes), and its tag, or for a digest alone
+ * "sha256-<hex>", into TAG (OCI_TAG_MAX + 1 bytes).
+ */
+void oci_remote_ref_name(const struct oci_remote_ref *ref, char *name,
+			 char *tag);
+
+/* ---- the client (registry.c) --------------------------------------------- */
+
+struct oci_registry_opts {
+	int tls_verify;		/* 1: verify; 0: don't (and allow HTTP);
+				 * -1: verify, loopback may be plain HTTP */
+	const char *cert_dir;	/* NULL: none */
+	const char *username;	/* NULL: from the auth files */
+	const char *password;
+	const char *authfile;	/* NULL: the usual places (oci_auth_lookup) */
+	int quiet;		/* no progress lines */
+};
+
+struct oci_registry;
+
+/*
+ * oci_registry_open - a client for HOST (REG_DOCKER_HUB is reached at
+ * REG_DOCKER_HUB_API) and ping it (GET /v2/), learning its scheme and its
+ * auth challenge.  *out is freed with oci_registry_free.  Errors: -EHOSTUNREACH
+ * (cannot connect), -EACCES (credentials refused), -EPROTO (not a
+ * registry), -EIO.
+ */
+int oci_registry_open(struct oci_registry **out, const char *host,
+		      const struct oci_registry_opts *opts);
+void oci_registry_free(struct oci_registry *r);
+
+/*
+ * oci_registry_check_login - 0 if the registry accepts the client's
+ * credentials at /v2/ (and, for a token realm, issues a token); -EACCES
+ * with a message otherwise.
+ */
+int oci_registry_check_login(struct oci_registry *r);
+
+/*
+ * oci_registry_manifest_get - the manifest or index REFERENCE (a tag or
+ * "sha256:...") of REPO, asking for OCI and docker schema2 manifests and
+ * indexes.  *body (malloc'd, NUL-terminated, the caller's) holds *len
+ * bytes; DESC gets its digest (checked against REFERENCE when that is a
+ * digest, and against Docker-Content-Digest when the registry sends it),
+ * size and media type.  -ENOENT when the registry does not have it,
+ * -EFBIG over OCI_JSON_MAX, -EBADMSG on a digest mismatch.
+ */
+int oci_registry_manifest_get(struct oci_registry *r, const char *repo,
+			      const char *reference, char **body, size_t *len,
+			      struct oci_descriptor *desc);
+
+/*
+ * oci_registry_blob_fetch - GET blob D of REPO (redirects followed) into
+ * the store through session IN, verified by the blob writer; a dropped
+ * transfer resumes with a Range request.  0 also when the store holds the
+ * blob already (nothing is requested).  WHAT names it in messages.
+ */
+int oci_registry_blob_fetch(struct oci_registry *r, const char *repo,
+			    const struct oci_descriptor *d,
+			    struct store_ingest *in, const char *what);
+
+/*
+ * oci_registry_blob_exists - HEAD blob D of REPO: 0 if the registry has
+ * it (*size, may be NULL, gets its size), -ENOENT (no message) if not.
+ */
+int oci_registry_blob_exists(struct oci_registry *r, const char *repo,
+			     const struct oci_digest *d, uint64_t *size);
+
+/*
+ * oci_registry_blob_push - upload blob D (read from store S in short read
+ * transactions, never one across the network) to REPO: a POST for an
+ * upload session, then one PUT with the body and ?digest=, or, from
+ * REG_CHUNK_MIN bytes, PATCHes of REG_CHUNK and a closing PUT.
+ */
+int oci_registry_blob_push(struct oci_registry *r, const char *repo,
+			   struct store *s, const struct oci_descriptor *d,
+			   const char *what);
+
+/*
+ * oci_registry_manifest_put - PUT LEN bytes of BODY (of MEDIA_TYPE) as
+ * REFERENCE (a tag or its digest) of REPO; checks the digest the registry
+ * answers with.
+ */
+int oci_registry_manifest_put(struct oci_registry *r, const char *repo,
+			      const char *reference, const char *media_type,
+			      const void *body, size_t len);
+
+/* ---- pull and push (transfer.c) -------------------------------------------- */
+
+/*
+ * oci_pull - import REF from its registry into S as NAME:TAG (an ingest
+ * session, oci_import): the manifest or index by tag or digest, this
+ * platform's manifest (IOPTS->platform), its config and layers, each blob
+ * straight into the store.  M (may be NULL) receives the manifest digest.
+ */
+int oci_pull(struct store *s, const struct oci_remote_ref *ref,
+	     const char *name, const char *tag,
+	     const struct oci_registry_opts *ropts,
+	     const struct oci_import_opts *iopts, struct oci_digest *m);
+
+/*
+ * oci_push - upload image NAME:TAG of S to REF: each layer and the config
+ * unless the registry has it (HEAD), then the manifest, tagged REF's tag
+ * (or put by digest).  PROGRESS (may be NULL) is told of each blob sent.
+ * M (may be NULL) receives the manifest digest.
+ */
+int oci_push(struct store *s, const char *name, const char *tag,
+	     const struct oci_remote_ref *ref,
+	     const struct oci_registry_opts *ropts,
+	     void (*progress)(void *arg, const char *what,
+			      const struct oci_descriptor *d),
+	     void *progress_arg, struct oci_digest *m);
+
+/* ---- credentials (auth.c) ------------------------------------------------ */
+
+/*
+ * The auth files, in the order they are read: AUTHFILE if given, else
+ * $REGISTRY_AUTH_FILE; ${XDG_RUNTIME_DIR}/containers/auth.json;
+ * $DOCKER_CONFIG/config.json or ~/.docker/config.json.  Each holds
+ * {"auths": {"HOST": {"auth": base64("user:password")}}}; keys may also
+ * be "https://HOST[/...]" (and docker.io's "https://index.docker.io/v1/").
+ * `govc login` writes the first of them (created mode 0600, other keys
+ * kept), through a temporary file and a rename.
+ */
+
+/*
+ * oci_auth_lookup - the credentials for HOST: *user and *password,
+ * malloc'd and the caller's, or both NULL when no file has HOST.
+ */
+int oci_auth_lookup(const char *host, const char *authfile, char **user,
+		    char **password);
+
+/*
+ * oci_auth_store - record USER and PASSWORD for HOST; PATH (PATH_MAX
+ * bytes, may be NULL) receives the file written.  oci_auth_remove -
+ * forget HOST in every file that has it; -ENOENT if none did.
+ */
+int oci_auth_store(const char *host, const char *authfile, const char *user,
+		   const char *password, char *path);
+int oci_auth_remove(const char *host, const char *authfile);
+
+#endif

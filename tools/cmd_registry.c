@@ -1,0 +1,370 @@
+/*
+ * cmd_registry.c - govc pull, push, login and logout: images to and from
+ * OCI registries (oci/registry.h).  Options may come before or after the
+ * arguments, and are spelt as skopeo and podman spell them.  A secret is
+ * never printed: not in errors, not in progress.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "oci/registry.h"
+#include "store/store.h"
+#include "tools/govc.h"
+
+#define PASSWORD_MAX 4096
+
+struct reg_args {
+	struct oci_registry_opts ro;
+	const char *platform;
+	char *pos[4];
+	int npos;
+	int password_stdin;
+	char *creds;		/* --creds USER[:PASSWORD], a copy, owned */
+};
+
+static const char reg_options[] =
+	"  --tls-verify=false   do not verify TLS, and allow plain HTTP\n"
+	"  --cert-dir DIR       CAs (DIR/*.crt) and client.cert/client.key\n"
+	"  --creds USER:PASS    credentials instead of the logged-in ones\n"
+	"  --authfile FILE      the auth file (default: $REGISTRY_AUTH_FILE,\n"
+	"                       $XDG_RUNTIME_DIR/containers/auth.json,\n"
+	"                       $DOCKER_CONFIG/config.json, ~/.docker/config.json)\n"
+	"  -q, --quiet          no progress\n";
+
+/* opt_value - "--opt VALUE" or "--opt=VALUE"; NULL if ARGV[*I] is not OPT */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt, int *bad)
+{
+	size_t n = strlen(opt);
+
+	if (strncmp(argv[*i], opt, n))
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n])
+		return NULL;
+	if (*i + 1 >= argc) {
+		*bad = 1;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static int parse_args(int argc, char **argv, struct reg_args *a, int maxpos)
+{
+	a->ro.tls_verify = -1;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		int bad = 0;
+
+		if (!strcmp(argv[i], "--")) {
+			while (++i < argc && a->npos < maxpos)
+				a->pos[a->npos++] = argv[i];
+			if (i < argc)
+				goto too_many;
+			break;
+		} else if (!strcmp(argv[i], "--tls-verify")) {
+			a->ro.tls_verify = 1;
+		} else if (!strncmp(argv[i], "--tls-verify=", 13)) {
+			v = argv[i] + 13;
+			if (!strcmp(v, "true") || !strcmp(v, "1")) {
+				a->ro.tls_verify = 1;
+			} else if (!strcmp(v, "false") || !strcmp(v, "0")) {
+				a->ro.tls_verify = 0;
+			} else {
+				fprintf(stderr, "govc %s: --tls-verify takes true or false\n", argv[0]);
+				return 2;
+			}
+		} else if ((v = opt_value(argc, argv, &i, "--cert-dir", &bad))) {
+			a->ro.cert_dir = v;
+		} else if ((v = opt_value(argc, argv, &i, "--authfile", &bad))) {
+			a->ro.authfile = v;
+		} else if ((v = opt_value(argc, argv, &i, "--platform", &bad))) {
+			a->platform = v;
+		} else if ((v = opt_value(argc, argv, &i, "--creds", &bad)) ||
+			   (v = opt_value(argc, argv, &i, "--username", &bad)) ||
+			   (v = opt_value(argc, argv, &i, "-u", &bad))) {
+			free(a->creds);
+			a->creds = strdup(v);
+			if (!a->creds)
+				return govc_fail("out of memory");
+		} else if (!strcmp(argv[i], "--password-stdin")) {
+			a->password_stdin = 1;
+		} else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
+			a->ro.quiet = 1;
+		} else if (bad) {
+			fprintf(stderr, "govc %s: %s needs a value\n", argv[0], argv[i]);
+			return 2;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "govc %s: unknown option '%s'; see govc %s --help\n", argv[0],
+				argv[i], argv[0]);
+			return 2;
+		} else if (a->npos < maxpos) {
+			a->pos[a->npos++] = argv[i];
+		} else {
+			goto too_many;
+		}
+	}
+	if (a->creds) {
+		char *colon = strchr(a->creds, ':');
+		if (colon) {
+			*colon = '\0';
+			a->ro.password = colon + 1;
+		}
+		a->ro.username = a->creds;
+	}
+	return 0;
+too_many:
+	fprintf(stderr, "govc %s: too many arguments; see govc %s --help\n", argv[0], argv[0]);
+	return 2;
+}
+
+static void args_release(struct reg_args *a)
+{
+	if (a->creds) {
+		explicit_bzero(a->creds, strlen(a->creds) + (a->ro.password ? strlen(a->ro.password) + 1 : 0));
+		free(a->creds);
+	}
+}
+
+static void progress(void *arg, const char *what, const struct oci_descriptor *d)
+{
+	const char *verb = arg;
+	char size[32];
+
+	govc_human_size(size, sizeof(size), d->size);
+	fprintf(stderr, "  %s %s (%s)\n", verb, what, size);
+}
+
+/*
+ * begin - --help (USAGE and the options), then the options and MIN to MAX
+ * arguments into A.  0 to go on; else *STATUS is the exit status (A is
+ * released by the caller in either case).
+ */
+static int begin(int argc, char **argv, const char *usage, int min, int max, struct reg_args *a,
+		 int *status)
+{
+	memset(a, 0, sizeof(*a));
+	if (govc_wants_help(argc, argv)) {
+		printf("%s\n%s", usage, reg_options);
+		*status = 0;
+		return -1;
+	}
+	*status = parse_args(argc, argv, a, max);
+	if (*status == 0 && (a->npos < min || a->npos > max)) {
+		fprintf(stderr, "%s", usage);
+		*status = 2;
+	}
+	return *status ? -1 : 0;
+}
+
+int cmd_pull(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: govc pull [options] STORE docker://[HOST/]NAME[:TAG|@DIGEST] [NAME[:TAG]]\n"
+		"\n"
+		"Pull an image from a registry into STORE, as NAME:TAG (default: the\n"
+		"reference as docker shows it, e.g. busybox:latest or\n"
+		"localhost:5000/app:1; a digest alone is tagged sha256-<hex>).  A name\n"
+		"without a host is Docker Hub's (busybox = docker.io/library/busybox).\n"
+		"Each blob streams into the store and is verified; blobs the store holds\n"
+		"are not downloaded; the image appears (in a mount too) only when\n"
+		"complete.  Plain HTTP is used for a registry on localhost whose port does\n"
+		"not speak TLS, or with --tls-verify=false.\n"
+		"\n"
+		"  --platform OS/ARCH[/VARIANT]  from a multi-platform image (default: the host's)\n";
+	struct oci_import_opts io = { 0 };
+	struct oci_remote_ref ref;
+	char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], hex[OCI_DIGEST_STRLEN + 1];
+	struct oci_digest m;
+	struct store *s = NULL;
+	struct reg_args a;
+	int rc;
+
+	if (begin(argc, argv, usage, 2, 3, &a, &rc))
+		goto out;
+	if (oci_remote_ref_parse(a.pos[1], &ref)) {
+		rc = govc_fail("%s", store_errmsg());
+		goto out;
+	}
+	oci_remote_ref_name(&ref, name, tag);
+	if (a.npos == 3 && oci_ref_parse(a.pos[2], tag, name, tag)) {
+		rc = govc_fail("%s", store_errmsg());
+		goto out;
+	}
+	if (oci_name_check(name) || oci_tag_check(tag)) {
+		rc = govc_fail("%s; give a NAME[:TAG] to store it as", store_errmsg());
+		goto out;
+	}
+	io.platform = a.platform;
+	if (!a.ro.quiet) {
+		io.progress = progress;
+		io.progress_arg = "pulling";
+	}
+	rc = store_open(&s, a.pos[0], 0);
+	if (rc == 0)
+		rc = oci_pull(s, &ref, name, tag, &a.ro, &io, &m);
+	if (rc) {
+		rc = govc_fail("pull of %s: %s", a.pos[1], store_errmsg());
+		goto out;
+	}
+	if (!a.ro.quiet)
+		printf("%s:%s %s\n", name, tag, oci_digest_fmt(hex, &m));
+out:
+	store_free(s);
+	args_release(&a);
+	return rc;
+}
+
+int cmd_push(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: govc push [options] STORE NAME[:TAG] docker://HOST/NAME[:TAG]\n"
+		"\n"
+		"Push image NAME:TAG of STORE to a registry: the layers and config the\n"
+		"registry lacks (it is asked first), then the manifest, byte for byte as\n"
+		"the store holds it (the digests do not change).  The destination's tag\n"
+		"defaults to TAG.\n";
+	struct oci_remote_ref ref;
+	char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], hex[OCI_DIGEST_STRLEN + 1];
+	struct oci_digest m;
+	struct store *s = NULL;
+	struct reg_args a;
+	int rc;
+
+	if (begin(argc, argv, usage, 3, 3, &a, &rc))
+		goto out;
+	if (oci_ref_parse(a.pos[1], "latest", name, tag) ||
+	    oci_remote_ref_parse(a.pos[2], &ref)) {
+		rc = govc_fail("%s", store_errmsg());
+		goto out;
+	}
+	/* no tag in the destination: the source's */
+	if (!strchr(strrchr(a.pos[2], '/') ? strrchr(a.pos[2], '/') : a.pos[2], ':') &&
+	    !strchr(a.pos[2], '@'))
+		snprintf(ref.tag, sizeof(ref.tag), "%s", tag);
+	rc = store_open(&s, a.pos[0], STORE_RDONLY);
+	if (rc == 0)
+		rc = oci_push(s, name, tag, &ref, &a.ro, a.ro.quiet ? NULL : progress, "pushing",
+			      &m);
+	if (rc) {
+		rc = govc_fail("push to %s: %s", a.pos[2], store_errmsg());
+		goto out;
+	}
+	if (!a.ro.quiet)
+		printf("%s/%s:%s %s\n", ref.host, ref.repo, ref.tag[0] ? ref.tag : "",
+		       oci_digest_fmt(hex, &m));
+out:
+	store_free(s);
+	args_release(&a);
+	return rc;
+}
+
+/* read_line - a line of FD (its newline dropped) into BUF; ECHO 0 turns
+ * the terminal's echo off meanwhile */
+static int read_line(FILE *f, char *buf, size_t len, int echo)
+{
+	struct termios old, quiet;
+	int tty = !echo && isatty(fileno(f)) && tcgetattr(fileno(f), &old) == 0;
+	char *got;
+
+	if (tty) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(f), TCSAFLUSH, &quiet);
+	}
+	got = fgets(buf, (int)len, f);
+	if (tty) {
+		tcsetattr(fileno(f), TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (!got)
+		return -1;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 0;
+}
+
+int cmd_login(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: govc login [options] [-u USER] [--password-stdin] HOST\n"
+		"\n"
+		"Check USER's password with registry HOST and record it (base64, as\n"
+		"docker and podman do) in the auth file, created mode 0600.  The\n"
+		"password is read from the terminal without echo, or with\n"
+		"--password-stdin from the first line of standard input.\n";
+	char user[512] = "", password[PASSWORD_MAX], path[PATH_MAX];
+	struct oci_registry *r = NULL;
+	struct reg_args a;
+	int rc;
+
+	password[0] = '\0';
+	if (begin(argc, argv, usage, 1, 1, &a, &rc))
+		goto out;
+	if (a.ro.username) {
+		snprintf(user, sizeof(user), "%s", a.ro.username);
+	} else {
+		if (a.password_stdin) {
+			rc = govc_fail("login: --password-stdin needs -u USER");
+			goto out;
+		}
+		fprintf(stderr, "Username: ");
+		if (read_line(stdin, user, sizeof(user), 1) || !user[0]) {
+			rc = govc_fail("login: no user name given");
+			goto out;
+		}
+	}
+	if (a.ro.password) {
+		snprintf(password, sizeof(password), "%s", a.ro.password);
+	} else {
+		if (!a.password_stdin)
+			fprintf(stderr, "Password: ");
+		if (read_line(stdin, password, sizeof(password), 0) || !password[0]) {
+			rc = govc_fail("login: no password given");
+			goto out;
+		}
+	}
+	a.ro.username = user;
+	a.ro.password = password;
+	rc = oci_registry_open(&r, a.pos[0], &a.ro);
+	if (rc == 0)
+		rc = oci_registry_check_login(r);
+	if (rc == 0)
+		rc = oci_auth_store(a.pos[0], a.ro.authfile, user, password, path);
+	if (rc) {
+		rc = govc_fail("login to %s: %s", a.pos[0], store_errmsg());
+		goto out;
+	}
+	if (!a.ro.quiet)
+		printf("Login Succeeded (%s)\n", path);
+out:
+	explicit_bzero(password, sizeof(password));
+	oci_registry_free(r);
+	args_release(&a);
+	return rc;
+}
+
+int cmd_logout(int argc, char **argv)
+{
+	static const char usage[] = "usage: govc logout [--authfile FILE] HOST\n"
+				    "\n"
+				    "Forget the credentials for HOST in every auth file that has them.\n";
+	struct reg_args a;
+	int rc;
+
+	if (begin(argc, argv, usage, 1, 1, &a, &rc))
+		goto out;
+	if (oci_auth_remove(a.pos[0], a.ro.authfile))
+		rc = govc_fail("logout: %s", store_errmsg());
+	if (rc == 0 && !a.ro.quiet)
+		printf("Removed login credentials for %s\n", a.pos[0]);
+out:
+	args_release(&a);
+	return rc;
+}
