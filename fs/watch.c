@@ -266,6 +266,10 @@ static void *watcher(void *arg)
 			gen = now_gen;
 			follow(fs, &seen);
 		}
+		/* the last writes become a checkpoint within a second, even
+		 * when no further write comes to trigger it */
+		if (store_checkpoint_due(fs->store))
+			fprintf(stderr, "govc: checkpoint: %s\n", store_errmsg());
 		/* what something uses of images is pinned against gc (once
 		 * a second, and only while the kernel holds image nodes) */
 		if (fs->inuse && ++ticks % USERS_EVERY == 0 && store_images_any_held(fs->images))

@@ -288,6 +288,12 @@ int store_open(struct store **out, const char *dir, unsigned flags)
 		free(s);
 		return store_error(-ENOMEM, "out of memory");
 	}
+	pthread_mutex_init(&s->ckpt_lock, NULL);
+	if (!create) {
+		rc = store_ckpt_recover(dir);	/* after a restart: the checkpoint */
+		if (rc)
+			goto out_free;
+	}
 	rc = mdb_env_create(&s->env);
 	if (rc)
 		goto out_mdb;
@@ -305,6 +311,8 @@ int store_open(struct store **out, const char *dir, unsigned flags)
 	rc = locate_map(s);
 	if (rc == 0)
 		rc = open_tables(s, create);
+	if (rc == 0)	/* before this process writes anything */
+		rc = store_checkpoint(s);
 	if (rc)
 		goto out_free;
 	*out = s;
@@ -316,8 +324,11 @@ out_mdb:
 		store_error(-EIO, "store '%s' is corrupt or not an LMDB store (%s)", dir,
 			    "restore data.mdb from a backup");
 out_free:
+	if (s->ckpt_reader)
+		mdb_txn_abort(s->ckpt_reader);
 	if (s->env)
 		mdb_env_close(s->env);
+	pthread_mutex_destroy(&s->ckpt_lock);
 	free(s->dir);
 	free(s);
 	return rc;
@@ -340,9 +351,9 @@ void store_free(struct store *s)
 {
 	if (!s)
 		return;
-	if (!(s->flags & STORE_RDONLY))
-		mdb_env_sync(s->env, 1);
+	store_ckpt_close(s);	/* the last checkpoint, synced */
 	mdb_env_close(s->env);
+	pthread_mutex_destroy(&s->ckpt_lock);
 	free(s->dir);
 	free(s);
 }
@@ -354,9 +365,7 @@ const char *store_dir(const struct store *s)
 
 int store_sync(struct store *s)
 {
-	int rc = mdb_env_sync(s->env, 1);
-
-	return rc ? store_mdb_error(rc, "syncing the store") : 0;
+	return store_checkpoint(s);
 }
 
 int store_txn_begin(struct store_txn **out, struct store *s, unsigned flags)
@@ -435,11 +444,20 @@ int store_txn_commit(struct store_txn *t)
 			return store_mdb_error(rc, "committing");
 		}
 	}
+	struct store *s = t->s;
+	int write = t->write;
+
 	rc = mdb_txn_commit(t->txn);
-	if (rc == EIO && disk_full(t->s))
+	if (rc == EIO && disk_full(s))
 		rc = ENOSPC;	/* LMDB reports a short write as EIO */
 	free(t);
-	return rc ? store_mdb_error(rc, "committing to the store") : 0;
+	if (rc)
+		return store_mdb_error(rc, "committing to the store");
+	if (write) {
+		__atomic_add_fetch(&s->gen_seen, 1, __ATOMIC_RELAXED);
+		store_checkpoint_due(s);	/* a failed one is retried later */
+	}
+	return 0;
 }
 
 void store_txn_abort(struct store_txn *t)

@@ -58,10 +58,23 @@ const char *store_dir(const struct store *s);
 
 /*
  * store_sync - force everything committed so far to stable storage
- * (fsync).  Commits themselves are not synced one by one; see
- * docs/architecture.md "Durability".
+ * (fsync), as a checkpoint: what it covers survives a power loss.
+ * Commits themselves are not synced one by one; see docs/architecture.md
+ * "Durability".
  */
 int store_sync(struct store *s);
+
+/*
+ * Checkpoints (power-loss integrity; docs/architecture.md, "Durability").
+ * store_checkpoint - sync the store and record its state as the one a
+ * power loss falls back to (takes the writer lock briefly: call it holding
+ * no write transaction).  store_checkpoint_due - the same if this process
+ * wrote since its last checkpoint, a second ago or more; called after
+ * every commit and by the daemon's watcher.  Writable stores only (a no-op
+ * otherwise).  Threads: any.
+ */
+int store_checkpoint(struct store *s);
+int store_checkpoint_due(struct store *s);
 
 enum store_txn_flags {
 	STORE_TXN_WRITE = 1 << 0,

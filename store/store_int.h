@@ -20,6 +20,7 @@
 #define GOVC_STORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <string.h>
 #include "store/store.h"
 
@@ -53,7 +54,19 @@ struct store {
 	const char *map;
 	size_t map_size;
 	int fd;
+	/* checkpoints (checkpoint.c): protected by ckpt_lock */
+	pthread_mutex_t ckpt_lock;
+	MDB_txn *ckpt_reader;		/* the last checkpoint's snapshot */
+	int64_t ckpt_ms;		/* when it was taken (monotonic) */
+	uint64_t ckpt_gen;		/* gen_seen then */
+	uint64_t gen_seen;		/* atomic: write commits of this process */
 };
+
+/* checkpoint.c: store_ckpt_recover before LMDB opens DIR (after a reboot
+ * the last checkpoint's meta pages are written back); store_ckpt_close
+ * takes the last checkpoint of a writable store and drops its snapshot. */
+int store_ckpt_recover(const char *dir);
+void store_ckpt_close(struct store *s);
 
 struct store_txn {
 	struct store *s;

@@ -1,0 +1,305 @@
+/*
+ * checkpoint.c - power-loss integrity for an LMDB environment run with
+ * MDB_NOSYNC (docs/architecture.md, "Durability").
+ *
+ * Under MDB_NOSYNC a commit writes its pages and then its meta page to the
+ * page cache, and the disk may receive them in any order: after a power
+ * loss the newest meta page may point at pages that never reached it.  A
+ * checkpoint is a state known to be whole on disk: with the writer lock
+ * held, the data file is synced and its two meta pages are copied, with the
+ * boot id, into STORE/checkpoint (a temporary file, fsync'd, renamed, the
+ * directory fsync'd).  A read transaction on that very snapshot is then
+ * held until the next checkpoint, so LMDB reuses none of its pages, in this
+ * process or any other (the reader table is shared).  Every writing process
+ * checkpoints when it opens the store (before its first write), at least
+ * once a second while it writes (store_checkpoint_due), on store_sync (so
+ * an fsync'd change is in a checkpoint), and when it closes the store.
+ *
+ * Recovery: a store opened with a checkpoint from another boot (the machine
+ * restarted since) gets the checkpoint's meta pages written back before
+ * LMDB opens it.  After a clean shutdown the checkpoint holds the newest
+ * state and this changes nothing; after a power loss the store opens at
+ * the last checkpoint, whose pages are whole and untouched.
+ *
+ * File: "GOVCCKP1", boot id (40 bytes, NUL-padded), u32 page size, u32
+ * pad, u64 txnid, the two meta pages, sha256 of all that.
+ *
+ * Threads: store_checkpoint takes s->ckpt_lock (a leaf lock) and the
+ * writer lock; callers hold no write transaction.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+#include "store/store_int.h"
+
+#define CKPT_MAGIC "GOVCCKP1"
+#define CKPT_FILE "checkpoint"
+#define CKPT_BOOT 40
+#define CKPT_PAGE_MAX 65536
+#define CKPT_EVERY_MS 1000
+
+struct ckpt_head {
+	char magic[8];
+	char boot[CKPT_BOOT];
+	uint32_t psize;
+	uint32_t pad;
+	uint64_t txnid;
+};
+
+/* boot_id - this boot's id (GOVC_BOOT_ID overrides it, for tests) */
+static void boot_id(char out[CKPT_BOOT])
+{
+	const char *env = getenv("GOVC_BOOT_ID");
+	FILE *f;
+
+	memset(out, 0, CKPT_BOOT);
+	if (env && *env) {
+		snprintf(out, CKPT_BOOT, "%s", env);
+		return;
+	}
+	f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (f) {
+		if (!fgets(out, CKPT_BOOT, f))
+			out[0] = '\0';
+		out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+static void digest(unsigned char out[32], const void *p, size_t n)
+{
+	unsigned int len = 32;
+
+	EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_all(int fd, const void *p, size_t n, off_t off)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t w = pwrite(fd, (const char *)p + done, n - done, off + (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -(w < 0 ? errno : EIO);
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *p, size_t n, off_t off)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t r = pread(fd, (char *)p + done, n - done, off + (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+/* GOVC_CHECKPOINTS=off: plain syncs, no checkpoint (for the crash
+ * explorer's test, which shows that the explorer sees the damage then) */
+static int disabled(void)
+{
+	const char *v = getenv("GOVC_CHECKPOINTS");
+
+	return v && !strcmp(v, "off");
+}
+
+int store_ckpt_recover(const char *dir)
+{
+	char path[4200], now[CKPT_BOOT];
+	struct ckpt_head h;
+	unsigned char *buf = NULL, sum[32];
+	size_t len;
+	int fd, dfd = -1, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/" CKPT_FILE, dir);
+	fd = disabled() ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* none yet: a store from before, or new */
+	if (read_all(fd, &h, sizeof(h), 0) || memcmp(h.magic, CKPT_MAGIC, 8) ||
+	    h.psize < 512 || h.psize > CKPT_PAGE_MAX)
+		goto bad;
+	boot_id(now);
+	if (!strncmp(now, h.boot, CKPT_BOOT))
+		goto out;	/* same boot: the page cache holds the newest state */
+	len = sizeof(h) + 2 * (size_t)h.psize;
+	buf = malloc(len + 32);
+	if (!buf || read_all(fd, buf, len + 32, 0))
+		goto bad;
+	digest(sum, buf, len);
+	if (memcmp(sum, buf + len, 32))
+		goto bad;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	dfd = open(path, O_RDWR | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = store_error(-errno, "store '%s': cannot restore its checkpoint: %s", dir,
+				 strerror(errno));
+		goto out;
+	}
+	rc = write_all(dfd, buf + sizeof(h), 2 * (size_t)h.psize, 0);
+	if (rc == 0 && fsync(dfd))
+		rc = -errno;
+	if (rc)
+		rc = store_error(rc, "store '%s': cannot restore its checkpoint: %s", dir,
+				 strerror(-rc));
+	goto out;
+bad:
+	/* a checkpoint half written is never renamed into place: this is
+	 * damage; LMDB's own meta pages are the best left */
+	fprintf(stderr, "govc: store '%s': its checkpoint is unreadable; opening without it\n", dir);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* save - the checkpoint file := HEAD and PAGES, durably */
+static int save(struct store *s, const struct ckpt_head *h, const unsigned char *pages)
+{
+	char tmp[4200], path[4200];
+	size_t len = sizeof(*h) + 2 * (size_t)h->psize;
+	unsigned char *buf = malloc(len + 32);
+	int fd, dfd, rc = 0;
+
+	if (!buf)
+		return store_error(-ENOMEM, "out of memory");
+	memcpy(buf, h, sizeof(*h));
+	memcpy(buf + sizeof(*h), pages, 2 * (size_t)h->psize);
+	digest(buf + len, buf, len);
+	snprintf(tmp, sizeof(tmp), "%s/" CKPT_FILE ".tmp", s->dir);
+	snprintf(path, sizeof(path), "%s/" CKPT_FILE, s->dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = write_all(fd, buf, len + 32, 0);
+	if (rc == 0 && fsync(fd))
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(tmp, path))
+		rc = -errno;
+	if (rc == 0 && (dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		if (fsync(dfd))
+			rc = -errno;
+		close(dfd);
+	}
+	free(buf);
+	return rc ? store_error(rc, "store '%s': cannot write its checkpoint: %s", s->dir,
+				strerror(-rc))
+		  : 0;
+}
+
+int store_checkpoint(struct store *s)
+{
+	struct ckpt_head h;
+	unsigned char *pages = NULL;
+	MDB_envinfo info;
+	MDB_stat st;
+	MDB_txn *w = NULL, *r = NULL;
+	int rc;
+
+	if (s->flags & STORE_RDONLY)
+		return 0;
+	if (disabled()) {
+		int mrc = mdb_env_sync(s->env, 1);
+		return mrc ? store_mdb_error(mrc, "syncing the store") : 0;
+	}
+	pthread_mutex_lock(&s->ckpt_lock);
+	/* the bulk first, without the writer lock: then little is left */
+	mdb_env_sync(s->env, 1);
+	rc = mdb_txn_begin(s->env, NULL, 0, &w);	/* the writer lock */
+	if (rc) {
+		rc = store_mdb_error(rc, "checkpoint");
+		goto out;
+	}
+	rc = mdb_env_sync(s->env, 1);
+	if (rc) {
+		rc = store_mdb_error(rc, "syncing the store");
+		goto out;
+	}
+	mdb_env_stat(s->env, &st);
+	mdb_env_info(s->env, &info);
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, CKPT_MAGIC, 8);
+	boot_id(h.boot);
+	h.psize = st.ms_psize;
+	h.txnid = info.me_last_txnid;
+	pages = malloc(2 * (size_t)h.psize);
+	if (!pages) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = read_all(s->fd, pages, 2 * (size_t)h.psize, 0);
+	if (rc) {
+		rc = store_error(rc, "checkpoint: cannot read the meta pages");
+		goto out;
+	}
+	/* the snapshot the file describes, held until the next checkpoint */
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r);
+	if (rc) {
+		rc = store_mdb_error(rc, "checkpoint");
+		goto out;
+	}
+	rc = save(s, &h, pages);
+	if (rc) {
+		mdb_txn_abort(r);
+		goto out;
+	}
+	if (s->ckpt_reader)
+		mdb_txn_abort(s->ckpt_reader);
+	s->ckpt_reader = r;
+	s->ckpt_ms = now_ms();
+	s->ckpt_gen = __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED);
+out:
+	if (w)
+		mdb_txn_abort(w);
+	pthread_mutex_unlock(&s->ckpt_lock);
+	free(pages);
+	return rc;
+}
+
+int store_checkpoint_due(struct store *s)
+{
+	int due;
+
+	if ((s->flags & STORE_RDONLY) || disabled())
+		return 0;
+	pthread_mutex_lock(&s->ckpt_lock);
+	due = __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED) != s->ckpt_gen &&
+	      now_ms() - s->ckpt_ms >= CKPT_EVERY_MS;
+	pthread_mutex_unlock(&s->ckpt_lock);
+	return due ? store_checkpoint(s) : 0;
+}
+
+void store_ckpt_close(struct store *s)
+{
+	if (!(s->flags & STORE_RDONLY) && s->env)
+		store_checkpoint(s);
+	if (s->ckpt_reader)
+		mdb_txn_abort(s->ckpt_reader);
+	s->ckpt_reader = NULL;
+}
