@@ -14,6 +14,10 @@
  * checkpoints when it opens the store (before its first write), at least
  * once a second while it writes (store_checkpoint_due), on store_sync (so
  * an fsync'd change is in a checkpoint), and when it closes the store.
+ * A process that sees another's newer checkpoint takes one of its own
+ * (store_checkpoint_due): its snapshot then moves to the present, so the
+ * pages freed meanwhile can be reused, and the newest checkpoint stays
+ * protected when the other process is gone.
  *
  * Recovery: a store opened with a checkpoint from another boot (the machine
  * restarted since) gets the checkpoint's meta pages written back before
@@ -272,6 +276,7 @@ int store_checkpoint(struct store *s)
 	if (s->ckpt_reader)
 		mdb_txn_abort(s->ckpt_reader);
 	s->ckpt_reader = r;
+	s->ckpt_txnid = h.txnid;
 	s->ckpt_ms = now_ms();
 	s->ckpt_gen = __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED);
 out:
@@ -282,6 +287,32 @@ out:
 	return rc;
 }
 
+/*
+ * newer_elsewhere - has another process checkpointed a newer state than
+ * ours?  Then our snapshot only keeps LMDB from reusing pages: the newer
+ * checkpoint's pages are what must stay, and that process may be gone.
+ * Read only when the file changed.  Call with ckpt_lock held.
+ */
+static int newer_elsewhere(struct store *s)
+{
+	char path[4200];
+	struct ckpt_head h;
+	struct stat st;
+	int fd, newer = 0;
+
+	snprintf(path, sizeof(path), "%s/" CKPT_FILE, s->dir);
+	if (stat(path, &st) || (st.st_mtim.tv_sec == s->ckpt_mtime.tv_sec &&
+				st.st_mtim.tv_nsec == s->ckpt_mtime.tv_nsec))
+		return 0;
+	s->ckpt_mtime = st.st_mtim;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && read_all(fd, &h, sizeof(h), 0) == 0 && !memcmp(h.magic, CKPT_MAGIC, 8))
+		newer = h.txnid > s->ckpt_txnid;
+	if (fd >= 0)
+		close(fd);
+	return newer;
+}
+
 int store_checkpoint_due(struct store *s)
 {
 	int due;
@@ -289,9 +320,12 @@ int store_checkpoint_due(struct store *s)
 	if ((s->flags & STORE_RDONLY) || disabled())
 		return 0;
 	pthread_mutex_lock(&s->ckpt_lock);
-	due = __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED) != s->ckpt_gen &&
-	      now_ms() - s->ckpt_ms >= CKPT_EVERY_MS;
+	due = (__atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED) != s->ckpt_gen &&
+	       now_ms() - s->ckpt_ms >= CKPT_EVERY_MS) ||
+	      newer_elsewhere(s);
 	pthread_mutex_unlock(&s->ckpt_lock);
+	/* ours then becomes the newest: our snapshot moves to the present
+	 * (LMDB may reuse what was freed before it) and keeps that safe */
 	return due ? store_checkpoint(s) : 0;
 }
 

@@ -76,6 +76,13 @@ int store_sync(struct store *s);
 int store_checkpoint(struct store *s);
 int store_checkpoint_due(struct store *s);
 
+/*
+ * store_checkpoint_in_background - from now on commits do not checkpoint
+ * themselves: a thread of the caller's calls store_checkpoint_due often
+ * (the daemon's watcher, every 100 ms), so no request waits on a sync.
+ */
+void store_checkpoint_in_background(struct store *s);
+
 enum store_txn_flags {
 	STORE_TXN_WRITE = 1 << 0,
 };

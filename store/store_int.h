@@ -21,6 +21,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <time.h>
 #include <string.h>
 #include "store/store.h"
 
@@ -59,7 +60,10 @@ struct store {
 	MDB_txn *ckpt_reader;		/* the last checkpoint's snapshot */
 	int64_t ckpt_ms;		/* when it was taken (monotonic) */
 	uint64_t ckpt_gen;		/* gen_seen then */
+	uint64_t ckpt_txnid;		/* the snapshot's transaction */
+	struct timespec ckpt_mtime;	/* of the file when last read */
 	uint64_t gen_seen;		/* atomic: write commits of this process */
+	int ckpt_background;		/* atomic: a thread calls _due, not commits */
 };
 
 /* checkpoint.c: store_ckpt_recover before LMDB opens DIR (after a reboot
