@@ -850,6 +850,74 @@ static void test_plan_expansion(void **state)
 	bld_plan_free(p);
 }
 
+/* the examples of Docker's Dockerfile reference, with the results it gives */
+static void test_plan_docker_examples(void **state)
+{
+	struct bld_plan *p;
+	const struct bld_insn *in;
+	const char *user_arg[] = { "username=what_user" };
+	const char *ver_arg[] = { "CONT_IMG_VER=v2.0.1" };
+
+	(void)state;
+	/* "Environment replacement" */
+	p = plan_ok("FROM busybox\nENV FOO=/bar\nWORKDIR ${FOO}\nADD . $FOO\n"
+		    "COPY \\$FOO /quux\n", NULL, 0, NULL);
+	in = p->stages[0].insns;
+	assert_string_equal(in[1].args.v[0], "/bar");
+	assert_string_equal(in[2].args.v[1], "/bar");
+	assert_string_equal(in[3].args.v[0], "$FOO");
+	bld_plan_free(p);
+	p = plan_ok("FROM busybox\nENV abc=hello\nENV abc=bye def=$abc\nENV ghi=$abc\n",
+		    NULL, 0, NULL);
+	assert_int_equal(p->stages[0].nenv, 3);
+	assert_string_equal(p->stages[0].env[0].value, "bye");
+	assert_string_equal(p->stages[0].env[1].value, "hello");
+	assert_string_equal(p->stages[0].env[2].value, "bye");
+	bld_plan_free(p);
+	/* "ARG": scope starts at the line that declares it */
+	p = plan_ok("FROM busybox\nUSER ${username:-some_user}\nARG username\nUSER $username\n",
+		    user_arg, 1, NULL);
+	in = p->stages[0].insns;
+	assert_string_equal(in[0].args.v[0], "some_user");
+	assert_string_equal(in[2].args.v[0], "what_user");
+	bld_plan_free(p);
+	/* "Using ARG variables": ENV with an ARG's default */
+	static const char ver[] = "FROM ubuntu\nARG CONT_IMG_VER\n"
+				  "ENV CONT_IMG_VER=${CONT_IMG_VER:-v1.0.0}\nRUN echo $CONT_IMG_VER\n";
+	p = plan_ok(ver, NULL, 0, NULL);
+	assert_string_equal(p->stages[0].env[0].value, "v1.0.0");
+	bld_plan_free(p);
+	p = plan_ok(ver, ver_arg, 1, NULL);
+	assert_string_equal(p->stages[0].env[0].value, "v2.0.1");
+	bld_plan_free(p);
+	/* "Understand how ARG and FROM interact" */
+	p = plan_ok("ARG  CODE_VERSION=latest\nFROM base:${CODE_VERSION}\nCMD  /code/run-app\n"
+		    "FROM extras:${CODE_VERSION}\nCMD  /code/run-extras\n", NULL, 0, NULL);
+	assert_string_equal(p->stages[0].image, "base:latest");
+	assert_string_equal(p->stages[1].image, "extras:latest");
+	assert_string_equal(p->stages[1].insns[0].args.v[0], "/code/run-extras");
+	bld_plan_free(p);
+	p = plan_ok("ARG VERSION=latest\nFROM busybox:$VERSION\nARG VERSION\n"
+		    "RUN echo $VERSION > image_version\n", NULL, 0, NULL);
+	in = p->stages[0].insns;
+	assert_int_equal(in[1].run.nbuild_args, 1);
+	assert_string_equal(in[1].run.build_args[0].key, "VERSION");
+	assert_string_equal(in[1].run.build_args[0].value, "latest");
+	bld_plan_free(p);
+	/* EXPOSE splits an expanded variable into ports */
+	p = plan_ok("FROM a\nENV PORTS=\"80 443/udp\"\nEXPOSE $PORTS 8080\n", NULL, 0, NULL);
+	in = p->stages[0].insns;
+	assert_int_equal(in[1].args.n, 3);
+	assert_string_equal(in[1].args.v[1], "443/udp");
+	bld_plan_free(p);
+	/* ONBUILD keeps its trigger as written, flags and all */
+	p = plan_ok("FROM a\nONBUILD COPY --from=b --chown=$U . /app\n", NULL, 0, NULL);
+	in = p->stages[0].insns;
+	assert_string_equal(in[0].trigger->copy.from, "b");
+	assert_string_equal(in[0].trigger->copy.chown, "$U");
+	bld_plan_free(p);
+}
+
 static const char *const *fake_image_env(void *ctx, const char *ref, size_t *n)
 {
 	static const char *const env[] = { "PATH=/usr/bin", "GOPATH=/go" };
@@ -1109,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_plan_scoping),
 		cmocka_unit_test(test_plan_expansion),
+		cmocka_unit_test(test_plan_docker_examples),
 		cmocka_unit_test(test_plan_image_env),
 		cmocka_unit_test(test_plan_targets),
 		cmocka_unit_test(test_plan_errors),
