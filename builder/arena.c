@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "builder/bld_int.h"
+#include "util/limits.h"
 
 #define CHUNK_BYTES (64u << 10)
 
@@ -28,8 +29,10 @@ struct bld_arena *bld_arena_new(size_t max)
 {
 	struct bld_arena *a = calloc(1, sizeof(*a));
 
-	if (a)
+	if (a) {
 		a->max = max;
+		a->budget = LIMIT_GOVCFILE_PATTERN_WORK;
+	}
 	return a;
 }
 

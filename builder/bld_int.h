@@ -21,6 +21,7 @@ struct bld_arena {
 	size_t used;		/* bytes handed out, all chunks */
 	size_t max;
 	int err;		/* 0, or why the last allocation failed */
+	size_t budget;		/* work pattern removals may still do */
 };
 
 struct bld_arena *bld_arena_new(size_t max);

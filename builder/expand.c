@@ -13,8 +13,8 @@
  *
  * Input is untrusted: results are capped (LIMIT_GOVCFILE_WORD_BYTES), the
  * nesting of ${...} is capped (LIMIT_GOVCFILE_NESTING) so recursion stays
- * shallow, and the pattern removals (# ## % %%) refuse values longer than
- * PATTERN_VALUE_MAX, since they try every prefix or suffix.
+ * shallow, and the pattern removals (# ## % %%) spend a budget the
+ * arena carries (LIMIT_GOVCFILE_PATTERN_WORK for a whole parse or plan).
  */
 #include "config.h"
 
@@ -27,8 +27,6 @@
 #include "util/buf.h"
 #include "util/limits.h"
 
-#define PATTERN_VALUE_MAX 4096
-
 struct words {
 	struct bld_arena *a;
 	struct bld_strv *out;
@@ -37,6 +35,7 @@ struct words {
 };
 
 struct lexer {
+	struct bld_arena *a;
 	const char *s;
 	size_t len, pos;
 	char esc;
@@ -174,52 +173,116 @@ static void process_name(struct lexer *lx, char *name, size_t size)
 	name[n] = '\0';
 }
 
-/* does the glob PAT ("*", "?", escapes) match all of S[0..N)? */
-static int glob_match(const char *pat, const char *s, size_t n)
-{
-	const char *star = NULL;
-	size_t i = 0, star_i = 0;
+/*
+ * Pattern removal.  The glob (the "*", "?" and escaped characters of
+ * BuildKit's patterns; "[" is literal there too) is compiled into tokens
+ * and run as an NFA over the value once, which marks every prefix length
+ * it matches: O(value x pattern), charged to the arena's budget so that a
+ * file full of ${V##*a*a*a*b} cannot keep a build busy.
+ */
+enum { TOK_STAR = -1, TOK_ANY = -2 };
 
-	while (i < n) {
-		if (*pat == '*') {
-			star = ++pat;
-			star_i = i;
-			continue;
-		}
-		if (*pat == '?' || (*pat == '\\' && pat[1] && pat[1] == s[i]) ||
-		    (*pat && *pat != '\\' && *pat == s[i])) {
-			pat += *pat == '\\' ? 2 : 1;
-			i++;
-			continue;
-		}
-		if (!star)
-			return 0;
-		pat = star;
-		i = ++star_i;
+static int *glob_tokens(const char *pat, size_t *m, int reverse)
+{
+	size_t n = strlen(pat), k = 0;
+	int *t = malloc((n + 1) * sizeof(*t));
+
+	if (!t)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (pat[i] == '*')
+			t[k++] = TOK_STAR;
+		else if (pat[i] == '?')
+			t[k++] = TOK_ANY;
+		else if (pat[i] == '\\' && i + 1 < n)
+			t[k++] = (unsigned char)pat[++i];
+		else
+			t[k++] = (unsigned char)pat[i];
 	}
-	while (*pat == '*')
-		pat++;
-	return *pat == '\0';
+	for (size_t i = 0; reverse && i < k / 2; i++) {
+		int x = t[i];
+
+		t[i] = t[k - 1 - i];
+		t[k - 1 - i] = x;
+	}
+	*m = k;
+	return t;
+}
+
+/* MATCH[i] = does the glob match the first i bytes of S (or, REVERSE, the
+ * last i)?  MATCH has N + 1 entries. */
+static int glob_prefixes(struct lexer *lx, const char *pat, const char *s, size_t n,
+			 int reverse, unsigned char *match)
+{
+	size_t m;
+	int *t = glob_tokens(pat, &m, reverse);
+	unsigned char *cur = NULL, *next = NULL;
+	int rc = 0;
+
+	if (!t || !(cur = calloc(m + 1, 1)) || !(next = calloc(m + 1, 1))) {
+		rc = lex_error(lx, -ENOMEM, "out of memory");
+		goto out;
+	}
+	cur[0] = 1;
+	for (size_t i = 0;; i++) {
+		for (size_t j = 0; j < m; j++)	/* a star matches nothing too */
+			if (cur[j] && t[j] == TOK_STAR)
+				cur[j + 1] = 1;
+		match[i] = cur[m];
+		if (i == n)
+			break;
+		int c = (unsigned char)s[reverse ? n - 1 - i : i];
+
+		memset(next, 0, m + 1);
+		for (size_t j = 0; j < m; j++) {
+			if (!cur[j])
+				continue;
+			if (t[j] == TOK_STAR)
+				next[j] = 1;
+			else if (t[j] == TOK_ANY || t[j] == c)
+				next[j + 1] = 1;
+		}
+		memcpy(cur, next, m + 1);
+	}
+out:
+	free(t);
+	free(cur);
+	free(next);
+	return rc;
 }
 
 /* ${VAR#pat} and friends: OP '#' or '%', GREEDY for ## and %% */
 static int trim_pattern(struct lexer *lx, const char *value, const char *pat, int op,
 			int greedy, struct util_buf *out)
 {
-	size_t n = strlen(value);
+	size_t n = strlen(value), cost = (n + 1) * (strlen(pat) + 1);
+	struct bld_arena *a = lx->a;
+	unsigned char *match;
+	size_t cut = 0;
+	int rc;
 
-	if (n > PATTERN_VALUE_MAX)
-		return lex_error(lx, -EFBIG, "a value longer than %d bytes cannot have a "
-				 "pattern removed", PATTERN_VALUE_MAX);
-	for (size_t k = 0; k <= n; k++) {
+	if (cost > a->budget)
+		return lex_error(lx, -EFBIG, "pattern removals (${VAR#...}, ${VAR%%...}) "
+				 "would take too long");
+	a->budget -= cost;
+	match = malloc(n + 1);
+	if (!match)
+		return lex_error(lx, -ENOMEM, "out of memory");
+	rc = glob_prefixes(lx, pat, value, n, op == '%', match);
+	for (size_t k = 0; !rc && k <= n; k++) {
 		size_t len = greedy ? n - k : k;	/* the part removed */
 
-		if (op == '#' && glob_match(pat, value, len))
-			return put(lx, out, value + len, n - len);
-		if (op == '%' && glob_match(pat, value + n - len, len))
-			return put(lx, out, value, n - len);
+		if (match[len]) {
+			cut = len;
+			break;
+		}
 	}
-	return put(lx, out, value, n);
+	free(match);
+	if (rc)
+		return rc;
+	if (op == '#')
+		return put(lx, out, value + cut, n - cut);
+	return put(lx, out, value, n - cut);
 }
 
 static int process_braces(struct lexer *lx, struct util_buf *out)
@@ -462,7 +525,7 @@ int bld_lex(struct bld_arena *a, const char *in, char escape, unsigned flags,
 	struct util_buf result = UTIL_BUF_INIT(LIMIT_GOVCFILE_WORD_BYTES);
 	struct words w = { a, words, UTIL_BUF_INIT(LIMIT_GOVCFILE_WORD_BYTES), 0 };
 	struct lexer lx = {
-		.s = in, .len = strlen(in), .esc = escape, .flags = flags,
+		.a = a, .s = in, .len = strlen(in), .esc = escape, .flags = flags,
 		.env = env, .w = words ? &w : NULL, .err = err, .errlen = errlen,
 	};
 	int rc;
@@ -491,12 +554,59 @@ int bld_expand(struct bld_arena *a, const char *in, char escape,
 
 /* ---- the variables in scope ------------------------------------------- */
 
+static size_t key_hash(const char *k)
+{
+	size_t h = 14695981039346656037ULL;
+
+	while (*k)
+		h = (h ^ (unsigned char)*k++) * 1099511628211ULL;
+	return h;
+}
+
+/* the slot holding KEY, or the free slot where it would go */
+static size_t env_slot(const struct bld_env *env, const char *key)
+{
+	size_t mask = env->nslots - 1, i = key_hash(key) & mask;
+
+	while (env->slots[i] && strcmp(env->v[env->slots[i] - 1].key, key))
+		i = (i + 1) & mask;
+	return i;
+}
+
 static size_t env_find(const struct bld_env *env, const char *key)
 {
+	size_t s;
+
+	if (!env->nslots)
+		return env->n;
+	s = env_slot(env, key);
+	return env->slots[s] ? env->slots[s] - 1 : env->n;
+}
+
+static int env_grow(struct bld_env *env)
+{
+	size_t cap = env->cap ? env->cap * 2 : 16, nslots = cap * 2;
+	struct bld_kv *nv = realloc(env->v, cap * sizeof(*nv));
+	unsigned char *na;
+	size_t *slots;
+
+	if (!nv)
+		return -ENOMEM;
+	env->v = nv;
+	na = realloc(env->is_arg, cap);
+	if (!na)
+		return -ENOMEM;
+	env->is_arg = na;
+	slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	free(env->slots);
+	env->slots = slots;
+	env->nslots = nslots;
+	env->cap = cap;
 	for (size_t i = 0; i < env->n; i++)
-		if (!strcmp(env->v[i].key, key))
-			return i;
-	return env->n;
+		env->slots[env_slot(env, env->v[i].key)] = i + 1;
+	return 0;
 }
 
 const char *bld_env_get(const struct bld_env *env, const char *key, int *is_arg)
@@ -518,20 +628,9 @@ int bld_env_set(struct bld_env *env, const char *key, const char *value, int is_
 	if (!v)
 		return -ENOMEM;
 	if (i == env->n) {
-		if (env->n == env->cap) {
-			size_t cap = env->cap ? env->cap * 2 : 16;
-			struct bld_kv *nv = realloc(env->v, cap * sizeof(*nv));
-			unsigned char *na;
-
-			if (nv)
-				env->v = nv;
-			na = nv ? realloc(env->is_arg, cap) : NULL;
-			if (!na) {
-				free(v);
-				return -ENOMEM;
-			}
-			env->is_arg = na;
-			env->cap = cap;
+		if (env->n == env->cap && env_grow(env)) {
+			free(v);
+			return -ENOMEM;
 		}
 		k = strdup(key);
 		if (!k) {
@@ -540,6 +639,7 @@ int bld_env_set(struct bld_env *env, const char *key, const char *value, int is_
 		}
 		env->v[i].key = k;
 		env->v[i].value = NULL;
+		env->slots[env_slot(env, k)] = i + 1;
 		env->n++;
 	}
 	free(env->v[i].value);
@@ -556,5 +656,6 @@ void bld_env_release(struct bld_env *env)
 	}
 	free(env->v);
 	free(env->is_arg);
+	free(env->slots);
 	memset(env, 0, sizeof(*env));
 }

@@ -203,11 +203,18 @@ void bld_file_free(struct bld_file *f);
 
 /* ---- expansion ---------------------------------------------------------- */
 
-/* variables in scope: ENV and ARG values, keys unique, last set wins */
+/*
+ * Variables in scope: ENV and ARG values, keys unique, in the order first
+ * set (a later set replaces the value in place), with a hash index.  A
+ * zero-filled struct is an empty scope; release it with bld_env_release
+ * (bld_int.h).
+ */
 struct bld_env {
 	struct bld_kv *v;
 	unsigned char *is_arg;	/* 1 for an ARG, 0 for an ENV */
 	size_t n, cap;
+	size_t *slots;		/* open addressing: index + 1 into V, 0 free */
+	size_t nslots;		/* a power of two, at least 2 * cap */
 };
 
 /*

@@ -50,6 +50,8 @@
 #define LIMIT_GOVCFILE_WORD_BYTES (1u << 20)	/* one word after expansion */
 #define LIMIT_GOVCFILE_NESTING 64		/* ${a:-${b:-...}} depth */
 #define LIMIT_GOVCFILE_PLAN_BYTES (64u << 20)	/* a parse's or a plan's memory */
+/* ${VAR#pat} and ${VAR%pat}: value bytes x pattern bytes, summed over a plan */
+#define LIMIT_GOVCFILE_PATTERN_WORK (256u << 20)
 
 /* ---- the disk ---------------------------------------------------------- */
 /* long work stops when the store's file system has less than this free,

@@ -67,6 +67,7 @@ static void env_fixture(struct bld_env *env)
 	assert_int_equal(bld_env_set(env, "NULL", "", 0), 0);
 	assert_int_equal(bld_env_set(env, "FILE", "dir/sub/name.tar.gz", 0), 0);
 	assert_int_equal(bld_env_set(env, "SPACE", "abc  def", 0), 0);
+	assert_int_equal(bld_env_set(env, "STAR", "*x*", 0), 0);
 }
 
 static void test_expand_table(void **state)
@@ -159,6 +160,14 @@ static void test_expand_table(void **state)
 		{ "${FILE%.*}", "dir/sub/name.tar" },
 		{ "${FILE%%.*}", "dir/sub/name" },
 		{ "${FILE#nomatch}", "dir/sub/name.tar.gz" },
+		{ "${FILE#d?r}", "/sub/name.tar.gz" },
+		{ "${FILE%%/*}", "dir" },
+		{ "${FILE##*}", "" },
+		{ "${FILE%}", "dir/sub/name.tar.gz" },
+		{ "${STAR#\\*}", "x*" },
+		{ "${STAR#*}", "*x*" },
+		{ "${STAR##*\\*}", "" },
+		{ "${STAR%\\*}", "*x" },
 		{ "${FILE:#x}", NULL },
 		{ "${FILE/a/b}", NULL },
 		/* quotes keep spaces; the word is one string either way */
@@ -281,6 +290,24 @@ static void test_expand_limits(void **state)
 		strcat(nest, "}");
 	assert_int_equal(bld_expand(a, nest, '\\', &env, &out, NULL, err, sizeof(err)), -EFBIG);
 	assert_non_null(strstr(err, "nested"));
+	/* pattern removal spends the arena's budget: a long value and a long
+	 * pattern, once, are refused; short ones go on working */
+	{
+		char *pat = malloc(LIMIT_GOVCFILE_PATTERN_WORK / (LIMIT_GOVCFILE_WORD_BYTES / 2) +
+				   16);
+		size_t plen = LIMIT_GOVCFILE_PATTERN_WORK / (LIMIT_GOVCFILE_WORD_BYTES / 2) + 4;
+
+		strcpy(pat, "${B##");
+		memset(pat + 5, '*', plen);
+		strcpy(pat + 5 + plen, "}");
+		assert_int_equal(bld_expand(a, pat, '\\', &env, &out, NULL, err, sizeof(err)),
+				 -EFBIG);
+		assert_non_null(strstr(err, "would take too long"));
+		assert_int_equal(bld_expand(a, "${B%%y*}", '\\', &env, &out, NULL, err,
+					    sizeof(err)), 0);
+		assert_int_equal(strlen(out), LIMIT_GOVCFILE_WORD_BYTES / 2);
+		free(pat);
+	}
 	free(big);
 	bld_env_release(&env);
 	bld_arena_free(a);
