@@ -53,7 +53,12 @@ enum {
 	BLD_LEX_SKIP_QUOTES = 1 << 3,
 };
 
-/* bld_expand with FLAGS (BLD_LEX_*) */
+/*
+ * bld_lex - bld_expand with FLAGS (BLD_LEX_*), the result allocated in A
+ * (which also pays for pattern removals); with WORDS non-NULL the result
+ * is also split into words as Docker's ProcessWords does (outside quotes,
+ * on white space: EXPOSE, heredoc delimiters).
+ */
 int bld_lex(struct bld_arena *a, const char *in, char escape, unsigned flags,
 	    const struct bld_env *env, char **out, struct bld_strv *words,
 	    char *err, size_t errlen);
@@ -67,10 +72,5 @@ int bld_lex(struct bld_arena *a, const char *in, char escape, unsigned flags,
 int bld_mount_parse(struct bld_arena *a, const char *spec, const struct bld_env *env,
 		    char escape, struct bld_mount *m, char *err, size_t errlen);
 
-/* environment helpers (expand.c) */
-const char *bld_env_get(const struct bld_env *env, const char *key, int *is_arg);
-int bld_env_set(struct bld_env *env, const char *key, const char *value,
-		int is_arg);
-void bld_env_release(struct bld_env *env);
 
 #endif

@@ -545,11 +545,24 @@ int bld_lex(struct bld_arena *a, const char *in, char escape, unsigned flags,
 	return rc;
 }
 
-int bld_expand(struct bld_arena *a, const char *in, char escape,
-	       const struct bld_env *env, char **out, struct bld_strv *words,
+int bld_expand(char **out, const char *in, char escape, const struct bld_env *env,
 	       char *err, size_t errlen)
 {
-	return bld_lex(a, in, escape, 0, env, out, words, err, errlen);
+	struct bld_arena *a = bld_arena_new(LIMIT_GOVCFILE_WORD_BYTES + 4096);
+	char *word;
+	int rc;
+
+	*out = NULL;
+	if (!a)
+		return -ENOMEM;
+	rc = bld_lex(a, in, escape, 0, env, &word, NULL, err, errlen);
+	if (!rc) {
+		*out = strdup(word);
+		if (!*out)
+			rc = -ENOMEM;
+	}
+	bld_arena_free(a);
+	return rc;
 }
 
 /* ---- the variables in scope ------------------------------------------- */

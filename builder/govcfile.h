@@ -206,8 +206,8 @@ void bld_file_free(struct bld_file *f);
 /*
  * Variables in scope: ENV and ARG values, keys unique, in the order first
  * set (a later set replaces the value in place), with a hash index.  A
- * zero-filled struct is an empty scope; release it with bld_env_release
- * (bld_int.h).
+ * zero-filled struct is an empty scope.  Strings are copied in (malloc)
+ * and owned by the scope until bld_env_release().  One thread at a time.
  */
 struct bld_env {
 	struct bld_kv *v;
@@ -218,22 +218,37 @@ struct bld_env {
 };
 
 /*
- * bld_expand - expand the word IN as Docker's shell lexer does with the
- * escape character ESCAPE (normally '\\'): quotes removed ('...' literal,
- * "..." expanding $ and escaping only ", $ and the escape char), escapes
- * removed, $VAR, ${VAR}, ${VAR:-w}, ${VAR-w}, ${VAR:+w}, ${VAR+w},
- * ${VAR:?w}, ${VAR?w}, ${VAR#p}, ${VAR##p}, ${VAR%p}, ${VAR%%p}; unset
- * variables and positional or special parameters ($1, $@) are empty.
- * With WORDS non-NULL the result is split into words as Docker's
- * ProcessWords does (outside quotes, on white space; EXPOSE) and *OUT is
- * the joined text.
- *
- * Returns 0 and *OUT (and WORDS' strings) allocated in A; -EINVAL with a
- * message (no line: the caller adds it) in ERR; -EFBIG past
- * LIMIT_GOVCFILE_WORD_BYTES; -ENOMEM.
+ * bld_env_set - set KEY to VALUE (copies of both), an ARG if IS_ARG.
+ * Returns 0 or -ENOMEM (ENV unchanged).
  */
-int bld_expand(struct bld_arena *a, const char *in, char escape,
-	       const struct bld_env *env, char **out, struct bld_strv *words,
+int bld_env_set(struct bld_env *env, const char *key, const char *value,
+		int is_arg);
+
+/*
+ * bld_env_get - KEY's value (borrowed until the next set or release), or
+ * NULL if unset; *IS_ARG (if IS_ARG is not NULL) says whether an ARG set it.
+ */
+const char *bld_env_get(const struct bld_env *env, const char *key, int *is_arg);
+
+/* bld_env_release - free ENV's strings and leave it empty. */
+void bld_env_release(struct bld_env *env);
+
+/*
+ * bld_expand - expand the word IN as Docker's shell lexer does with the
+ * escape character ESCAPE (normally '\\'), in the scope ENV (NULL: none):
+ * quotes removed ('...' literal, "..." expanding $ and escaping only ",
+ * $ and the escape char), escapes removed, $VAR, ${VAR}, ${VAR:-w},
+ * ${VAR-w}, ${VAR:+w}, ${VAR+w}, ${VAR:?w}, ${VAR?w}, ${VAR#p}, ${VAR##p},
+ * ${VAR%p}, ${VAR%%p}; unset variables and positional or special
+ * parameters ($1, $@) are empty.  (bld_plan expands with this lexer; the
+ * executor will for ONBUILD triggers.)
+ *
+ * Returns 0 and *OUT, the caller's, freed with free(); -EINVAL with a
+ * message (no line: the caller adds it) in ERR (ERRLEN bytes, may be 0);
+ * -EFBIG past LIMIT_GOVCFILE_WORD_BYTES or LIMIT_GOVCFILE_PATTERN_WORK;
+ * -ENOMEM.  On an error *OUT is NULL.
+ */
+int bld_expand(char **out, const char *in, char escape, const struct bld_env *env,
 	       char *err, size_t errlen);
 
 /* ---- plan --------------------------------------------------------------- */

@@ -655,7 +655,7 @@ int bld_mount_parse(struct bld_arena *a, const char *spec, const struct bld_env 
 		if (env) {
 			char *ex;
 
-			rc = bld_expand(a, value, escape, env, &ex, NULL, err, errlen);
+			rc = bld_lex(a, value, escape, 0, env, &ex, NULL, err, errlen);
 			if (rc)
 				return rc;
 			value = ex;

@@ -55,7 +55,7 @@ static int expand(struct planner *pl, unsigned line, const char *in, const struc
 		  char **out)
 {
 	char err[300];
-	int rc = bld_expand(pl->a, in, pl->f->escape, env, out, NULL, err, sizeof(err));
+	int rc = bld_lex(pl->a, in, pl->f->escape, 0, env, out, NULL, err, sizeof(err));
 
 	if (rc == -ENOMEM || (rc == -EFBIG && pl->a->err == -EFBIG))
 		return nomem(pl, line);
@@ -451,8 +451,8 @@ static int expand_insn(struct planner *pl, size_t si, struct bld_insn *in, struc
 		char err[300];
 
 		for (size_t i = 0; i < in->args.n; i++) {
-			rc = bld_expand(pl->a, in->args.v[i], pl->f->escape, env, &v, &ports, err,
-					sizeof(err));
+			rc = bld_lex(pl->a, in->args.v[i], pl->f->escape, 0, env, &v, &ports, err,
+				     sizeof(err));
 			if (rc == -EINVAL)
 				return bld_fail(pl->diag, rc, in->line, "%s", err);
 			if (rc)

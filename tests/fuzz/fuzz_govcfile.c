@@ -88,8 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(word, data, size);
 		word[size] = '\0';
 		if (a && bld_env_set(&env, "A", "a b", 0) == 0) {
-			(void)bld_expand(a, word, '\\', &env, &out, &words, err, sizeof(err));
-			(void)bld_expand(a, word, '`', &env, &out, NULL, err, sizeof(err));
+			(void)bld_lex(a, word, '\\', 0, &env, &out, &words, err, sizeof(err));
+			(void)bld_lex(a, word, '`', 0, &env, &out, NULL, err, sizeof(err));
+			if (bld_expand(&out, word, '\\', &env, err, sizeof(err)) == 0)
+				free(out);
 		}
 		bld_env_release(&env);
 		bld_arena_free(a);

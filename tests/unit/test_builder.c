@@ -184,7 +184,7 @@ static void test_expand_table(void **state)
 	env_fixture(&env);
 	for (size_t i = 0; i < N(cases); i++) {
 		char *out = NULL;
-		int rc = bld_expand(a, cases[i].in, '\\', &env, &out, NULL, err, sizeof(err));
+		int rc = bld_lex(a, cases[i].in, '\\', 0, &env, &out, NULL, err, sizeof(err));
 
 		if ((rc == 0) != (cases[i].out != NULL) ||
 		    (rc == 0 && strcmp(out, cases[i].out)))
@@ -197,6 +197,20 @@ static void test_expand_table(void **state)
 			assert_int_equal(rc, -EINVAL);
 			assert_true(err[0] != '\0');
 		}
+	}
+	/* the public entry: a malloc'd copy, or NULL and a message */
+	{
+		char *out = (char *)1;
+
+		assert_int_equal(bld_expand(&out, "${PWD}/x", '\\', &env, err, sizeof(err)), 0);
+		assert_string_equal(out, "/home/x");
+		free(out);
+		assert_int_equal(bld_expand(&out, "'a", '\\', &env, err, sizeof(err)), -EINVAL);
+		assert_null(out);
+		assert_string_equal(err, "unterminated quote: no matching single quote");
+		assert_int_equal(bld_expand(&out, "$PWD", '\\', NULL, NULL, 0), 0);
+		assert_string_equal(out, "");
+		free(out);
 	}
 	bld_env_release(&env);
 	bld_arena_free(a);
@@ -220,7 +234,7 @@ static void test_expand_backtick_escape(void **state)
 	for (size_t i = 0; i < N(cases); i++) {
 		char *out;
 
-		assert_int_equal(bld_expand(a, cases[i].in, '`', &env, &out, NULL, NULL, 0), 0);
+		assert_int_equal(bld_lex(a, cases[i].in, '`', 0, &env, &out, NULL, NULL, 0), 0);
 		assert_string_equal(out, cases[i].out);
 	}
 	bld_env_release(&env);
@@ -255,7 +269,7 @@ static void test_expand_words(void **state)
 		struct bld_strv w = { 0 };
 		char *out;
 
-		assert_int_equal(bld_expand(a, cases[i].in, '\\', &env, &out, &w, NULL, 0), 0);
+		assert_int_equal(bld_lex(a, cases[i].in, '\\', 0, &env, &out, &w, NULL, 0), 0);
 		joined[0] = '\0';
 		for (size_t k = 0; k < w.n; k++) {
 			if (k)
@@ -279,8 +293,8 @@ static void test_expand_limits(void **state)
 	memset(big, 'x', LIMIT_GOVCFILE_WORD_BYTES / 2);
 	big[LIMIT_GOVCFILE_WORD_BYTES / 2] = '\0';
 	assert_int_equal(bld_env_set(&env, "B", big, 0), 0);
-	assert_int_equal(bld_expand(a, "$B", '\\', &env, &out, NULL, err, sizeof(err)), 0);
-	assert_int_equal(bld_expand(a, "$B$B$B", '\\', &env, &out, NULL, err, sizeof(err)),
+	assert_int_equal(bld_lex(a, "$B", '\\', 0, &env, &out, NULL, err, sizeof(err)), 0);
+	assert_int_equal(bld_lex(a, "$B$B$B", '\\', 0, &env, &out, NULL, err, sizeof(err)),
 			 -EFBIG);
 	assert_non_null(strstr(err, "longer than"));
 	/* nesting deeper than the limit */
@@ -288,7 +302,7 @@ static void test_expand_limits(void **state)
 		strcat(nest, "${a:-");
 	for (int i = 0; i < LIMIT_GOVCFILE_NESTING + 2; i++)
 		strcat(nest, "}");
-	assert_int_equal(bld_expand(a, nest, '\\', &env, &out, NULL, err, sizeof(err)), -EFBIG);
+	assert_int_equal(bld_lex(a, nest, '\\', 0, &env, &out, NULL, err, sizeof(err)), -EFBIG);
 	assert_non_null(strstr(err, "nested"));
 	/* pattern removal spends the arena's budget: a long value and a long
 	 * pattern, once, are refused; short ones go on working */
@@ -300,10 +314,10 @@ static void test_expand_limits(void **state)
 		strcpy(pat, "${B##");
 		memset(pat + 5, '*', plen);
 		strcpy(pat + 5 + plen, "}");
-		assert_int_equal(bld_expand(a, pat, '\\', &env, &out, NULL, err, sizeof(err)),
+		assert_int_equal(bld_lex(a, pat, '\\', 0, &env, &out, NULL, err, sizeof(err)),
 				 -EFBIG);
 		assert_non_null(strstr(err, "would take too long"));
-		assert_int_equal(bld_expand(a, "${B%%y*}", '\\', &env, &out, NULL, err,
+		assert_int_equal(bld_lex(a, "${B%%y*}", '\\', 0, &env, &out, NULL, err,
 					    sizeof(err)), 0);
 		assert_int_equal(strlen(out), LIMIT_GOVCFILE_WORD_BYTES / 2);
 		free(pat);
