@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "builder/govcfile.h"
 
@@ -62,6 +63,12 @@ enum {
 int bld_lex(struct bld_arena *a, const char *in, char escape, unsigned flags,
 	    const struct bld_env *env, char **out, struct bld_strv *words,
 	    char *err, size_t errlen);
+
+/*
+ * bld_parse_duration - a Go duration ("1m30s", "500ms", "0") into *OUT
+ * nanoseconds.  0, -EINVAL, or -ERANGE past 2^63 ns.
+ */
+int bld_parse_duration(const char *s, int64_t *out);
 
 /*
  * bld_mount_parse - one RUN --mount value (CSV of key=value) into M.  ENV
