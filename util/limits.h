@@ -1,6 +1,6 @@
 /*
  * limits.h - every limit govc puts on untrusted input, in one place:
- * layers (tar streams), image documents (JSON), names and paths.  Messages
+ * layers (tar streams), image documents (JSON), names and paths, Govcfiles.  Messages
  * and tests use these names, so a refusal always says which limit it met.
  *
  * Two limits are set per run, since real images differ by orders of
@@ -39,6 +39,19 @@
 #define OCI_NAME_MAX 255		/* image name */
 #define OCI_TAG_MAX 128			/* tag */
 #define OCI_MEDIA_TYPE_MAX 127		/* as the OCI spec limits it */
+
+/* ---- Govcfiles (builder/) ------------------------------------------------ */
+#define LIMIT_GOVCFILE_BYTES (4u << 20)		/* the whole file */
+#define LIMIT_GOVCFILE_LINE 65535		/* one physical line (BuildKit's) */
+#define LIMIT_GOVCFILE_INSN_BYTES (1u << 20)	/* one instruction, lines joined */
+#define LIMIT_GOVCFILE_INSNS 10000		/* instructions in a file */
+#define LIMIT_GOVCFILE_HEREDOC (1u << 20)	/* one heredoc's body */
+#define LIMIT_GOVCFILE_STAGES 256		/* FROMs in a file */
+#define LIMIT_GOVCFILE_WORD_BYTES (1u << 20)	/* one word after expansion */
+#define LIMIT_GOVCFILE_NESTING 64		/* ${a:-${b:-...}} depth */
+#define LIMIT_GOVCFILE_PLAN_BYTES (64u << 20)	/* a parse's or a plan's memory */
+/* ${VAR#pat} and ${VAR%pat}: value bytes x pattern bytes, summed over a plan */
+#define LIMIT_GOVCFILE_PATTERN_WORK (256u << 20)
 
 /* ---- the disk ---------------------------------------------------------- */
 /* long work stops when the store's file system has less than this free,

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - build govc's libFuzzer harnesses with clang and run each for
-# FUZZ_TIME seconds (default 60) on its seed corpus (tests/fuzz/seeds/NAME)
+# FUZZ_TIME seconds (default 60) on its seed corpus (tests/fuzz/seeds/NAME,
+# and the dictionary tests/fuzz/seeds/NAME.dict if there is one)
 # plus the reproducers of crashes found before (tests/fuzz/crashes/NAME),
 # which must all pass.  Prints one line per harness:
 #     fuzz NAME: N executions in T s, ok | CRASH (artifact: FILE)
@@ -17,14 +18,14 @@ build=${1:-$src}
 build=$(cd "$build" && pwd)
 out=${FUZZ_OUT:-$build/fuzz}
 time=${FUZZ_TIME:-60}
-names=${*:-layer json ref ignore}
+names=${*:-layer json ref ignore govcfile}
 [ -f "$build/config.h" ] || { echo "run.sh: no config.h in $build (run configure)" >&2; exit 2; }
 command -v clang >/dev/null || { echo "run.sh: clang is not installed" >&2; exit 2; }
 mkdir -p "$out/obj"
 
 CC="clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 -I$src -I$build $(pkg-config --cflags libgit2 jansson libarchive)"
-LIBS="-llmdb $(pkg-config --libs libgit2 jansson libarchive libcrypto zlib) -lpthread"
+LIBS="-llmdb $(pkg-config --libs libgit2 jansson libarchive libcrypto zlib libcurl) -lpthread"
 
 # the code under test, instrumented, once
 objs=
@@ -53,7 +54,8 @@ for n in $names; do
 		fi
 	fi
 	seeds=; [ -d "$src/tests/fuzz/seeds/$n" ] && seeds=$src/tests/fuzz/seeds/$n
-	if "$out/fuzz_$n" -max_total_time="$time" -timeout=20 -rss_limit_mb=2048 \
+	dict=; [ -f "$src/tests/fuzz/seeds/$n.dict" ] && dict=-dict=$src/tests/fuzz/seeds/$n.dict
+	if "$out/fuzz_$n" -max_total_time="$time" -timeout=20 -rss_limit_mb=2048 $dict \
 		-artifact_prefix="$out/crash-$n-" "$corpus" $seeds > "$out/$n.log" 2>&1; then
 		runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 executions in \2 s/p' "$out/$n.log")
 		echo "fuzz $n: ${runs:-? executions}, ok"
