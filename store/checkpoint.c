@@ -270,6 +270,13 @@ int store_checkpoint(struct store *s)
 	}
 	rc = save(s, &h, pages);
 	if (rc) {
+		/* no checkpoint is better than a stale one: its pages are
+		 * no longer kept from reuse by anyone, restoring it after a
+		 * power loss could give a damaged store */
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/" CKPT_FILE, s->dir);
+		unlink(path);
 		mdb_txn_abort(r);
 		goto out;
 	}

@@ -311,8 +311,10 @@ int store_open(struct store **out, const char *dir, unsigned flags)
 	rc = locate_map(s);
 	if (rc == 0)
 		rc = open_tables(s, create);
-	if (rc == 0)	/* before this process writes anything */
-		rc = store_checkpoint(s);
+	/* before this process writes anything; a full disk must not keep
+	 * the store from opening (the failure drops the old checkpoint) */
+	if (rc == 0 && store_checkpoint(s))
+		store_error_clear();
 	if (rc)
 		goto out_free;
 	*out = s;
