@@ -13,6 +13,11 @@ set -eu
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (a FUSE mount)"; exit 0; }
 [ -c /dev/fuse ] || { echo "1..0 # SKIP no /dev/fuse"; exit 0; }
 command -v cc >/dev/null || { echo "1..0 # SKIP no C compiler for the recorder"; exit 0; }
+# the recorder is preloaded into govc; under AddressSanitizer its runtime
+# must come first, and the explorer checks what lands on disk, not memory
+if ldd "$GOVC" 2>/dev/null | grep -q libasan; then
+	echo "1..0 # SKIP the sanitizer build (the recorder cannot be preloaded before ASan)"; exit 0
+fi
 echo "1..2"
 out=$(mktemp /tmp/govc-t0018.XXXXXX)
 trap 'rm -f "$out"' EXIT
