@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,7 +53,8 @@ static const char usage[] =
 	"  login [-u USER] [--password-stdin] HOST\n"
 	"  logout HOST\n"
 	"\n"
-	"Run 'govc <command> --help' for a command's options.\n";
+	"Run 'govc <command> --help' for a command's options.  With GOVC_STORE set,\n"
+	"commands that take a STORE use it when given none.\n";
 
 void govc_human_size(char *buf, size_t len, uint64_t n)
 {
@@ -186,6 +188,58 @@ static void huge_pages(char **argv)
 	free(value);	/* no exec: go on with 4 KiB pages */
 }
 
+/* is_store - does DIR hold a store? */
+static int is_store(const char *dir)
+{
+	char path[4200];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	return stat(path, &st) == 0;
+}
+
+/*
+ * with_default_store - GOVC_STORE names the store when a command is given
+ * none: if no argument of command ARGV[1] (one that takes a store) is a
+ * store, GOVC_STORE goes in as its first argument that is not an option.
+ * Returns the argument vector to use (ARGV itself when nothing changes).
+ */
+static char **with_default_store(int *argc, char **argv)
+{
+	static const char *const no_store[] = { "umount", "login", "logout" };
+	static const char *const valued[] = { "-o", "--platform", "--max-layer-bytes",
+					      "--max-layer-entries", "-u", "--username",
+					      "--creds", "--cert-dir", "--authfile" };
+	const char *store = getenv("GOVC_STORE");
+	char **v;
+	int at = 2;
+
+	if (!store || !*store || govc_wants_help(*argc - 1, argv + 1))
+		return argv;
+	for (size_t i = 0; i < sizeof(no_store) / sizeof(no_store[0]); i++)
+		if (!strcmp(argv[1], no_store[i]))
+			return argv;
+	for (int i = 2; i < *argc; i++)
+		if (argv[i][0] != '-' && is_store(argv[i]))
+			return argv;	/* named already */
+	while (at < *argc && argv[at][0] == '-') {
+		for (size_t i = 0; i < sizeof(valued) / sizeof(valued[0]); i++)
+			if (!strcmp(argv[at], valued[i]))
+				at++;	/* and its value */
+		at++;
+	}
+	if (at > *argc)
+		at = *argc;
+	v = calloc((size_t)*argc + 2, sizeof(*v));
+	if (!v)
+		return argv;
+	memcpy(v, argv, (size_t)at * sizeof(*v));
+	v[at] = (char *)store;
+	memcpy(v + at + 1, argv + at, (size_t)(*argc - at) * sizeof(*v));
+	++*argc;
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -204,6 +258,7 @@ int main(int argc, char **argv)
 		huge_pages(argv);
 		/* the re-execution through /proc/self/exe names us "exe" */
 		prctl(PR_SET_NAME, "govc", 0, 0, 0);
+		argv = with_default_store(&argc, argv);
 		if (strcmp(argv[1], "umount") && store_is_mount_point(argc - 1, argv + 1))
 			return 1;
 		git_libgit2_init();
