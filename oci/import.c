@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oci/oci.h"
@@ -117,6 +118,7 @@ static int fetch_blob(struct imp *im, const struct oci_descriptor *d, const char
 {
 	char hex[OCI_DIGEST_STRLEN + 1];
 	uint64_t have;
+	struct timespec t0;
 	int fd = -1, rc;
 	struct store_txn *t = txn(im, &rc);
 
@@ -136,22 +138,31 @@ static int fetch_blob(struct imp *im, const struct oci_descriptor *d, const char
 		return rc;
 	if (im->opts && im->opts->progress)
 		im->opts->progress(im->opts->progress_arg, what, d);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	store_error_clear();
 	if (im->src->put_blob) {
 		rc = im->src->put_blob(im->src->arg, im->in, d, what);
 		if (rc == -ENOENT && !store_errmsg()[0])
 			rc = store_error(-ENOENT, "%s: blob %s is missing from %s", what,
 					 oci_digest_fmt(hex, &d->digest), im->src->location);
-		return rc;
+	} else {
+		rc = im->src->open_blob(im->src->arg, &d->digest, &fd);
+		if (rc == -ENOENT)
+			return store_error(-ENOENT, "%s: blob %s is missing from %s", what,
+					   oci_digest_fmt(hex, &d->digest), im->src->location);
+		if (rc)
+			return rc;
+		rc = oci_blob_put_fd(im->in, fd, &d->digest, d->size, what);
+		close(fd);
 	}
-	rc = im->src->open_blob(im->src->arg, &d->digest, &fd);
-	if (rc == -ENOENT)
-		return store_error(-ENOENT, "%s: blob %s is missing from %s", what,
-				   oci_digest_fmt(hex, &d->digest), im->src->location);
-	if (rc)
-		return rc;
-	rc = oci_blob_put_fd(im->in, fd, &d->digest, d->size, what);
-	close(fd);
+	if (rc == 0 && im->opts && im->opts->progress_done) {
+		struct timespec t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		im->opts->progress_done(im->opts->progress_arg, what, d,
+					(double)(t1.tv_sec - t0.tv_sec) +
+						(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	}
 	return rc;
 }
 

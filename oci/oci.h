@@ -90,9 +90,12 @@ struct oci_source {
 
 struct oci_import_opts {
 	const char *platform;	/* "os/arch[/variant]"; NULL: the host's */
-	/* progress (may be NULL): one call per blob as it starts */
+	/* progress (may be NULL): one call per blob as it starts, one when
+	 * it is in (SECONDS it took, so a caller can show the rate) */
 	void (*progress)(void *arg, const char *what,
 			 const struct oci_descriptor *desc);
+	void (*progress_done)(void *arg, const char *what,
+			      const struct oci_descriptor *desc, double seconds);
 	void *progress_arg;
 };
 

@@ -169,6 +169,7 @@ int cmd_oci_import(int argc, char **argv)
 		return 2;
 	if (!quiet && isatty(2)) {
 		opts.progress = progress;
+		opts.progress_done = govc_progress_done;
 		fprintf(stderr, "importing %s into %s:%s\n", pos[1], name, tag);
 	}
 	if (store_open(&s, pos[0], 0))

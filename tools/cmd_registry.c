@@ -205,6 +205,7 @@ int cmd_pull(int argc, char **argv)
 	io.platform = a.platform;
 	if (!a.ro.quiet) {
 		io.progress = progress;
+		io.progress_done = isatty(2) ? govc_progress_done : NULL;
 		io.progress_arg = "pulling";
 	}
 	rc = store_open(&s, a.pos[0], 0);

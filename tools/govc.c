@@ -15,6 +15,7 @@
 #include <git2.h>
 #include <curl/curl.h>
 
+#include "oci/oci.h"
 #include "tools/govc.h"
 
 static const char usage[] =
@@ -67,6 +68,19 @@ void govc_human_size(char *buf, size_t len, uint64_t n)
 		u++;
 	}
 	snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", v, units[u]);
+}
+
+void govc_progress_done(void *arg, const char *what, const struct oci_descriptor *d,
+			double seconds)
+{
+	char size[32], rate[32];
+
+	(void)arg;
+	govc_human_size(size, sizeof(size), d->size);
+	govc_human_size(rate, sizeof(rate),
+			seconds > 0.001 ? (uint64_t)((double)d->size / seconds) : d->size);
+	fprintf(stderr, "    %s in %.1f s, %s/s\n", size, seconds, rate);
+	(void)what;
 }
 
 int govc_fail(const char *fmt, ...)

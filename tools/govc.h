@@ -18,6 +18,12 @@ int govc_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* govc_human_size - N bytes as "1.2MB" (decimal units) into BUF. */
 void govc_human_size(char *buf, size_t len, uint64_t n);
 
+/* govc_progress_done - on a terminal, a blob's bytes, time and rate
+ * (struct oci_import_opts.progress_done) */
+struct oci_descriptor;
+void govc_progress_done(void *arg, const char *what, const struct oci_descriptor *d,
+			double seconds);
+
 /* govc_wants_help - 1 if argv holds -h or --help. */
 int govc_wants_help(int argc, char **argv);
 
