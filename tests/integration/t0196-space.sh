@@ -35,8 +35,10 @@ cycle; s3=$(size)
 diag "data.mdb: $s0 after the import, then $s1, $s2, $s3 after each rmi, gc and re-import"
 check "rmi, gc and re-import reuse the freed pages (the file grows by a quarter at most)" \
 	sh -c "[ $s1 -le $((s0 + s0 / 4)) ] && [ $s3 -le $((s0 + s0 / 4)) ]"
-check "and keeps reusing them (a tenth at most from one cycle to the next)" \
-	sh -c "[ $s2 -le $((s1 + s1 / 10)) ] && [ $s3 -le $((s2 + s2 / 10)) ]"
+# (a reader snapshot may keep the freshest freed pages from reuse for a
+# moment: the daemon moves its checkpoint snapshot on within 100 ms)
+check "and keeps reusing them (15% at most from one cycle to the next)" \
+	sh -c "[ $s2 -le $((s1 + s1 * 15 / 100)) ] && [ $s3 -le $((s2 + s2 * 15 / 100)) ]"
 "$GOVC" rmi "$S" s:1 >/dev/null
 "$GOVC" gc "$S" >/dev/null
 "$GOVC" du "$S" > "$T/du"
