@@ -14,10 +14,11 @@
  * checkpoints when it opens the store (before its first write), at least
  * once a second while it writes (store_checkpoint_due), on store_sync (so
  * an fsync'd change is in a checkpoint), and when it closes the store.
- * A process that sees another's newer checkpoint takes one of its own
- * (store_checkpoint_due): its snapshot then moves to the present, so the
- * pages freed meanwhile can be reused, and the newest checkpoint stays
- * protected when the other process is gone.
+ * A process that sees another's newer checkpoint drops its own snapshot
+ * (store_checkpoint_due), which would only keep the pages freed since
+ * from reuse, and takes a new checkpoint before its next write
+ * (store_checkpoint_before_write): the newest checkpoint's pages are never
+ * written over, even once the process that took it has gone.
  *
  * Recovery: a store opened with a checkpoint from another boot (the machine
  * restarted since) gets the checkpoint's meta pages written back before
@@ -327,13 +328,41 @@ int store_checkpoint_due(struct store *s)
 	if ((s->flags & STORE_RDONLY) || disabled())
 		return 0;
 	pthread_mutex_lock(&s->ckpt_lock);
-	due = (__atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED) != s->ckpt_gen &&
-	       now_ms() - s->ckpt_ms >= CKPT_EVERY_MS) ||
-	      newer_elsewhere(s);
+	if (s->ckpt_reader && newer_elsewhere(s)) {
+		/* another process's checkpoint is the one a power loss falls
+		 * back to now, and that process protects it: ours only keeps
+		 * freed pages from reuse.  Drop it; before our next write we
+		 * take a new one (store_checkpoint_before_write), so the newest
+		 * stays protected even once that process has gone. */
+		mdb_txn_abort(s->ckpt_reader);
+		s->ckpt_reader = NULL;
+	}
+	due = s->ckpt_reader && __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED) != s->ckpt_gen &&
+	      now_ms() - s->ckpt_ms >= CKPT_EVERY_MS;
 	pthread_mutex_unlock(&s->ckpt_lock);
-	/* ours then becomes the newest: our snapshot moves to the present
-	 * (LMDB may reuse what was freed before it) and keeps that safe */
 	return due ? store_checkpoint(s) : 0;
+}
+
+int store_checkpoint_before_write(struct store *s)
+{
+	int none;
+
+	if ((s->flags & STORE_RDONLY) || disabled())
+		return 0;
+	pthread_mutex_lock(&s->ckpt_lock);
+	/* after a failure (a full disk) the old checkpoint is gone, so a
+	 * write is no less safe than without checkpoints: retry once a
+	 * second, not before every write */
+	none = !s->ckpt_reader && now_ms() - s->ckpt_failed_ms >= CKPT_EVERY_MS;
+	pthread_mutex_unlock(&s->ckpt_lock);
+	if (none && store_checkpoint(s)) {
+		pthread_mutex_lock(&s->ckpt_lock);
+		s->ckpt_failed_ms = now_ms();
+		pthread_mutex_unlock(&s->ckpt_lock);
+		fprintf(stderr, "govc: %s\n", store_errmsg());
+		store_error_clear();
+	}
+	return 0;
 }
 
 void store_ckpt_close(struct store *s)

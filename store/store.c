@@ -379,6 +379,10 @@ int store_txn_begin(struct store_txn **out, struct store *s, unsigned flags)
 	*out = NULL;
 	if (write && (s->flags & STORE_RDONLY))
 		return store_error(-EROFS, "store '%s' is open read-only", s->dir);
+	/* the newest checkpoint must be protected before anything is written
+	 * (a no-op unless ours was dropped for another's) */
+	if (write && !(thread_wtxn && thread_wtxn->s == s))
+		store_checkpoint_before_write(s);
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return store_error(-ENOMEM, "out of memory");

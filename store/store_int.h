@@ -62,6 +62,7 @@ struct store {
 	uint64_t ckpt_gen;		/* gen_seen then */
 	uint64_t ckpt_txnid;		/* the snapshot's transaction */
 	struct timespec ckpt_mtime;	/* of the file when last read */
+	int64_t ckpt_failed_ms;		/* when a checkpoint last failed */
 	uint64_t gen_seen;		/* atomic: write commits of this process */
 	int ckpt_background;		/* atomic: a thread calls _due, not commits */
 };
@@ -71,6 +72,9 @@ struct store {
  * takes the last checkpoint of a writable store and drops its snapshot. */
 int store_ckpt_recover(const char *dir);
 void store_ckpt_close(struct store *s);
+/* store_checkpoint_before_write - a checkpoint first if this process has
+ * dropped its snapshot (another's was newer); before a write transaction */
+int store_checkpoint_before_write(struct store *s);
 
 struct store_txn {
 	struct store *s;
