@@ -28,6 +28,7 @@
 
 #include "oci/oci_int.h"
 #include "util/array.h"
+#include "util/file.h"
 
 #define ARCHIVE_MEMBERS_MAX 100000	/* members of a docker archive */
 #define ARCHIVE_LINK_DEPTH 8
@@ -99,18 +100,11 @@ static void spool_path(const struct spool *sp, size_t i, char *buf, size_t len)
 /* spool_new - an unnamed file for member I; *wfd: a descriptor to write it */
 static int spool_new(struct spool *sp, size_t i, int *wfd)
 {
-	char path[4200];
-	int fd = open(sp->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = util_tmpfile(sp->dir, "govc-import");
 
-	if (fd < 0) {	/* no O_TMPFILE there: a named file, unlinked at once */
-		snprintf(path, sizeof(path), "%s/govc-import-XXXXXX", sp->dir);
-		fd = mkstemp(path);
-		if (fd >= 0)
-			unlink(path);
-	}
 	if (fd < 0)
-		return store_error(-errno, "cannot create a temporary file in %s: %s (set TMPDIR)",
-				   sp->dir, strerror(errno));
+		return store_error(fd, "cannot create a temporary file in %s: %s (set TMPDIR)",
+				   sp->dir, strerror(-fd));
 	member_at(sp, i)->fd = fd;
 	member_at(sp, i)->spooled = 1;
 	*wfd = dup(fd);
@@ -443,7 +437,6 @@ int oci_archive_import(struct store *s, const char *file, const char *src_ref, c
 	struct member *mj;
 	json_t *list = NULL, *img;
 	char *buf = NULL, path[4200];
-	const char *tmp = getenv("TMPDIR");
 	size_t len;
 	int rc;
 
@@ -452,7 +445,7 @@ int oci_archive_import(struct store *s, const char *file, const char *src_ref, c
 	snprintf(sp.location, sizeof(sp.location), "docker-archive:%s", file);
 	if (access(file, R_OK) < 0)
 		return store_error(-errno, "cannot read %s: %s", sp.location, strerror(errno));
-	snprintf(sp.dir, sizeof(sp.dir), "%s", tmp && *tmp ? tmp : "/var/tmp");
+	snprintf(sp.dir, sizeof(sp.dir), "%s", util_tmpdir());
 	rc = spool_archive(&sp, file);
 	if (rc)
 		goto out;

@@ -45,6 +45,7 @@
 #include <openssl/evp.h>
 
 #include "store/store_int.h"
+#include "util/file.h"
 
 #define CKPT_MAGIC "GOVCCKP1"
 #define CKPT_FILE "checkpoint"
@@ -95,32 +96,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int write_all(int fd, const void *p, size_t n, off_t off)
-{
-	for (size_t done = 0; done < n;) {
-		ssize_t w = pwrite(fd, (const char *)p + done, n - done, off + (off_t)done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -(w < 0 ? errno : EIO);
-		done += (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *p, size_t n, off_t off)
-{
-	for (size_t done = 0; done < n;) {
-		ssize_t r = pread(fd, (char *)p + done, n - done, off + (off_t)done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		done += (size_t)r;
-	}
-	return 0;
-}
-
 /* GOVC_CHECKPOINTS=off: plain syncs, no checkpoint (for the crash
  * explorer's test, which shows that the explorer sees the damage then) */
 static int disabled(void)
@@ -142,7 +117,7 @@ int store_ckpt_recover(const char *dir)
 	fd = disabled() ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;	/* none yet: a store from before, or new */
-	if (read_all(fd, &h, sizeof(h), 0) || memcmp(h.magic, CKPT_MAGIC, 8) ||
+	if (util_pread_all(fd, &h, sizeof(h), 0) || memcmp(h.magic, CKPT_MAGIC, 8) ||
 	    h.psize < 512 || h.psize > CKPT_PAGE_MAX)
 		goto bad;
 	boot_id(now);
@@ -150,7 +125,7 @@ int store_ckpt_recover(const char *dir)
 		goto out;	/* same boot: the page cache holds the newest state */
 	len = sizeof(h) + 2 * (size_t)h.psize;
 	buf = malloc(len + 32);
-	if (!buf || read_all(fd, buf, len + 32, 0))
+	if (!buf || util_pread_all(fd, buf, len + 32, 0))
 		goto bad;
 	digest(sum, buf, len);
 	if (memcmp(sum, buf + len, 32))
@@ -162,7 +137,7 @@ int store_ckpt_recover(const char *dir)
 				 strerror(errno));
 		goto out;
 	}
-	rc = write_all(dfd, buf + sizeof(h), 2 * (size_t)h.psize, 0);
+	rc = util_pwrite_all(dfd, buf + sizeof(h), 2 * (size_t)h.psize, 0);
 	if (rc == 0 && fsync(dfd))
 		rc = -errno;
 	if (rc)
@@ -200,7 +175,7 @@ static int save(struct store *s, const struct ckpt_head *h, const unsigned char 
 	if (fd < 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = write_all(fd, buf, len + 32, 0);
+		rc = util_pwrite_all(fd, buf, len + 32, 0);
 	if (rc == 0 && fsync(fd))
 		rc = -errno;
 	if (fd >= 0)
@@ -258,7 +233,7 @@ int store_checkpoint(struct store *s)
 		rc = store_error(-ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = read_all(s->fd, pages, 2 * (size_t)h.psize, 0);
+	rc = util_pread_all(s->fd, pages, 2 * (size_t)h.psize, 0);
 	if (rc) {
 		rc = store_error(rc, "checkpoint: cannot read the meta pages");
 		goto out;
@@ -314,7 +289,7 @@ static int newer_elsewhere(struct store *s)
 		return 0;
 	s->ckpt_mtime = st.st_mtim;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && read_all(fd, &h, sizeof(h), 0) == 0 && !memcmp(h.magic, CKPT_MAGIC, 8))
+	if (fd >= 0 && util_pread_all(fd, &h, sizeof(h), 0) == 0 && !memcmp(h.magic, CKPT_MAGIC, 8))
 		newer = h.txnid > s->ckpt_txnid;
 	if (fd >= 0)
 		close(fd);

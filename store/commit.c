@@ -602,21 +602,12 @@ static int raise_commit_event(struct store_txn *t, const char *repo, const char 
 			      const git_oid *id, struct change_list *l)
 {
 	char hex[GIT_OID_HEXSZ + 1];
-	json_t *ev;
-	char *line;
-	int rc;
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:O}", "type", "commit", "repo", repo,
+			       "branch", branch, "id", git_oid_tostr(hex, sizeof(hex), id), "time",
+			       (json_int_t)(store_now_ns() / 1000000000), "changes",
+			       (json_int_t)l->count, "paths", l->paths);
 
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:O}", "type", "commit", "repo", repo,
-		       "branch", branch, "id", git_oid_tostr(hex, sizeof(hex), id), "time",
-		       (json_int_t)(store_now_ns() / 1000000000), "changes", (json_int_t)l->count,
-		       "paths", l->paths);
-	line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	json_decref(ev);
-	if (!line)
-		return store_error(-ENOMEM, "out of memory");
-	rc = store_event_append(t, line);
-	free(line);
-	return rc;
+	return store_event_raise(t, ev);
 }
 
 static int make_commit(struct walk *w, const char *repo, const char *branch, const git_oid *tree_id,
@@ -1021,21 +1012,19 @@ int store_commit_failed(struct store *s, const char *repo, const char *branch, c
 {
 	char key[512];
 	size_t klen = failed_key(key, sizeof(key), repo, branch);
-	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "commit_failed", "repo", repo,
-			       "branch", branch, "error", why, "time", (json_int_t)time(NULL));
-	char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	struct store_txn *t;
-	int rc = !klen || !line ? store_error(-ENOMEM, "out of memory")
-				: store_txn_begin(&t, s, STORE_TXN_WRITE);
+	int rc = !klen ? store_error(-ENAMETOOLONG, "repository '%.100s': name too long", repo)
+		       : store_txn_begin(&t, s, STORE_TXN_WRITE);
 
 	if (rc == 0) {
 		rc = store_put(t, TBL_META, key, klen, why, strlen(why), 0);
 		if (rc == 0)
-			rc = store_event_append(t, line);
+			rc = store_event_raise(t, json_pack("{s:s, s:s, s:s, s:s, s:I}", "type",
+							    "commit_failed", "repo", repo, "branch",
+							    branch, "error", why, "time",
+							    (json_int_t)time(NULL)));
 		rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
 	}
-	json_decref(ev);
-	free(line);
 	return rc;
 }
 

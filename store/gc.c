@@ -876,20 +876,15 @@ static int gc_event(struct store *s, const struct store_gc_stats *st)
 			       (json_int_t)st->objects, "blobs", (json_int_t)st->blobs, "layers",
 			       (json_int_t)st->layers, "images", (json_int_t)st->images, "time",
 			       (json_int_t)time(NULL));
-	char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	struct store_txn *t;
-	int rc = line ? store_txn_begin(&t, s, STORE_TXN_WRITE) : store_error(-ENOMEM, "out of memory");
+	int rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
 
-	if (rc == 0) {
-		rc = store_event_append(t, line);
-		if (rc)
-			store_txn_abort(t);
-		else
-			rc = store_txn_commit(t);
+	if (rc) {
+		json_decref(ev);
+		return rc;
 	}
-	json_decref(ev);
-	free(line);
-	return rc;
+	rc = store_event_raise(t, ev);
+	return rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
 }
 
 static void (*gc_hook)(struct store *s, void *arg);

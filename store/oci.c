@@ -28,6 +28,7 @@
 #include "store/gc.h"
 #include "store/ingest.h"
 #include "store/oci_int.h"
+#include "util/file.h"
 
 #define PIN_OWNER_MAX 200
 
@@ -251,24 +252,6 @@ struct oci_blob_writer {
 	char what[300];
 };
 
-static int tmpfile_open(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	int fd;
-
-	if (!dir || !*dir)
-		dir = "/var/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "%s/govc-blob-XXXXXX", dir);
-	fd = mkstemp(path);
-	if (fd >= 0)
-		unlink(path);
-	return fd >= 0 ? fd : -errno;
-}
-
 /* chunk_put - store chunk IDX of blob D in the session's transaction */
 static int chunk_put(struct store_ingest *in, const struct oci_digest *d, uint32_t idx,
 		     const void *p, size_t n)
@@ -342,7 +325,7 @@ int oci_blob_writer_begin(struct oci_blob_writer **out, struct store_ingest *in,
 		oci_blob_writer_abort(w);
 		return store_error(-ENOMEM, "out of memory");
 	}
-	if (!expect && (w->spill = tmpfile_open()) < 0) {
+	if (!expect && (w->spill = util_tmpfile(NULL, "govc-blob")) < 0) {
 		rc = store_error(w->spill, "%s: cannot create a temporary file: %s (set TMPDIR)",
 				 what, strerror(-w->spill));
 		w->spill = -1;
@@ -562,15 +545,10 @@ static int copy_out(void *buf, struct store_txn *t, const void *p, size_t n)
 	int fd;
 
 	if (store_locate(t, p, n, &fd, &off) == 0) {
-		for (size_t done = 0; done < n;) {
-			ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
-			if (r <= 0)
-				return store_error(r < 0 ? -errno : -EIO,
-						   "cannot read the store's data file: %s",
-						   r < 0 ? strerror(errno) : "short read");
-			done += (size_t)r;
-		}
-		return 0;
+		int rc = util_pread_all(fd, buf, n, (off_t)off);
+
+		return rc ? store_error(rc, "cannot read the store's data file: %s", strerror(-rc))
+			  : 0;
 	}
 	memcpy(buf, p, n);
 	return 0;
@@ -821,18 +799,8 @@ static int image_event(struct store_txn *t, const char *action, const char *name
 			       "name", name, "tag", tag, "digest",
 			       m ? oci_digest_fmt(hex, m) : NULL, "time",
 			       (json_int_t)time(NULL));
-	char *line;
-	int rc;
 
-	if (!ev)
-		return store_error(-ENOMEM, "out of memory");
-	line = json_dumps(ev, JSON_COMPACT);
-	json_decref(ev);
-	if (!line)
-		return store_error(-ENOMEM, "out of memory");
-	rc = store_event_append(t, line);
-	free(line);
-	return rc;
+	return store_event_raise(t, ev);
 }
 
 int oci_tag_get(struct store_txn *t, const char *name, const char *tag,

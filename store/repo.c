@@ -90,18 +90,10 @@ static int repo_event(struct store_txn *t, const char *name, const char *action,
 {
 	json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "type", "repo", "repo", name, "action",
 			       action, "time", (json_int_t)(store_now_ns() / 1000000000));
-	char *line;
-	int rc;
 
 	if (ev && key)
 		json_object_set_new(ev, key, json_string(value));
-	line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	json_decref(ev);
-	if (!line)
-		return store_error(-ENOMEM, "out of memory");
-	rc = store_event_append(t, line);
-	free(line);
-	return rc;
+	return store_event_raise(t, ev);
 }
 
 int store_repo_create(struct store_txn *t, const char *name, const char *branch)

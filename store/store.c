@@ -27,6 +27,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "store/store_int.h"
 #include "util/proc.h"
 
@@ -731,6 +733,16 @@ static void events_gap(uint64_t start, uint64_t off, char *buf, size_t len)
 		uint64_t p = off + i;
 		buf[i] = p == start - 1 ? '\n' : p >= at ? notice[p - at] : ' ';
 	}
+}
+
+int store_event_raise(struct store_txn *t, json_t *ev)
+{
+	char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	int rc = line ? store_event_append(t, line) : store_error(-ENOMEM, "out of memory");
+
+	json_decref(ev);
+	free(line);
+	return rc;
 }
 
 int store_event_append(struct store_txn *t, const char *json_line)

@@ -139,6 +139,14 @@ int store_next_id(struct store_txn *t, const char *name, uint64_t *out);
  * Returns bytes copied (0 at the end) or a negative errno.
  */
 int store_event_append(struct store_txn *t, const char *json_line);
+
+/*
+ * store_event_raise - store_event_append of the JSON object EV (jansson's
+ * json_t), which it takes: freed in every case.  EV NULL (a failed
+ * json_pack) gives -ENOMEM.  Every event of the store goes through here.
+ */
+struct json_t;
+int store_event_raise(struct store_txn *t, struct json_t *ev);
 int store_events_size(struct store_txn *t, uint64_t *out);
 long store_events_read(struct store_txn *t, uint64_t off, char *buf,
 		       size_t len);

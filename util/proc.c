@@ -12,18 +12,35 @@
 
 #include "util/proc.h"
 
-/* fd_of - a descriptor of process PID on PATH (or below it): 1 with FOUND */
-static int fd_of(const char *pid, const char *path, int prefix, char *found, size_t len)
+/* each_pid - CB(pid, ARG) for every process but this one, until it returns
+ * non-zero, which is returned */
+static int each_pid(int (*cb)(const char *pid, void *arg), void *arg)
+{
+	struct dirent *de;
+	DIR *proc = opendir("/proc");
+	int rc = 0;
+
+	while (proc && !rc && (de = readdir(proc)))
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+		    atol(de->d_name) != (long)getpid())
+			rc = cb(de->d_name, arg);
+	if (proc)
+		closedir(proc);
+	return rc;
+}
+
+/* each_fd - CB(path, ARG) for every open descriptor of process PID (the
+ * path it has open), until it returns non-zero, which is returned */
+static int each_fd(const char *pid, int (*cb)(const char *path, void *arg), void *arg)
 {
 	char dir[64], fp[400], link[4200];
-	size_t plen = strlen(path);
 	struct dirent *fe;
 	DIR *fds;
-	int hit = 0;
+	int rc = 0;
 
 	snprintf(dir, sizeof(dir), "/proc/%.20s/fd", pid);
 	fds = opendir(dir);
-	while (fds && !hit && (fe = readdir(fds))) {
+	while (fds && !rc && (fe = readdir(fds))) {
 		ssize_t n;
 
 		snprintf(fp, sizeof(fp), "%s/%.200s", dir, fe->d_name);
@@ -31,32 +48,48 @@ static int fd_of(const char *pid, const char *path, int prefix, char *found, siz
 		if (n <= 0)
 			continue;
 		link[n] = '\0';
-		if (prefix ? !strncmp(link, path, plen) : !strcmp(link, path)) {
-			if (found)
-				snprintf(found, len, "%s", link);
-			hit = 1;
-		}
+		rc = cb(link, arg);
 	}
 	if (fds)
 		closedir(fds);
-	return hit;
+	return rc;
+}
+
+struct fd_user {
+	const char *path;
+	int prefix;
+	char *found;
+	size_t len;
+	long pid;
+};
+
+static int fd_matches(const char *link, void *arg)
+{
+	struct fd_user *f = arg;
+
+	if (f->prefix ? strncmp(link, f->path, strlen(f->path)) : strcmp(link, f->path))
+		return 0;
+	if (f->found)
+		snprintf(f->found, f->len, "%s", link);
+	return 1;
+}
+
+static int pid_has_fd(const char *pid, void *arg)
+{
+	struct fd_user *f = arg;
+
+	if (!each_fd(pid, fd_matches, f))
+		return 0;
+	f->pid = atol(pid);
+	return 1;
 }
 
 long util_proc_fd_user(const char *path, int prefix, char *found, size_t len)
 {
-	struct dirent *de;
-	DIR *proc = opendir("/proc");
-	long pid = 0;
+	struct fd_user f = { path, prefix, found, len, 0 };
 
-	while (proc && !pid && (de = readdir(proc))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' || atol(de->d_name) == (long)getpid())
-			continue;
-		if (fd_of(de->d_name, path, prefix, found, len))
-			pid = atol(de->d_name);
-	}
-	if (proc)
-		closedir(proc);
-	return pid;
+	each_pid(pid_has_fd, &f);
+	return f.pid;
 }
 
 struct users {
@@ -65,6 +98,7 @@ struct users {
 	int (*cb)(const char *path, long pid, const char *how, void *arg);
 	void *arg;
 	long pid;
+	dev_t dev;
 };
 
 /* under - PATH relative to the mount, if it lies in it; else NULL */
@@ -128,13 +162,20 @@ static int mounts_of(struct users *u, const char *pid, dev_t dev)
 	return rc;
 }
 
+/* open_file - an open descriptor of U's process on the mount */
+static int open_file(const char *link, void *arg)
+{
+	struct users *u = arg;
+	const char *rel = under(u, link);
+
+	return rel ? u->cb(rel, u->pid, "an open file", u->arg) : 0;
+}
+
 static int fds_of(struct users *u, const char *pid)
 {
 	static const char *const links[] = { "root", "cwd" };
 	static const char *const hows[] = { "the root directory", "the working directory" };
-	char dir[64], fp[400], link[4200];
-	struct dirent *fe;
-	DIR *fds;
+	char fp[64], link[4200];
 	int rc = 0;
 
 	for (size_t i = 0; i < 2 && !rc; i++) {
@@ -149,42 +190,23 @@ static int fds_of(struct users *u, const char *pid)
 		if ((rel = under(u, link)))
 			rc = u->cb(rel, u->pid, hows[i], u->arg);
 	}
-	snprintf(dir, sizeof(dir), "/proc/%.20s/fd", pid);
-	fds = rc ? NULL : opendir(dir);
-	while (fds && !rc && (fe = readdir(fds))) {
-		ssize_t n;
-		const char *rel;
+	return rc ? rc : each_fd(pid, open_file, u);
+}
 
-		snprintf(fp, sizeof(fp), "%s/%.200s", dir, fe->d_name);
-		n = readlink(fp, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		if ((rel = under(u, link)))
-			rc = u->cb(rel, u->pid, "an open file", u->arg);
-	}
-	if (fds)
-		closedir(fds);
-	return rc;
+static int uses_of(const char *pid, void *arg)
+{
+	struct users *u = arg;
+	int rc;
+
+	u->pid = atol(pid);
+	rc = mounts_of(u, pid, u->dev);
+	return rc ? rc : fds_of(u, pid);
 }
 
 int util_proc_users(const char *mnt, dev_t dev,
 		    int (*cb)(const char *path, long pid, const char *how, void *arg), void *arg)
 {
-	struct users u = { mnt, strlen(mnt), cb, arg, 0 };
-	struct dirent *de;
-	DIR *proc = opendir("/proc");
-	int rc = 0;
+	struct users u = { mnt, strlen(mnt), cb, arg, 0, dev };
 
-	while (proc && !rc && (de = readdir(proc))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		u.pid = atol(de->d_name);
-		rc = mounts_of(&u, de->d_name, dev);
-		if (!rc)
-			rc = fds_of(&u, de->d_name);
-	}
-	if (proc)
-		closedir(proc);
-	return rc;
+	return each_pid(uses_of, &u);
 }

@@ -18,7 +18,8 @@
 long util_proc_fd_user(const char *path, int prefix, char *found, size_t len);
 
 /*
- * util_proc_users - every use of the file system mounted at MNT (device
+ * util_proc_users - every use, by a process other than the caller, of the
+ * file system mounted at MNT (device
  * DEV) that keeps a path of it alive: a mount whose root lies in it (a
  * bind mount, in any process's mount namespace), an overlay mount with a
  * lowerdir, upperdir or workdir in it, a process whose root or working
