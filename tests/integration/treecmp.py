@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""treecmp.py A B - compare two directory trees as a container sees them.
+"""treecmp.py [--no-mtime] [--ignore PATH]... A B - compare two directory
+trees as a container sees them.
 
 For every path: type, permission bits (setuid, setgid and sticky too),
 owner, size, content (sha256), symlink target, device number, mtime
 (seconds), extended attributes (security.selinux aside: the host adds it)
 and which paths are hard links of one another (same inode number).
+--no-mtime leaves times out (two builders of one image); --ignore PATH
+(relative to the roots) leaves out PATH and everything below it.
 Prints each difference and exits 1 if there is any, else prints how many
 paths matched.
 """
@@ -42,7 +45,11 @@ def digest(path):
             h.update(b)
 
 
-def walk(root):
+def ignored(rel, ignore):
+    return any(rel == i or rel.startswith(i + "/") for i in ignore)
+
+
+def walk(root, mtime=True, ignore=()):
     """{relative path: facts} and {inode: [paths]} for ROOT."""
     facts, inodes = {}, {}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -52,6 +59,8 @@ def walk(root):
         for name in names:
             p = os.path.join(dirpath, name) if name else dirpath
             rel = os.path.relpath(p, root)
+            if ignored(rel, ignore):
+                continue
             st = os.lstat(p)
             f = {
                 "type": stat.S_IFMT(st.st_mode),
@@ -69,7 +78,7 @@ def walk(root):
                 f["target"] = os.readlink(p)
             elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
                 f["rdev"] = (os.major(st.st_rdev), os.minor(st.st_rdev))
-            if stat.S_ISDIR(st.st_mode):
+            if stat.S_ISDIR(st.st_mode) or not mtime:
                 # a directory's mtime changes when the host writes in it
                 # (umoci unpack does); compare it for the root only if asked
                 del f["mtime"]
@@ -79,9 +88,20 @@ def walk(root):
 
 
 def main():
-    a, b = sys.argv[1], sys.argv[2]
-    fa, la = walk(a)
-    fb, lb = walk(b)
+    args, mtime, ignore = sys.argv[1:], True, []
+    while args and args[0].startswith("--"):
+        opt = args.pop(0)
+        if opt == "--no-mtime":
+            mtime = False
+        elif opt == "--ignore" and args:
+            ignore.append(os.path.normpath(args.pop(0)).lstrip("/"))
+        else:
+            sys.exit("usage: treecmp.py [--no-mtime] [--ignore PATH]... A B")
+    if len(args) != 2:
+        sys.exit("usage: treecmp.py [--no-mtime] [--ignore PATH]... A B")
+    a, b = args
+    fa, la = walk(a, mtime, ignore)
+    fb, lb = walk(b, mtime, ignore)
     bad = 0
     for rel in sorted(set(fa) | set(fb)):
         if rel not in fa:
