@@ -1031,7 +1031,7 @@ static int run_fn(struct build *b, struct stage *st, const struct bld_insn *in,
 			char dst[4300];
 			int sfd = open(ro->mounts[i].source, O_RDONLY | O_CLOEXEC), dfd;
 			snprintf(dst, sizeof(dst), "%s/secret-%zu", o->dir, i);
-			dfd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+			dfd = open(dst, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
 			if (sfd < 0 || dfd < 0) {
 				if (sfd >= 0)
 					close(sfd);
@@ -1047,6 +1047,16 @@ static int run_fn(struct build *b, struct stage *st, const struct bld_insn *in,
 					break;
 			}
 			close(sfd);
+			if (m->env) {	/* env=: the value in the command's environment */
+				char val[65536];
+				ssize_t n = pread(dfd, val, sizeof(val) - 1, 0);
+				char *kv = NULL;
+				val[n > 0 ? n : 0] = '\0';
+				if (asprintf(&kv, "%s=%s", m->env, val) >= 0)
+					json_array_append_new(ro->r.env, json_string(kv));
+				free(kv);
+				ro->mounts[i].skip = !m->target;
+			}
 			if (fchown(dfd, m->has_uid ? m->uid : 0, m->has_gid ? m->gid : 0) ||
 			    fchmod(dfd, m->has_mode ? m->mode : 0400))
 				rc = -errno;

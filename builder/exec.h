@@ -103,6 +103,7 @@ struct bx_mount {
 	const char *target;	/* in the container */
 	const char *source;	/* host path (bind) */
 	int tmpfs;
+	int skip;		/* not mounted (a secret given as env= only) */
 	int readonly;
 	uint64_t size;		/* tmpfs */
 };

@@ -129,6 +129,8 @@ static json_t *spec(const struct bx_run *r, const char *root)
 	json_array_append_new(mounts, mount_json("/sys", "sysfs", "sysfs", sys_opts));
 	for (size_t i = 0; i < r->nmounts; i++) {
 		const struct bx_mount *m = &r->mounts[i];
+		if (m->skip)
+			continue;
 		if (m->tmpfs) {
 			char size[64];
 			const char *o[] = { "nosuid", "nodev", size, NULL };
@@ -319,7 +321,8 @@ int bx_run(struct store *s, struct bx_overlay *o, struct bx_run *r, int *status)
 	stub_note(&stubs, o->rootfd, "/dev");
 	stub_note(&stubs, o->rootfd, "/sys");
 	for (size_t i = 0; i < r->nmounts; i++)
-		stub_note(&stubs, o->rootfd, r->mounts[i].target);
+		if (!r->mounts[i].skip)
+			stub_note(&stubs, o->rootfd, r->mounts[i].target);
 	js = spec(r, o->merged);
 	if (!js || json_dump_file(js, cfg, JSON_COMPACT)) {
 		json_decref(js);
