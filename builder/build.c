@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -1581,6 +1582,55 @@ static int build(struct build *b, struct oci_digest *m)
 	return rc;
 }
 
+/* cache_lock - build-cache/lock, flock'ed HOW; the fd, or a negative errno */
+static int cache_lock(struct store *s, int how)
+{
+	char dir[4096], path[4200];
+	int fd, rc = bx_cache_dir(s, NULL, dir, sizeof(dir));
+
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return store_error(-errno, "%s: %s", path, strerror(errno));
+	if (flock(fd, how)) {
+		rc = errno == EWOULDBLOCK ? store_error(-EBUSY, "a build is running; try again when it"
+							       " has finished")
+					  : store_error(-errno, "%s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int bld_cache_prune(struct store *s)
+{
+	static const char *const subs[] = { "layers", "mounts", "run", "crun" };
+	struct store_txn *t;
+	char dir[4096], path[4200];
+	int fd = cache_lock(s, LOCK_EX | LOCK_NB), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+	if (rc == 0) {
+		rc = oci_unpin_prefix(t, CACHE_OWNER);
+		if (rc == 0)
+			rc = store_txn_commit(t);
+		else
+			store_txn_abort(t);
+	}
+	if (rc == 0)
+		rc = bx_cache_dir(s, NULL, dir, sizeof(dir));
+	for (size_t i = 0; rc == 0 && i < sizeof(subs) / sizeof(subs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		bx_rm_rf(path);
+	}
+	close(fd);
+	return rc;
+}
+
 /* private_mounts - a mount namespace of our own, so that the overlays
  * and crun's workaround are ours alone and go with the process */
 static int private_mounts(void)
@@ -1597,6 +1647,7 @@ int bld_build(struct store *s, const struct bld_build_opts *o, struct oci_digest
 {
 	struct build b = { .s = s, .o = o, .log_fd = -1 };
 	struct oci_digest md;
+	int lock = -1;
 	struct timespec t0, t1;
 	int rc;
 
@@ -1611,7 +1662,8 @@ int bld_build(struct store *s, const struct bld_build_opts *o, struct oci_digest
 		b.log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		rec_line(&b, "status", "running");
 	}
-	rc = private_mounts();
+	lock = cache_lock(s, LOCK_SH);
+	rc = lock < 0 ? lock : private_mounts();
 	if (rc == 0) {
 		raise_event(&b, "started", NULL);
 		rc = build(&b, &md);
@@ -1663,5 +1715,7 @@ int bld_build(struct store *s, const struct bld_build_opts *o, struct oci_digest
 	free(b.govcfile);
 	if (b.log_fd >= 0)
 		close(b.log_fd);
+	if (lock >= 0)
+		close(lock);
 	return rc;
 }

@@ -983,6 +983,19 @@ int oci_unpin(struct store_txn *t, const char *owner, const struct oci_digest *d
 	return rc == -ENOENT ? 0 : rc;
 }
 
+int oci_unpin_prefix(struct store_txn *t, const char *prefix)
+{
+	unsigned char key[1 + PIN_OWNER_MAX];
+	size_t n = strlen(prefix);
+
+	if (n == 0 || n > PIN_OWNER_MAX)
+		return store_error(-EINVAL, "pin owner prefix '%.60s' must be 1 to %d bytes", prefix,
+				   PIN_OWNER_MAX);
+	key[0] = 'p';
+	memcpy(key + 1, prefix, n);
+	return store_del_prefix(t, TBL_OCI_META, key, 1 + n);
+}
+
 int oci_pin_find(struct store_txn *t, const char *owner, struct oci_digest *d)
 {
 	unsigned char key[2 + PIN_OWNER_MAX + 32];
