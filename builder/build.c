@@ -697,6 +697,7 @@ static int cache_get(struct build *b, const unsigned char key[32], struct bx_lay
 		*empty = 1;
 	else if (rc == 0) {
 		*empty = 0;
+		l->raw = 1;
 		rc = oci_layer_info(t, &l->desc.digest, &li);
 		if (rc == 0) {
 			l->diff_id = li.diff_id;
@@ -774,7 +775,10 @@ static int fs_step(struct build *b, struct stage *st, const struct bld_insn *in,
 	}
 	if (rc == 0) {
 		memset(&l, 0, sizeof(l));
-		rc = bx_upper_to_layer(b->in, &o, b->epoch, b->step_what, &l, &empty);
+		/* the raw layer: its times as the step left them, so that it
+		 * serves later commits too; finish() clamps them */
+		rc = bx_upper_to_layer(b->in, &o, INT64_MAX, b->step_what, &l, &empty);
+		l.raw = 1;
 	}
 	bx_overlay_umount(&o);
 	if (rc == 0)
@@ -922,7 +926,7 @@ static int do_copy(struct build *b, struct stage *st, const struct bld_insn *in,
 			  strcmp(dest, ".") == 0 ||
 			  (strlen(dest) >= 2 && !strcmp(dest + strlen(dest) - 2, "/."));
 	cp.c.add = in->op == BLD_ADD;
-	cp.c.epoch = b->epoch;
+	cp.c.epoch = time(NULL);	/* clamped to the build's epoch in finish() */
 	cp.c.ignore = b->ignore;
 	if (in->copy.chmod) {
 		if (parse_chmod(in->copy.chmod, &cp.c.chmod))
@@ -1440,6 +1444,42 @@ static int put_json(struct build *b, json_t *j, const char *what, struct oci_des
 	return rc;
 }
 
+/* timed_layer - L as the image gets it: a step's raw layer with its
+ * times clamped to the build's epoch (cached per raw layer and epoch) */
+static int timed_layer(struct build *b, struct bx_layer *l)
+{
+	struct bx_layer t;
+	unsigned char key[32];
+	struct hash h;
+	int empty = 0, rc;
+
+	if (!l->raw)
+		return 0;
+	h_begin(&h);
+	h_str(&h, "govc-retime-1");
+	h_add(&h, l->desc.digest.sha256, 32);
+	h_add(&h, &b->epoch, sizeof(b->epoch));
+	if (h_end(&h, key))
+		return -ENOMEM;
+	rc = cache_get(b, key, &t, &empty);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 || empty) {
+		char what[128], hex[OCI_DIGEST_STRLEN + 1];
+		rc = store_ingest_flush(b->in);
+		snprintf(what, sizeof(what), "layer %s", oci_digest_fmt(hex, &l->desc.digest));
+		if (rc == 0)
+			rc = bx_layer_retime(b->in, l, b->epoch, what, &t);
+		if (rc == 0)
+			rc = cache_put(b, key, &t, 0);
+		if (rc)
+			return rc;
+	}
+	*l = t;
+	l->raw = 0;
+	return 0;
+}
+
 static int finish(struct build *b, struct stage *st, struct oci_digest *m)
 {
 	struct pub p = { .b = b };
@@ -1453,6 +1493,15 @@ static int finish(struct build *b, struct stage *st, struct oci_digest *m)
 	p.layers = calloc(st->fs.n + 1, sizeof(*p.layers));
 	if (!p.layers)
 		return store_error(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < st->fs.n; i++) {
+		rc = timed_layer(b, &st->fs.v[i]);
+		if (rc) {
+			json_decref(diff_ids);
+			json_decref(layers);
+			free(p.layers);
+			return rc;
+		}
+	}
 	for (size_t i = 0; i < st->fs.n; i++) {
 		p.layers[i] = st->fs.v[i].desc;
 		json_array_append_new(diff_ids, json_string(oci_digest_fmt(hex, &st->fs.v[i].diff_id)));

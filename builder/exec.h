@@ -28,6 +28,7 @@ struct store_ingest;
 struct bx_layer {
 	struct oci_descriptor desc;	/* the blob */
 	struct oci_digest diff_id;
+	int raw;		/* a build step's: times to clamp (retime) */
 };
 
 /* a stage's filesystem: its layers, bottom first */
@@ -72,6 +73,14 @@ void bx_overlay_umount(struct bx_overlay *o);
 int bx_upper_to_layer(struct store_ingest *in, struct bx_overlay *o,
 		      int64_t epoch, const char *what, struct bx_layer *out,
 		      int *empty);
+
+/*
+ * bx_layer_retime - layer RAW written again with every time past EPOCH
+ * set to EPOCH, as *OUT (the layer an image gets: a step's raw layer keeps
+ * the times its step gave, so that it can be cached across commits).
+ */
+int bx_layer_retime(struct store_ingest *in, const struct bx_layer *raw,
+		    int64_t epoch, const char *what, struct bx_layer *out);
 
 /*
  * bx_open_in_root - openat2(ROOTFD, PATH, FLAGS|O_CLOEXEC, MODE) with
