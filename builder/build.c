@@ -747,6 +747,7 @@ static int fs_step(struct build *b, struct stage *st, const struct bld_insn *in,
 	struct bx_layer l;
 	int empty = 0, rc = cache_get(b, key, &l, &empty);
 	struct timespec t0, t1;
+	int64_t since;
 
 	if (rc < 0)
 		return rc;
@@ -761,6 +762,7 @@ static int fs_step(struct build *b, struct stage *st, const struct bld_insn *in,
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	since = (int64_t)time(NULL) - 1;
 	rc = bx_overlay_mount(b->s, &st->fs, 0, &o);
 	if (rc)
 		return store_error(rc, "%s: %s", b->step_what, store_errmsg());
@@ -777,7 +779,7 @@ static int fs_step(struct build *b, struct stage *st, const struct bld_insn *in,
 		memset(&l, 0, sizeof(l));
 		/* the raw layer: its times as the step left them, so that it
 		 * serves later commits too; finish() clamps them */
-		rc = bx_upper_to_layer(b->in, &o, INT64_MAX, b->step_what, &l, &empty);
+		rc = bx_upper_to_layer(b->in, &o, since, b->step_what, &l, &empty);
 		l.raw = 1;
 	}
 	bx_overlay_umount(&o);
@@ -926,7 +928,7 @@ static int do_copy(struct build *b, struct stage *st, const struct bld_insn *in,
 			  strcmp(dest, ".") == 0 ||
 			  (strlen(dest) >= 2 && !strcmp(dest + strlen(dest) - 2, "/."));
 	cp.c.add = in->op == BLD_ADD;
-	cp.c.epoch = time(NULL);	/* clamped to the build's epoch in finish() */
+	cp.c.epoch = BX_STEP_TIME;	/* clamped to the build's epoch in finish() */
 	cp.c.ignore = b->ignore;
 	if (in->copy.chmod) {
 		if (parse_chmod(in->copy.chmod, &cp.c.chmod))

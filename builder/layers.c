@@ -655,7 +655,8 @@ struct lw {
 	z_stream z;
 	unsigned char zout[1 << 16];
 	int err;
-	int64_t epoch;
+	int64_t epoch;		/* times past it are clamped to it */
+	int64_t since;		/* times from it on become BX_STEP_TIME */
 	uint64_t entries;
 	struct hl { dev_t dev; ino_t ino; char *path; } *links;
 	size_t nlinks, caplinks;
@@ -793,7 +794,7 @@ static int emit_marker(struct lw *w, const char *dir, const char *name, const ch
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
 	archive_entry_set_size(e, 0);
-	archive_entry_set_mtime(e, w->epoch < (int64_t)time(NULL) ? w->epoch : (int64_t)time(NULL), 0);
+	archive_entry_set_mtime(e, w->epoch < BX_STEP_TIME ? w->epoch : BX_STEP_TIME, 0);
 	rc = lw_header(w, e, what);
 	archive_entry_free(e);
 	return rc;
@@ -827,7 +828,10 @@ static int emit(struct lw *w, int dirfd, const char *rel, const char *name, cons
 	archive_entry_unset_atime(e);
 	archive_entry_unset_ctime(e);
 	archive_entry_unset_birthtime(e);
-	archive_entry_set_mtime(e, st.st_mtime < w->epoch ? st.st_mtime : w->epoch, 0);
+	{
+		int64_t t = st.st_mtime >= w->since ? BX_STEP_TIME : st.st_mtime;
+		archive_entry_set_mtime(e, t < w->epoch ? t : w->epoch, 0);
+	}
 	archive_entry_set_ino(e, 0);
 	archive_entry_set_dev(e, 0);
 	if (!S_ISDIR(st.st_mode))
@@ -920,7 +924,7 @@ static int walk_upper(struct lw *w, int dirfd, const char *rel, const char *what
 
 /* write_layer - a tar+gzip layer whose entries BODY(W, ARG) writes,
  * stored and indexed through IN into *OUT */
-static int write_layer(struct store_ingest *in, int64_t epoch, const char *what,
+static int write_layer(struct store_ingest *in, int64_t epoch, int64_t since, const char *what,
 		       int (*body)(struct lw *w, void *arg), void *arg, struct bx_layer *out)
 {
 	struct lw *w = calloc(1, sizeof(*w));
@@ -931,6 +935,7 @@ static int write_layer(struct store_ingest *in, int64_t epoch, const char *what,
 	if (!w)
 		return store_error(-ENOMEM, "out of memory");
 	w->epoch = epoch;
+	w->since = since;
 	w->diff = EVP_MD_CTX_new();
 	w->a = archive_write_new();
 	if (!w->diff || !w->a || EVP_DigestInit_ex(w->diff, EVP_sha256(), NULL) != 1 ||
@@ -995,7 +1000,7 @@ static int upper_body(struct lw *w, void *arg)
 	return walk_upper(w, u->fd, "", u->what);
 }
 
-int bx_upper_to_layer(struct store_ingest *in, struct bx_overlay *o, int64_t epoch,
+int bx_upper_to_layer(struct store_ingest *in, struct bx_overlay *o, int64_t since,
 		      const char *what, struct bx_layer *out, int *empty)
 {
 	struct upper_arg u = { .what = what };
@@ -1012,7 +1017,7 @@ int bx_upper_to_layer(struct store_ingest *in, struct bx_overlay *o, int64_t epo
 	if (rc == 0 && n == 0)
 		*empty = 1;
 	else
-		rc = write_layer(in, epoch, what, upper_body, &u, out);
+		rc = write_layer(in, INT64_MAX, since, what, upper_body, &u, out);
 	close(u.fd);
 	return rc;
 }
@@ -1082,5 +1087,5 @@ int bx_layer_retime(struct store_ingest *in, const struct bx_layer *raw, int64_t
 		    const char *what, struct bx_layer *out)
 {
 	struct retime_arg ra = { store_ingest_store(in), raw, what };
-	return write_layer(in, epoch, what, retime_body, &ra, out);
+	return write_layer(in, epoch, INT64_MAX, what, retime_body, &ra, out);
 }
