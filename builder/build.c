@@ -1339,11 +1339,6 @@ static int stage_base(struct build *b, const struct bld_stage *sp, struct stage 
 	rc = base_load(b, sp->image, &ib, 1);
 	if (rc)
 		return store_error(rc, "line %u: FROM %s: %s", sp->line, sp->image, store_errmsg());
-	if (json_array_size(json_object_get(json_object_get(ib.config, "config"), "OnBuild"))) {
-		base_release(&ib);
-		return store_error(-ENOTSUP, "line %u: FROM %s: the image has ONBUILD triggers, which"
-					     " govc does not run yet", sp->line, sp->image);
-	}
 	st->img = json_pack("{s:O*, s:O*, s:O*, s:O*}", "architecture",
 			    json_object_get(ib.config, "architecture"), "os",
 			    json_object_get(ib.config, "os"), "config",
@@ -1367,6 +1362,127 @@ static int stage_base(struct build *b, const struct bld_stage *sp, struct stage 
 	return st->img ? 0 : store_error(-ENOMEM, "out of memory");
 }
 
+static int do_insn(struct build *b, struct stage *st, const struct bld_insn *in)
+{
+	switch (in->op) {
+	case BLD_RUN:
+		return do_run(b, st, in);
+	case BLD_COPY:
+	case BLD_ADD:
+		return do_copy(b, st, in,
+			       in->copy.from_stage >= 0 ? &b->stages[in->copy.from_stage] : NULL);
+	case BLD_WORKDIR:
+		return do_workdir(b, st, in);
+	default:
+		return meta_insn(b, st, in);
+	}
+}
+
+/* expand_words - V's words expanded in ENV (the triggers' scope) */
+static int expand_words(struct bld_strv *v, char esc, const struct bld_env *env, char **owned,
+			size_t *nowned)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		char err[256], *out;
+		int rc = bld_expand(&out, v->v[i], esc, env, err, sizeof(err));
+		if (rc)
+			return store_error(rc, "%s", err);
+		owned[(*nowned)++] = out;
+		v->v[i] = out;
+	}
+	return 0;
+}
+
+/*
+ * run_triggers - the base image's ONBUILD triggers, as Docker runs them:
+ * right after FROM, each parsed as an instruction of its own and expanded
+ * in the stage's environment; the image built keeps none of them.
+ */
+static int run_triggers(struct build *b, const struct bld_stage *sp, struct stage *st)
+{
+	json_t *ob = json_incref(json_object_get(cfg(st), "OnBuild")), *tv;
+	size_t i;
+	int rc = 0;
+
+	if (!ob)
+		return 0;
+	json_object_del(cfg(st), "OnBuild");
+	json_array_foreach(ob, i, tv) {
+		const char *text = json_string_value(tv);
+		struct bld_file *f = NULL;
+		struct bld_diag diag = { 0 };
+		struct bld_env env = { 0 };
+		char *owned[256], what[600];
+		size_t nowned = 0, k;
+		json_t *e;
+		struct bld_insn in;
+
+		if (!text)
+			continue;
+		rc = bld_parse(&f, text, strlen(text), &diag);
+		if (rc == 0 && f->ninsns != 1)
+			rc = store_error(-EINVAL, "not one instruction");
+		if (rc) {
+			rc = store_error(rc, "line %u: FROM %s: its ONBUILD trigger '%s': %s", sp->line,
+					 sp->image, text, diag.msg[0] ? diag.msg : store_errmsg());
+			bld_file_free(f);
+			break;
+		}
+		json_array_foreach(json_object_get(cfg(st), "Env"), k, e) {
+			const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
+			char key[256];
+			if (!eq || (size_t)(eq - kv) >= sizeof(key))
+				continue;
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+			bld_env_set(&env, key, eq + 1, 0);
+		}
+		in = f->insns[0];
+		in.line = sp->line;
+		in.copy.from_stage = -1;
+		for (k = 0; k < in.run.nmounts; k++)
+			in.run.mounts[k].from_stage = -1;
+		if (in.op == BLD_COPY || in.op == BLD_ADD || in.op == BLD_WORKDIR ||
+		    in.op == BLD_USER || in.op == BLD_EXPOSE || in.op == BLD_VOLUME ||
+		    in.op == BLD_STOPSIGNAL) {
+			if (in.args.n > 200)
+				rc = store_error(-E2BIG, "too many words");
+			else
+				rc = expand_words(&in.args, f->escape, &env, owned, &nowned);
+		}
+		for (k = 0; rc == 0 && (in.op == BLD_ENV || in.op == BLD_LABEL) && k < in.nkv &&
+			    nowned < 250; k++) {
+			char err[256], *out;
+			if (!in.kv[k].value)
+				continue;
+			rc = bld_expand(&out, in.kv[k].value, f->escape, &env, err, sizeof(err));
+			if (rc)
+				rc = store_error(rc, "%s", err);
+			else
+				in.kv[k].value = owned[nowned++] = out;
+		}
+		if (rc == 0 && (in.op == BLD_FROM || in.op == BLD_ONBUILD))
+			rc = store_error(-EINVAL, "%s is not allowed as a trigger", bld_op_name(in.op));
+		if (rc == 0 && (in.copy.from || in.run.nmounts))
+			rc = store_error(-ENOTSUP, "--from and --mount are not supported in a trigger");
+		snprintf(what, sizeof(what), "line %u: ONBUILD %s", sp->line, text);
+		b->step_what = what;
+		if (rc == 0) {
+			say(b, "  trigger: %s", text);
+			rc = do_insn(b, st, &in);
+		} else
+			rc = store_error(rc, "line %u: FROM %s: ONBUILD %s: %s", sp->line, sp->image,
+					 text, store_errmsg());
+		for (k = 0; k < nowned; k++)
+			free(owned[k]);
+		bld_env_release(&env);
+		bld_file_free(f);
+		if (rc)
+			break;
+	}
+	json_decref(ob);
+	return rc;
+}
+
 static int run_stage(struct build *b, size_t idx, size_t nth)
 {
 	const struct bld_stage *sp = &b->plan->stages[idx];
@@ -1381,6 +1497,8 @@ static int run_stage(struct build *b, size_t idx, size_t nth)
 					 : sp->image,
 	    sp->name ? " AS " : "", sp->name ? sp->name : "");
 	rc = stage_base(b, sp, st);
+	if (rc == 0 && sp->base == BLD_BASE_IMAGE)
+		rc = run_triggers(b, sp, st);
 	for (size_t i = 0; rc == 0 && i < sp->ninsns; i++) {
 		const struct bld_insn *in = &sp->insns[i];
 		int n = snprintf(what, sizeof(what), "line %u: %s", in->line, in->text);
@@ -1389,21 +1507,7 @@ static int run_stage(struct build *b, size_t idx, size_t nth)
 		b->step_what = what;
 		say(b, "[%zu/%zu] STEP %zu/%zu: %s", nth, b->plan->norder, i + 1, sp->ninsns,
 		    what + strcspn(what, ":") + 2);
-		switch (in->op) {
-		case BLD_RUN:
-			rc = do_run(b, st, in);
-			break;
-		case BLD_COPY:
-		case BLD_ADD:
-			rc = do_copy(b, st, in,
-				     in->copy.from_stage >= 0 ? &b->stages[in->copy.from_stage] : NULL);
-			break;
-		case BLD_WORKDIR:
-			rc = do_workdir(b, st, in);
-			break;
-		default:
-			rc = meta_insn(b, st, in);
-		}
+		rc = do_insn(b, st, in);
 	}
 	st->done = rc == 0;
 	return rc;
