@@ -4,8 +4,11 @@
 python3 - <<'PY'
 import io, lzma, tarfile, gzip, os
 
-def add(t, name, kind=tarfile.REGTYPE, data=b"", mode=0o644, uid=0, gid=0, link="", dev=(0, 0)):
+def add(t, name, kind=tarfile.REGTYPE, data=b"", mode=0o644, uid=0, gid=0, link="", dev=(0, 0),
+        xattrs=None):
     i = tarfile.TarInfo(name)
+    if xattrs:
+        i.pax_headers = {"SCHILY.xattr." + k: v for k, v in xattrs.items()}
     i.type, i.mode, i.uid, i.gid, i.mtime, i.linkname = kind, mode, uid, gid, 1600000000, link
     i.devmajor, i.devminor = dev
     i.size = len(data) if kind == tarfile.REGTYPE else 0
@@ -27,6 +30,7 @@ def archive(path, opener, prefix=""):
         add(t, prefix + "dir/fifo", tarfile.FIFOTYPE, mode=0o600)
         add(t, prefix + "dir/null", tarfile.CHRTYPE, mode=0o666, dev=(1, 3))
         add(t, prefix + "top.txt", data=b"top\n", mode=0o444)
+        add(t, prefix + "xattr.txt", data=b"with an xattr\n", xattrs={"user.test": "hello"})
         # a file whose parent directory has no entry of its own
         add(t, prefix + "implicit/parent/file", data=b"implicit\n")
     with opener(path) as f:
