@@ -26,7 +26,7 @@ ctx errors
 import_ctx errors
 check "the good Govcfile builds" gbuild errors errs
 "$GOVC" images --no-trunc "$S" > "$T/images.before" 2>&1 || true
-check "its image is tagged errs:latest" grep -q '^errs:latest sha256:' "$T/images.before"
+check "its image is tagged errs:latest" sh -c "grep -Eq '^errs +latest +sha256:' '$T/images.before'"
 
 # bad FILE LINE DESC [ARGS...]: building FILE fails, names LINE, changes
 # no image
