@@ -15,10 +15,17 @@
 # covers.  The heredoc case is compared with buildah's build of the same
 # steps written without heredocs (buildah 1.28 has none).
 #
-# buildah's store (vfs) is shared by all cases; buildah's and
-# Docker's semantics differ in a few places, noted in the Govcfiles, which
-# avoid them: mknod (buildah's chroot drops CAP_MKNOD), EXPOSE ranges, a
-# hard link broken by an overlay copy-up.
+# buildah's store (vfs) is shared by all cases.  Where buildah 1.28 and
+# Docker (BuildKit) differ, the cases avoid the difference or leave it out
+# of the comparison, and the Govcfile says so: mknod (buildah's chroot
+# drops CAP_MKNOD), EXPOSE ranges (buildah keeps "9000-9002/tcp"),
+# ${V-x} and ${V+x} (buildah rejects them), ADD --chown of an archive
+# (buildah keeps the members' owners, BuildKit >= 0.23 chowns them), the
+# stubs of RUN --mount targets and the directories of a parent's VOLUMEs
+# (buildah leaves them in layers), supplementary groups in RUN (buildah
+# adds the primary group), the order of Env (buildah moves a variable set
+# again to the end: compared as a set); and where buildah's vfs driver and
+# an overlay differ: hard links to files of lower layers.
 #
 # Until govc has a `build` command, each govc build fails, and so does
 # every comparison: the buildah half still runs.
