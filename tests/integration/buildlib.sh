@@ -40,7 +40,8 @@ ba() { buildah --root "$T/ba/root" --runroot "$T/ba/run" --storage-driver vfs "$
 # not need a mount)
 build_setup() {
 	[ "$(id -u)" = 0 ] || skip_all "needs root (builds mount overlays, owners)"
-	for t in umoci python3 git; do
+	# crun: govc's RUN steps run under it
+	for t in umoci python3 git crun; do
 		command -v "$t" >/dev/null || skip_all "$t is not installed"
 	done
 	[ -x /bin/busybox ] || skip_all "busybox-static is not installed"
