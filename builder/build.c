@@ -252,45 +252,6 @@ static int resolve_commit(struct build *b)
 	return rc;
 }
 
-/* tree_lookup - the entry at PATH under TREE */
-static int tree_lookup(struct store_txn *t, const git_oid *tree, const char *path,
-		       unsigned *mode, git_oid *id)
-{
-	git_oid cur = *tree;
-	const char *p = path;
-
-	*mode = 040000;
-	*id = cur;
-	while (*p) {
-		const void *data;
-		size_t len, n;
-		git_object_t type;
-		struct store_tree_entry e;
-		char name[4096];
-		int rc;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		n = strcspn(p, "/");
-		snprintf(name, sizeof(name), "%.*s", (int)n, p);
-		p += n;
-		if (*mode != 040000)
-			return -ENOENT;
-		rc = store_object_read(t, &cur, &type, &data, &len);
-		if (rc)
-			return rc;
-		rc = store_tree_find(data, len, name, &e);
-		if (rc)
-			return rc;
-		*mode = e.mode;
-		cur = *e.id;
-		*id = cur;
-	}
-	return 0;
-}
-
 /* read_ctx_file - the file PATH of the context, or -ENOENT */
 static int read_ctx_file(struct build *b, const char *path, size_t max, char **out, size_t *len)
 {
@@ -303,7 +264,7 @@ static int read_ctx_file(struct build *b, const char *path, size_t max, char **o
 
 	if (rc)
 		return rc;
-	rc = tree_lookup(t, &b->tree, path, &mode, &id);
+	rc = bx_ctx_lookup(t, &b->tree, path, &mode, &id);
 	if (rc == 0 && (mode & 0170000) != 0100000)
 		rc = -ENOENT;
 	if (rc == 0)
@@ -542,14 +503,17 @@ static json_t *command(struct stage *st, const struct bld_insn *in, const char *
 	return a;
 }
 
-/* abs_path - P relative to the working directory WD */
+/* abs_path - P relative to the working directory WD, cleaned ("." and
+ * ".." resolved, ".." at the root staying there), as Docker does */
 static void abs_path(char *out, size_t len, const char *wd, const char *p)
 {
+	char joined[8192];
+
 	if (*p == '/')
-		snprintf(out, len, "%s", p);
+		snprintf(joined, sizeof(joined), "%s", p);
 	else
-		snprintf(out, len, "%s%s%s", wd && *wd ? wd : "/",
-			 wd && *wd && wd[strlen(wd) - 1] == '/' ? "" : "/", p);
+		snprintf(joined, sizeof(joined), "%s/%s", wd && *wd ? wd : "/", p);
+	bx_path_clean(out, len, joined);
 }
 
 static int meta_insn(struct build *b, struct stage *st, const struct bld_insn *in)
@@ -614,6 +578,7 @@ static int meta_insn(struct build *b, struct stage *st, const struct bld_insn *i
 	case BLD_SHELL:
 		json_decref(st->shell);
 		st->shell = strv(&in->args);
+		json_object_set_new(c, "Shell", strv(&in->args));
 		break;
 	case BLD_HEALTHCHECK: {
 		json_t *h = json_object(), *test;
@@ -818,9 +783,16 @@ static void key_begin(struct hash *h, struct stage *st, const struct bld_insn *i
 static int workdir_fn(struct build *b, struct stage *st, const struct bld_insn *in,
 		      struct bx_overlay *o, void *arg)
 {
-	int fd = bx_mkdir_p(o->rootfd, arg, 0755, 0, 0);
-	(void)st;
+	const char *user = json_string_value(json_object_get(cfg(st), "User"));
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int fd;
+
 	(void)in;
+	/* the directories it makes belong to USER, as with BuildKit */
+	if (user && *user && bx_user_lookup(o->rootfd, user, &uid, &gid, NULL, NULL))
+		return store_error(-ENOENT, "%s: USER %s: %s", b->step_what, user, store_errmsg());
+	fd = bx_mkdir_p(o->rootfd, arg, 0755, uid, gid);
 	if (fd < 0)
 		return store_error(fd, "%s: %s: %s", b->step_what, (char *)arg, strerror(-fd));
 	close(fd);
@@ -873,7 +845,8 @@ static int copy_fn(struct build *b, struct stage *st, const struct bld_insn *in,
 		cp->c.gid = gid;
 	}
 	for (size_t i = 0; rc == 0 && i < in->nheredocs; i++)
-		rc = bx_copy_heredoc(in->heredocs[i].content, &cp->c, o->rootfd);
+		rc = bx_copy_heredoc(in->heredocs[i].content, in->heredocs[i].name,
+				     in->args.n - 1, &cp->c, o->rootfd);
 	if (rc == 0 && cp->srcs.n) {
 		struct store_txn *t;
 		rc = store_txn_begin(&t, b->s, 0);

@@ -160,6 +160,114 @@ static int glob_tree(struct store_txn *t, const git_oid *tree, const char *prefi
 	return rc < 0 ? rc : 0;
 }
 
+int bx_ctx_lookup(struct store_txn *t, const git_oid *tree, const char *path,
+		       unsigned *mode, git_oid *id)
+{
+	git_oid cur = *tree;
+	const char *p = path;
+
+	*mode = 040000;
+	*id = cur;
+	while (*p) {
+		const void *data;
+		size_t len, n;
+		git_object_t type;
+		struct store_tree_entry e;
+		char name[4096];
+		int rc;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, "/");
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		p += n;
+		if (*mode != 040000)
+			return -ENOENT;
+		rc = store_object_read(t, &cur, &type, &data, &len);
+		if (rc)
+			return rc;
+		rc = store_tree_find(data, len, name, &e);
+		if (rc)
+			return rc;
+		*mode = e.mode;
+		cur = *e.id;
+		*id = cur;
+	}
+	return 0;
+}
+
+void bx_path_clean(char *out, size_t len, const char *path)
+{
+	size_t o = 0;
+	const char *p = path;
+
+	if (len < 2) {
+		if (len)
+			out[0] = '\0';
+		return;
+	}
+	out[o++] = '/';
+	out[o] = '\0';
+	while (*p) {
+		size_t n;
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 1 && out[o - 1] != '/')
+				o--;
+			if (o > 1)
+				o--;	/* the slash */
+			out[o] = '\0';
+		} else if (!(n == 1 && p[0] == '.') && o + n + 2 <= len) {
+			if (o > 1)
+				out[o++] = '/';
+			memcpy(out + o, p, n);
+			o += n;
+			out[o] = '\0';
+		}
+		p += n;
+	}
+}
+
+/* ctx_follow - source S, a symlink, followed inside the context (its root
+ * is "/"), as BuildKit follows a path COPY names; S keeps its name */
+static int ctx_follow(struct store_txn *t, const git_oid *root, struct bx_src *s)
+{
+	char path[4096], target[4097], joined[8300];
+	int hops = 0;
+
+	snprintf(path, sizeof(path), "/%s", s->path);
+	while (s->mode == 0120000) {
+		long n = store_object_copy(t, &s->id, 0, target, sizeof(target) - 1);
+		char *slash;
+		int rc;
+
+		if (n < 0)
+			return store_error((int)n, "%s: reading the link", s->path);
+		if (++hops > 40)
+			return store_error(-ELOOP, "'%s': too many levels of symbolic links", s->path);
+		target[n] = '\0';
+		slash = strrchr(path, '/');
+		if (target[0] == '/')
+			snprintf(joined, sizeof(joined), "%s", target);
+		else
+			snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - path), path, target);
+		bx_path_clean(path, sizeof(path), joined);
+		rc = bx_ctx_lookup(t, root, path, &s->mode, &s->id);
+		if (rc == -ENOENT)
+			return store_error(rc, "'%s' is a symlink to '%s', which is not in the build"
+					       " context", s->path, target);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int bx_ctx_resolve(struct store_txn *t, const git_oid *root, const char *src,
 		   const struct bld_ignore *ig, struct bx_srcs *out)
 {
@@ -179,7 +287,9 @@ int bx_ctx_resolve(struct store_txn *t, const git_oid *root, const char *src,
 	if (out->n == before)
 		return store_error(-ENOENT, "'%s' is not in the build context%s", src,
 				   ig ? " (or .dockerignore excludes it)" : "");
-	return 0;
+	for (size_t i = before; rc == 0 && i < out->n; i++)
+		rc = ctx_follow(t, root, &out->v[i]);
+	return rc;
 }
 
 /* ---- writing into the destination root ------------------------------------ */
@@ -340,12 +450,23 @@ static int ctx_tree(struct cp *cp, struct store_txn *t, const git_oid *id, const
 		git_oid sub = *e.id;
 		unsigned mode = e.mode;
 
+		rc = 0;		/* an entry skipped below must not end the walk */
+
 		snprintf(cp2, sizeof(cp2), "%s%s%.*s", cpath, *cpath ? "/" : "", (int)e.namelen,
 			 e.name);
 		snprintf(dst, sizeof(dst), "%s/%.*s", strcmp(dest, "/") ? dest : "",
 			 (int)e.namelen, e.name);
-		if (mode == 0160000 || (cp->c->ignore && bld_ignore_excluded(cp->c->ignore, cp2)))
+		if (mode == 0160000)
 			continue;
+		if (cp->c->ignore && bld_ignore_excluded(cp->c->ignore, cp2)) {
+			/* an exception may include something below it again: walk
+			 * it, its directories made only for what is copied */
+			if (mode == 040000 && bld_ignore_has_exceptions(cp->c->ignore))
+				rc = ctx_tree(cp, t, &sub, cp2, dst);
+			if (rc == 0)
+				rc = store_object_read(t, id, &type, &data, &len);
+			continue;
+		}
 		if (mode == 040000) {
 			rc = put_dir(cp, dst, file_mode(cp, 0755), cp->c->uid, cp->c->gid,
 				     cp->c->epoch);
@@ -670,27 +791,29 @@ int bx_copy_context(struct store_txn *t, const struct bx_srcs *srcs, const struc
 	return rc;
 }
 
-int bx_copy_heredoc(const char *content, const struct bx_copy *c, int rootfd)
+int bx_copy_heredoc(const char *content, const char *name, size_t nsrcs,
+		    const struct bx_copy *c, int rootfd)
 {
 	struct cp cp0 = { .c = c, .rootfd = rootfd, .dirfd = -1 };
 	const char *base;
-	int dfd = parent_fd(&cp0, c->dest, &base), fd, rc;
-	char path[8192];
+	char dest[8192];
+	int dfd, fd, rc;
 
-	(void)path;
+	dest_of(c, dest_is_dir(rootfd, c, nsrcs), name, dest, sizeof(dest));
+	dfd = parent_fd(&cp0, dest, &base);
 	if (dfd < 0)
 		return dfd;
-	rc = make_room(dfd, base, 0, c->dest);
+	rc = make_room(dfd, base, 0, dest);
 	if (rc == 0) {
 		fd = openat(dfd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
-			rc = store_error(-errno, "%s: %s", c->dest, strerror(errno));
+			rc = store_error(-errno, "%s: %s", dest, strerror(errno));
 		else {
 			if (util_write_all(fd, content, strlen(content)))
-				rc = store_error(-errno, "%s: %s", c->dest, strerror(errno));
+				rc = store_error(-errno, "%s: %s", dest, strerror(errno));
 			if (rc == 0)
 				rc = set_meta(dfd, base, fd, file_mode(&cp0, 0644), c->uid, c->gid,
-					      c->epoch, c->dest);
+					      c->epoch, dest);
 			close(fd);
 		}
 	}

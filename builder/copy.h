@@ -36,7 +36,8 @@ void bx_srcs_release(struct bx_srcs *v);
 /*
  * bx_ctx_resolve - append to OUT what source SRC (as expanded; wildcards
  * per component) names in the context tree ROOT, minus what IG (may be
- * NULL) excludes.  -EPERM naming SRC if it climbs out of the context,
+ * NULL) excludes; a source that is a symlink is followed inside the
+ * context (it keeps its name).  -EPERM naming SRC if it climbs out of the context,
  * -ENOENT if it matches nothing.
  */
 int bx_ctx_resolve(struct store_txn *t, const git_oid *root, const char *src,
@@ -64,7 +65,18 @@ int bx_copy_context(struct store_txn *t, const struct bx_srcs *srcs,
 int bx_copy_fs(int srcroot, const char *const *srcs, size_t nsrcs,
 	       const struct bx_copy *c, int rootfd);
 
-/* bx_copy_heredoc - a file C->dest holding CONTENT (COPY <<EOF) */
-int bx_copy_heredoc(const char *content, const struct bx_copy *c, int rootfd);
+/* bx_copy_heredoc - a file holding CONTENT (COPY <<NAME): C->dest, or
+ * C->dest/NAME when the destination is a directory (NSRCS sources) */
+int bx_copy_heredoc(const char *content, const char *name, size_t nsrcs,
+		    const struct bx_copy *c, int rootfd);
+
+/* bx_ctx_lookup - the entry at PATH under TREE: its git MODE and ID
+ * (-ENOENT if absent; no message) */
+int bx_ctx_lookup(struct store_txn *t, const git_oid *tree, const char *path,
+		  unsigned *mode, git_oid *id);
+
+/* bx_path_clean - PATH made absolute and clean ("." and ".." resolved,
+ * ".." at "/" staying there) into OUT (LEN bytes) */
+void bx_path_clean(char *out, size_t len, const char *path);
 
 #endif

@@ -344,4 +344,8 @@ void bld_ignore_free(struct bld_ignore *ig);
  */
 int bld_ignore_excluded(const struct bld_ignore *ig, const char *path);
 
+/* bld_ignore_has_exceptions - 1 if IG has a "!" pattern (so that a path
+ * below an excluded directory may be included again), else 0. */
+int bld_ignore_has_exceptions(const struct bld_ignore *ig);
+
 #endif

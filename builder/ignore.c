@@ -172,3 +172,13 @@ int bld_ignore_excluded(const struct bld_ignore *ig, const char *path)
 	}
 	return 0;
 }
+
+int bld_ignore_has_exceptions(const struct bld_ignore *ig)
+{
+	if (!ig)
+		return 0;
+	UTIL_ARRAY_FOREACH(&ig->patterns, struct pattern, pt)
+		if (pt->exception)
+			return 1;
+	return 0;
+}

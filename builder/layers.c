@@ -755,17 +755,17 @@ static void free_names(char **v, size_t n)
 	free(v);
 }
 
-/* add_xattrs - the xattrs of FD's file but overlayfs's own */
-static void add_xattrs(struct archive_entry *e, const char *procpath)
+/* add_xattrs - the xattrs of the file open at FD but overlayfs's own */
+static void add_xattrs(struct archive_entry *e, int fd)
 {
 	char names[8192], val[65536];
-	ssize_t len = llistxattr(procpath, names, sizeof(names));
+	ssize_t len = flistxattr(fd, names, sizeof(names));
 
 	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(names + i) + 1) {
 		ssize_t vl;
 		if (strncmp(names + i, "trusted.overlay.", 16) == 0)
 			continue;
-		vl = lgetxattr(procpath, names + i, val, sizeof(val));
+		vl = fgetxattr(fd, names + i, val, sizeof(val));
 		if (vl >= 0)
 			archive_entry_xattr_add_entry(e, names + i, val, (size_t)vl);
 	}
@@ -805,7 +805,7 @@ static int walk_upper(struct lw *w, int dirfd, const char *rel, const char *what
 /* emit - the upper entry NAME in DIRFD, at REL/NAME in the layer */
 static int emit(struct lw *w, int dirfd, const char *rel, const char *name, const char *what)
 {
-	char path[8300], proc[64], target[4097];
+	char path[8300], target[4097];
 	struct archive_entry *e;
 	struct stat st;
 	int fd = -1, rc = 0;
@@ -843,8 +843,7 @@ static int emit(struct lw *w, int dirfd, const char *rel, const char *name, cons
 			rc = store_error(-errno, "%s: %s: %s", what, path, strerror(errno));
 			goto out;
 		}
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		add_xattrs(e, proc);
+		add_xattrs(e, fd);
 	}
 	if (S_ISLNK(st.st_mode)) {
 		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
@@ -895,8 +894,7 @@ static int emit(struct lw *w, int dirfd, const char *rel, const char *name, cons
 	}
 	if (rc == 0 && S_ISDIR(st.st_mode)) {
 		char v[2];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (lgetxattr(proc, OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y')
+		if (fgetxattr(fd, OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y')
 			rc = emit_marker(w, path, WH_OPAQUE, what);
 		if (rc == 0)
 			rc = walk_upper(w, fd, path, what);
