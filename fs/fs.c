@@ -432,6 +432,10 @@ int fs_run(const struct fs_options *o)
 		goto out;
 	}
 	committer_started = 1;
+	if (fs_builds_start(&fs) != 0) {
+		report(o->ready_fd, "out of memory");
+		goto out;
+	}
 	if (fs_watch_start(&fs) != 0) {
 		report(o->ready_fd, "cannot start the watcher thread");
 		goto out;
@@ -458,6 +462,7 @@ int fs_run(const struct fs_options *o)
 out:
 	if (watcher_started)
 		fs_watch_stop(&fs);
+	fs_builds_stop(&fs);
 	store_ingest_abort(fs.inuse);	/* its pins go: nothing is held now */
 	fs.inuse = NULL;
 	free(fs.real_mountpoint);
