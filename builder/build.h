@@ -96,6 +96,14 @@ int bld_build(struct store *s, const struct bld_build_opts *o,
 int bld_record_create(struct store *s, const char *repo, const char *commit,
 		      unsigned *n);
 
+/*
+ * bld_cache_prune - forget the step cache (its pins: the layers they kept
+ * go at the next gc) and remove STORE/build-cache/ (unpacked layers, cache
+ * mounts).  -EBUSY with a message while a build runs (builds hold
+ * build-cache/lock shared; this takes it exclusively).
+ */
+int bld_cache_prune(struct store *s);
+
 /* bld_record_dir - "STORE/builds/REPO/N" into BUF (LEN bytes). */
 int bld_record_dir(struct store *s, const char *repo, unsigned n, char *buf,
 		   size_t len);

@@ -2,7 +2,7 @@
  * record.c - build records on disk: STORE/builds/<repo>/<n>/ with the
  * files build.h lists (record.h says how they are written and read).
  *
- * A new record's number is one more than the highest present, claimed
+ * (bld_record_dir is build.c's.)  A new record's number is one more than the highest present, claimed
  * with mkdir: two processes that pick the same number find out from
  * EEXIST, and the loser takes the next.  Records are few per repository
  * (one per build), so a claim reads the directory once.
@@ -46,11 +46,6 @@ int bld_record_path(struct store *s, const char *repo, unsigned n, const char *f
 		return store_error(-ENAMETOOLONG, "the path of build record %s/%u is too long",
 				   repo ? repo : "", n);
 	return 0;
-}
-
-int bld_record_dir(struct store *s, const char *repo, unsigned n, char *buf, size_t len)
-{
-	return bld_record_path(s, repo, n, NULL, buf, len);
 }
 
 unsigned bld_record_number(const char *name)

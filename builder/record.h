@@ -2,7 +2,8 @@
  * record.h - the files of a build's record, STORE/builds/<repo>/<n>/
  * (build.h, "Records"; docs/formats.md, "Build records"), for those who
  * write them (the build, the daemon's queue) and read them (the builds/
- * view).  bld_record_create and bld_record_dir are declared in build.h.
+ * view).  bld_record_create and bld_record_dir are declared in build.h
+ * (bld_record_create is here, in record.c; bld_record_dir in build.c).
  *
  * Every file but the log is replaced whole by rename, so a reader sees
  * the old text or the new one, never a mix: a temporary ".NAME.PID.tmp"

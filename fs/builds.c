@@ -15,16 +15,18 @@
  * Queue.  A triggering commit of (repo, branch) takes the place of the
  * queued build of the same (repo, branch) if there is one (its record
  * then names the new commit), else gets a new record (bld_record_create,
- * status "queued") and a "build-queued" event.  A queued build starts
- * once its repository has had no triggering commit for BUILDS_SETTLE_NS
- * and no build of it runs: a burst of commits becomes one build.  It
- * runs as `govc build STORE REPO --commit ID --record N -q`, spawned with
+ * status "queued"); either raises {"type":"build","action":"queued"}.  A
+ * queued build starts once its (repo, branch) has had no triggering commit
+ * for BUILDS_SETTLE_NS (BUILDS_SETTLE_MAX_NS at most) and no build of its
+ * repository runs: a burst of commits becomes one build.  It runs as
+ * `govc build STORE REPO --commit ID --record N -q`, spawned with
  * posix_spawn (the daemon has threads: nothing but exec runs in the
- * child), in a process group of its own with default signals, stdin from
- * /dev/null and stderr to the daemon's log; the build itself writes its
- * record and raises build-started and build-finished.  The watcher reaps
- * it (waitpid, WNOHANG, every 100 ms: no SIGCHLD handler) and, if it
- * ended without a final status, marks its record failed.
+ * child), in a process group of its own with default signals, stdin and
+ * stdout on /dev/null and stderr to the daemon's log; the build itself
+ * writes its record and raises its "started", and "succeeded" or "failed"
+ * events.  The watcher reaps it (waitpid, WNOHANG, every 100 ms: no
+ * SIGCHLD handler) and, if it ended without a final status, marks its
+ * record failed and raises "failed".
  *
  * So builds never run on a FUSE request's thread or the committer's, and
  * never hold the store's writer lock longer than their own short
@@ -218,13 +220,18 @@ static int affects(struct fs *fs, const char *repo, const char *hex)
 
 /* ---- records and events --------------------------------------------------- */
 
-/* build_event - event TYPE of job J, with KEY: VALUE if KEY is not NULL */
-static void build_event(struct fs *fs, const char *type, const struct build_job *j, const char *key,
-		  const char *value)
+/*
+ * build_event - the event {"type":"build","action":ACTION,...} of job J
+ * (the build raises "started", "succeeded" and "failed" itself: build.c),
+ * with KEY: VALUE if KEY is not NULL
+ */
+static void build_event(struct fs *fs, const char *action, const struct build_job *j,
+			const char *key, const char *value)
 {
-	json_t *ev = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I}", "type", type, "repo", j->repo,
-			       "branch", j->branch, "n", (json_int_t)j->n, "commit", j->commit,
-			       "time", (json_int_t)(store_now_ns() / 1000000000));
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I}", "type", "build", "action",
+			       action, "repo", j->repo, "branch", j->branch, "n", (json_int_t)j->n,
+			       "commit", j->commit, "time",
+			       (json_int_t)(store_now_ns() / 1000000000));
 	struct store_txn *t;
 	int rc;
 
@@ -238,7 +245,7 @@ static void build_event(struct fs *fs, const char *type, const struct build_job 
 		rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
 	}
 	if (rc)
-		fprintf(stderr, "govc: build %s/%u: cannot raise %s: %s\n", j->repo, j->n, type,
+		fprintf(stderr, "govc: build %s/%u: cannot raise '%s': %s\n", j->repo, j->n, action,
 			store_errmsg());
 }
 
@@ -249,7 +256,7 @@ static void fail(struct fs *fs, const struct build_job *j, const char *why)
 	if (bld_record_put(fs->store, j->repo, j->n, BLD_RECORD_ERROR, why, strlen(why)) ||
 	    bld_record_put(fs->store, j->repo, j->n, BLD_RECORD_STATUS, "failed", 6))
 		fprintf(stderr, "govc: build %s/%u: %s\n", j->repo, j->n, store_errmsg());
-	build_event(fs, "build-finished", j, "status", "failed");
+	build_event(fs, "failed", j, "error", why);
 }
 
 /* ---- the queue ------------------------------------------------------------ */
@@ -285,7 +292,7 @@ static int queue(struct fs *fs, const char *repo, const char *branch, const char
 		j->due_ns = store_now_ns() + BUILDS_SETTLE_NS;
 		if (j->due_ns > j->queued_ns + BUILDS_SETTLE_MAX_NS)
 			j->due_ns = j->queued_ns + BUILDS_SETTLE_MAX_NS;
-		build_event(fs, "build-queued", j, NULL, NULL);
+		build_event(fs, "queued", j, NULL, NULL);
 		return 0;
 	}
 	j = UTIL_ARRAY_PUSH(&b->jobs, struct build_job);
@@ -302,7 +309,7 @@ static int queue(struct fs *fs, const char *repo, const char *branch, const char
 		b->jobs.len--;
 		return rc;
 	}
-	build_event(fs, "build-queued", j, NULL, NULL);
+	build_event(fs, "queued", j, NULL, NULL);
 	return 0;
 }
 

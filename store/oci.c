@@ -983,6 +983,43 @@ int oci_unpin(struct store_txn *t, const char *owner, const struct oci_digest *d
 	return rc == -ENOENT ? 0 : rc;
 }
 
+int oci_unpin_prefix(struct store_txn *t, const char *prefix)
+{
+	unsigned char key[1 + PIN_OWNER_MAX];
+	size_t n = strlen(prefix);
+
+	if (n == 0 || n > PIN_OWNER_MAX)
+		return store_error(-EINVAL, "pin owner prefix '%.60s' must be 1 to %d bytes", prefix,
+				   PIN_OWNER_MAX);
+	key[0] = 'p';
+	memcpy(key + 1, prefix, n);
+	return store_del_prefix(t, TBL_OCI_META, key, 1 + n);
+}
+
+int oci_pin_find(struct store_txn *t, const char *owner, struct oci_digest *d)
+{
+	unsigned char key[2 + PIN_OWNER_MAX + 32];
+	size_t klen;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = pin_key(key, owner, NULL, &klen);
+
+	if (rc)
+		return rc;
+	rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_OCI_META), &c);
+	if (rc)
+		return store_mdb_error(rc, "oci_meta");
+	k.mv_size = klen;
+	k.mv_data = key;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == klen + 32 && memcmp(k.mv_data, key, klen) == 0)
+		memcpy(d->sha256, (const char *)k.mv_data + klen, 32);
+	else if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = -ENOENT;
+	mdb_cursor_close(c);
+	return rc > 0 ? store_mdb_error(rc, "oci_meta") : rc;
+}
+
 /* ---- blob streams for libarchive ----------------------------------------- */
 
 int oci_blob_stream_init(struct oci_blob_stream *bs, struct store *s,

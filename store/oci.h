@@ -260,6 +260,10 @@ int oci_pin(struct store_txn *t, const char *owner,
 	    const struct oci_digest *d);
 int oci_unpin(struct store_txn *t, const char *owner,
 	      const struct oci_digest *d);
+/* oci_unpin_prefix - drop every pin whose owner starts with PREFIX. */
+int oci_unpin_prefix(struct store_txn *t, const char *prefix);
+/* oci_pin_find - the (first) digest OWNER pins into *D; -ENOENT if none. */
+int oci_pin_find(struct store_txn *t, const char *owner, struct oci_digest *d);
 
 /*
  * oci_layer_index - index the stored layer blob LAYER (tar, tar+gzip or

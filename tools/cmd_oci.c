@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "store/gc.h"
+#include "builder/build.h"
 #include "oci/oci.h"
 #include "store/ingest.h"
 #include "store/inuse.h"
@@ -441,16 +442,18 @@ int cmd_rmi(int argc, char **argv)
 int cmd_gc(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: govc gc [-n|--dry-run] [-q] STORE\n"
+		"usage: govc gc [-n|--dry-run] [-q] [--build-cache] STORE\n"
 		"\n"
 		"Remove git objects, OCI blobs and layer indexes that no tag, pin,\n"
 		"repository ref or working tree reaches.  Safe while STORE is mounted\n"
-		"(writers wait while it runs).  -n only counts.\n";
+		"(writers wait while it runs).  -n only counts.  --build-cache first\n"
+		"forgets the build step cache (the layers only it kept go too) and\n"
+		"removes STORE/build-cache/ (unpacked layers, RUN cache mounts).\n";
 	struct store_gc_stats st;
 	const char *store = NULL;
 	struct store *s;
 	char ob[32], bb[32];
-	int dry = 0, quiet = 0, rc;
+	int dry = 0, quiet = 0, prune = 0, rc;
 
 	if (govc_wants_help(argc, argv)) {
 		fputs(usage, stdout);
@@ -459,6 +462,8 @@ int cmd_gc(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--dry-run"))
 			dry = 1;
+		else if (!strcmp(argv[i], "--build-cache"))
+			prune = 1;
 		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
 			quiet = 1;
 		else if (argv[i][0] == '-' || store) {
@@ -473,6 +478,10 @@ int cmd_gc(int argc, char **argv)
 	}
 	if (store_open(&s, store, 0))
 		return govc_fail("gc: %s", store_errmsg());
+	if (prune && !dry && bld_cache_prune(s)) {
+		store_free(s);
+		return govc_fail("gc: --build-cache: %s", store_errmsg());
+	}
 	if (!quiet && isatty(2))
 		fprintf(stderr, "collecting garbage in %s...\n", store);
 	rc = store_gc(s, dry ? STORE_GC_DRY_RUN : 0, &st);

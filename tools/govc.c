@@ -48,6 +48,9 @@ static const char usage[] =
 	"  du STORE                        what uses the store's space\n"
 	"  compact STORE                   give free pages back (unmounted)\n"
 	"\n"
+	"Builds:\n"
+	"  build STORE REPO                build the repository's Govcfile into an image\n"
+	"\n"
 	"Registries:\n"
 	"  pull STORE docker://[HOST/]NAME[:TAG|@DIGEST] [NAME[:TAG]]\n"
 	"  push STORE NAME[:TAG] docker://HOST/NAME[:TAG]\n"
@@ -172,7 +175,7 @@ static const struct {
 	{ "rmi", cmd_rmi },	  { "gc", cmd_gc },	    { "rm-repo", cmd_rm_repo },
 	{ "mv-repo", cmd_mv_repo }, { "du", cmd_du },	    { "compact", cmd_compact },
 	{ "pull", cmd_pull },	  { "push", cmd_push },	    { "login", cmd_login },
-	{ "logout", cmd_logout },
+	{ "logout", cmd_logout }, { "build", cmd_build },
 };
 
 /*
@@ -223,7 +226,10 @@ static char **with_default_store(int *argc, char **argv)
 	static const char *const no_store[] = { "umount", "login", "logout" };
 	static const char *const valued[] = { "-o", "--platform", "--max-layer-bytes",
 					      "--max-layer-entries", "-u", "--username",
-					      "--creds", "--cert-dir", "--authfile" };
+					      "--creds", "--cert-dir", "--authfile", "--commit",
+					      "-f", "--file", "--target", "--build-arg",
+					      "--secret", "-t", "--tag", "--timeout",
+					      "--record" };
 	const char *store = getenv("GOVC_STORE");
 	char **v;
 	int at = 2;

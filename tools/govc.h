@@ -68,4 +68,8 @@ int cmd_push(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 
+/* builds: tools/cmd_build.c
+ * cmd_build: govc build STORE REPO */
+int cmd_build(int argc, char **argv);
+
 #endif

@@ -39,6 +39,20 @@ int util_pwrite_all(int fd, const void *buf, size_t n, off_t off)
 	return 0;
 }
 
+int util_write_all(int fd, const void *buf, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(fd, (const char *)buf + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
 const char *util_tmpdir(void)
 {
 	const char *dir = getenv("TMPDIR");

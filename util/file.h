@@ -18,6 +18,9 @@
 int util_pread_all(int fd, void *buf, size_t n, off_t off);
 int util_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 
+/* util_write_all - all N bytes at FD's position (a pipe too); as above. */
+int util_write_all(int fd, const void *buf, size_t n);
+
 /*
  * util_tmpfile - an unnamed temporary file for reading and writing in DIR
  * (NULL: $TMPDIR, else /var/tmp): O_TMPFILE, or where the file system

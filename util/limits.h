@@ -51,6 +51,7 @@
 #define LIMIT_GOVCFILE_NESTING 64		/* ${a:-${b:-...}} depth */
 #define LIMIT_GOVCFILE_PLAN_BYTES (64u << 20)	/* a parse's or a plan's memory */
 /* ${VAR#pat} and ${VAR%pat}: value bytes x pattern bytes, summed over a plan */
+#define LIMIT_BUILD_RUN_SECONDS 3600		/* a RUN, unless --timeout */
 #define LIMIT_GOVCFILE_PATTERN_WORK (256u << 20)
 
 /* ---- the disk ---------------------------------------------------------- */

@@ -79,7 +79,7 @@ echo a > "$M/repos/r/a"
 wait_for_commit r 1
 check "a commit that writes a Govcfile queues a build (builds/r/1/)" within 3 test -d "$M/builds/r/1"
 check "its record names the commit" within 1 sh -c "[ \"\$(cat '$M/builds/r/1/commit')\" = $(head_id r) ]"
-check "and events tell" grep -q "\"type\":\"build-queued\",\"repo\":\"r\",\"branch\":\"main\",\"n\":1,\"commit\":\"$(head_id r)\"" "$M/events"
+check "and events tell" grep -q "\"type\":\"build\",\"action\":\"queued\",\"repo\":\"r\",\"branch\":\"main\",\"n\":1,\"commit\":\"$(head_id r)\"" "$M/events"
 echo b > "$M/repos/r/b"
 wait_for_commit r 2
 sleep 1.5

@@ -1378,7 +1378,7 @@ static void test_records(void **state)
 	assert_int_equal(bld_record_dir(s, "app", 8, path, sizeof(path)), 0);
 	snprintf(buf, sizeof(buf), "/store/builds/app/8");
 	assert_string_equal(path + strlen(dir), buf);
-	assert_int_equal(bld_record_dir(s, "../x", 1, path, sizeof(path)), -EINVAL);
+	assert_int_equal(bld_record_path(s, "../x", 1, NULL, path, sizeof(path)), -EINVAL);
 	assert_int_equal(bld_record_put(s, "app", 8, "../status", "x", 1), -EINVAL);
 	assert_int_equal(bld_record_put(s, "app", 8, ".hidden", "x", 1), -EINVAL);
 	assert_int_equal(bld_record_dir(s, "app", 8, path, 10), -ENAMETOOLONG);
