@@ -176,6 +176,7 @@ int bld_context_affects(const struct bld_file *f, const struct bld_ignore *ig, c
 {
 	struct util_buf clean = UTIL_BUF_INIT(CONTEXT_PATH_MAX);
 	const char *p;
+	size_t n;
 	int rc = clean_path(&clean, path);
 
 	if (rc) {
@@ -183,7 +184,9 @@ int bld_context_affects(const struct bld_file *f, const struct bld_ignore *ig, c
 		return rc == -ENOMEM ? rc : 1;
 	}
 	p = clean.ptr ? clean.ptr : "";
-	if (!strcmp(p, file) || !strcmp(p, ".dockerignore") || !strcmp(p, ".govcignore"))
+	n = strlen(file);
+	if (!strcmp(p, file) || !strcmp(p, ".dockerignore") || !strcmp(p, ".govcignore") ||
+	    (!strncmp(p, file, n) && !strcmp(p + n, ".dockerignore")))
 		rc = 1;
 	else if (!f || (ig && bld_ignore_excluded(ig, p)))
 		rc = 0;

@@ -36,8 +36,9 @@ int bld_context_reads(const struct bld_file *f, const char *path);
 /*
  * bld_context_affects - 1 if a change of PATH can change a build of the
  * Govcfile at FILE (its path in the context, e.g. "Govcfile") parsed as F,
- * with the ignore rules IG: PATH is FILE itself, ".dockerignore" or
- * ".govcignore", or a path F reads that IG does not exclude.  F NULL (the
+ * with the ignore rules IG: PATH is FILE itself, an ignore file the build
+ * may read (FILE".dockerignore", ".govcignore", ".dockerignore"), or a
+ * path F reads that IG does not exclude.  F NULL (the
  * Govcfile does not parse: its build fails until it changes) and IG NULL
  * (no ignore file) are fine.  0, or -ENOMEM.
  */

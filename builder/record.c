@@ -2,10 +2,11 @@
  * record.c - build records on disk: STORE/builds/<repo>/<n>/ with the
  * files build.h lists (record.h says how they are written and read).
  *
- * (bld_record_dir is build.c's.)  A new record's number is one more than the highest present, claimed
- * with mkdir: two processes that pick the same number find out from
- * EEXIST, and the loser takes the next.  Records are few per repository
- * (one per build), so a claim reads the directory once.
+ * (bld_record_dir is build.c's.)  A new record's number is one more than
+ * the highest present, claimed with mkdir: two processes that pick the
+ * same number find out from EEXIST, and the loser takes the next.
+ * Records are few per repository (one per build), so a claim reads the
+ * directory once.
  */
 #include "config.h"
 
@@ -99,7 +100,8 @@ int bld_record_create(struct store *s, const char *repo, const char *commit, uns
 
 	*n = 0;
 	if (!clen || clen > RECORD_COMMIT_MAX || strpbrk(commit, "\n\r"))
-		return store_error(-EINVAL, "'%.*s' cannot name a commit", RECORD_COMMIT_MAX, commit);
+		return store_error(-EINVAL, "'%.*s' cannot name a commit", RECORD_COMMIT_MAX,
+				   commit);
 	rc = bld_record_path(s, NULL, 0, NULL, dir, sizeof(dir));
 	if (rc == 0)
 		rc = make_dir(dir);

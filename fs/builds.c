@@ -8,7 +8,7 @@
  * daemon's own and other processes', and asks fs_builds_commit.  A commit
  * of repository R triggers when R has a Govcfile (else a Dockerfile) at
  * that commit and one of the paths the commit changed (store_tree_diff
- * against its first parent) is that file, .dockerignore or .govcignore,
+ * against its first parent) is that file, an ignore file,
  * or a path its COPY, ADD or RUN --mount=type=bind reads from the context
  * and the ignore file keeps (builder/context.h).
  *
@@ -138,14 +138,16 @@ static int read_root_file(struct store_txn *t, const git_oid *tree, const char *
 
 /*
  * trigger_load - the Govcfile (else Dockerfile) and the ignore file
- * (.govcignore, else .dockerignore) of tree TREE into TR.  A Govcfile that
+ * (FILE.dockerignore, .govcignore or .dockerignore: the first there, as
+ * the build reads them) of tree TREE into TR.  A Govcfile that
  * does not parse or is too long is kept as a name only (its change alone
  * triggers: the build will say what is wrong).
  */
 static int trigger_load(struct store_txn *t, const git_oid *tree, struct trigger *tr)
 {
 	static const char *const files[] = { "Govcfile", "Dockerfile" };
-	static const char *const ignores[] = { ".govcignore", ".dockerignore" };
+	char own[32];
+	const char *const ignores[] = { own, ".govcignore", ".dockerignore" };
 	struct bld_diag diag;
 	char *text = NULL;
 	size_t len = 0;
@@ -164,7 +166,8 @@ static int trigger_load(struct store_txn *t, const git_oid *tree, struct trigger
 	if (rc != 0 && rc != -EFBIG)
 		return rc;
 	rc = -ENOENT;
-	for (size_t i = 0; rc == -ENOENT && i < 2; i++)
+	snprintf(own, sizeof(own), "%s.dockerignore", tr->file);
+	for (size_t i = 0; rc == -ENOENT && i < 3; i++)
 		rc = read_root_file(t, tree, ignores[i], UTIL_IGNORE_TEXT_MAX, &text, &len);
 	if (rc == 0)
 		rc = bld_ignore_compile(&tr->ignore, text, len);
@@ -355,8 +358,8 @@ static int spawn(struct fs *fs, struct build_job *j)
 	if (rc == 0)
 		rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	if (rc == 0)
-		rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-							     POSIX_SPAWN_SETPGROUP);
+		rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+						      POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 	if (rc == 0)
 		rc = posix_spawnattr_setsigmask(&attr, &none);
 	if (rc == 0)

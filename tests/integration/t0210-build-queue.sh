@@ -9,7 +9,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 setup
-plan 24
+plan 25
 
 B=$S/builds
 is() { [ "$1" = "$2" ]; }
@@ -88,6 +88,13 @@ echo a2 > "$M/repos/r/a"
 wait_for_commit r 3
 check "a commit of a file COPY reads queues a build" within 3 test -d "$M/builds/r/2"
 check "of that commit" within 1 sh -c "[ \"\$(cat '$M/builds/r/2/commit')\" = $(head_id r) ]"
+
+# a record a killed daemon left queued is failed at the next mount
+mkdir "$B/app/12"
+put "$B/app/12" status queued
+remount
+check "a record left queued by an earlier daemon is marked failed at mount" \
+	sh -c "[ \"\$(cat '$M/builds/app/12/status')\" = failed ] && grep -q 'not started' '$M/builds/app/12/error'"
 
 # ---- end to end: the daemon runs `govc build` --------------------------------
 if ! "$GOVC" build --help >/dev/null 2>&1; then

@@ -1295,34 +1295,50 @@ static void test_context_reads(void **state)
 static void test_context_affects(void **state)
 {
 	static const char ignore[] = "docs\n*.log\n!keep.log\n";
-	struct bld_file *f = parse_ok("FROM scratch\nCOPY . /app\n");
+	enum { ALL, ONE, BAD };	/* COPY . /app; COPY a /a; does not parse */
+	static const struct {
+		int govcfile, ignored;	/* which file; with the ignore rules */
+		const char *file, *path;
+		int affects;
+	} cases[] = {
+		/* the Govcfile and the ignore files, whatever they say */
+		{ ALL, 1, "Govcfile", "Govcfile", 1 },
+		{ ALL, 1, "Dockerfile", "Dockerfile", 1 },
+		{ ALL, 1, "Govcfile", ".dockerignore", 1 },
+		{ ALL, 1, "Govcfile", ".govcignore", 1 },
+		{ ONE, 0, "Govcfile", "Govcfile.dockerignore", 1 },
+		{ ONE, 0, "Govcfile", "Dockerfile.dockerignore", 0 },
+		{ ONE, 0, "Govcfile", "Govcfile.dockerignorex", 0 },
+		{ ONE, 0, "Dockerfile", "Govcfile", 0 },
+		/* what the context holds, unless the ignore file keeps it out */
+		{ ALL, 1, "Govcfile", "src/main.c", 1 },
+		{ ALL, 1, "Govcfile", "keep.log", 1 },
+		{ ALL, 1, "Govcfile", "docs/a.md", 0 },
+		{ ALL, 1, "Govcfile", "docs/", 0 },
+		{ ALL, 1, "Govcfile", "x.log", 0 },
+		{ ALL, 0, "Govcfile", "docs/a.md", 1 },
+		/* COPY of one file: other files do not count */
+		{ ONE, 0, "Govcfile", "a", 1 },
+		{ ONE, 0, "Govcfile", "b", 0 },
+		/* a Govcfile that does not parse: only its own change counts */
+		{ BAD, 0, "Govcfile", "Govcfile", 1 },
+		{ BAD, 0, "Govcfile", "a", 0 },
+	};
+	struct bld_file *f[3] = { parse_ok("FROM scratch\nCOPY . /app\n"),
+				  parse_ok("FROM scratch\nCOPY a /a\n"), NULL };
 	struct bld_ignore *ig = NULL;
 
 	assert_int_equal(bld_ignore_compile(&ig, ignore, strlen(ignore)), 0);
-	/* the Govcfile and the ignore files, whatever they say */
-	assert_int_equal(bld_context_affects(f, ig, "Govcfile", "Govcfile"), 1);
-	assert_int_equal(bld_context_affects(f, ig, "Dockerfile", "Dockerfile"), 1);
-	assert_int_equal(bld_context_affects(f, ig, "Govcfile", ".dockerignore"), 1);
-	assert_int_equal(bld_context_affects(f, ig, "Govcfile", ".govcignore"), 1);
-	/* what the context holds */
-	assert_int_equal(bld_context_affects(f, ig, "Govcfile", "src/main.c"), 1);
-	assert_int_equal(bld_context_affects(f, ig, "Govcfile", "keep.log"), 1);
-	/* what the ignore file keeps out of it */
-	assert_int_equal(bld_context_affects(f, ig, "Govcfile", "docs/a.md"), 0);
-	assert_int_equal(bld_context_affects(f, ig, "Govcfile", "docs/"), 0);
-	assert_int_equal(bld_context_affects(f, ig, "Govcfile", "x.log"), 0);
-	/* no ignore file */
-	assert_int_equal(bld_context_affects(f, NULL, "Govcfile", "docs/a.md"), 1);
-	bld_file_free(f);
-	/* a Govcfile that does not parse: only its own change counts */
-	assert_int_equal(bld_context_affects(NULL, NULL, "Govcfile", "Govcfile"), 1);
-	assert_int_equal(bld_context_affects(NULL, NULL, "Govcfile", "a"), 0);
-	/* COPY of one file: other files do not count */
-	f = parse_ok("FROM scratch\nCOPY a /a\n");
-	assert_int_equal(bld_context_affects(f, NULL, "Govcfile", "a"), 1);
-	assert_int_equal(bld_context_affects(f, NULL, "Govcfile", "b"), 0);
-	assert_int_equal(bld_context_affects(f, NULL, "Dockerfile", "Govcfile"), 0);
-	bld_file_free(f);
+	for (size_t i = 0; i < N(cases); i++) {
+		int got = bld_context_affects(f[cases[i].govcfile], cases[i].ignored ? ig : NULL,
+					      cases[i].file, cases[i].path);
+		if (got != cases[i].affects)
+			print_error("case %zu, path '%s': %d, want %d\n", i, cases[i].path, got,
+				    cases[i].affects);
+		assert_int_equal(got, cases[i].affects);
+	}
+	bld_file_free(f[ALL]);
+	bld_file_free(f[ONE]);
 	bld_ignore_free(ig);
 }
 
