@@ -697,6 +697,7 @@ static int cache_get(struct build *b, const unsigned char key[32], struct bx_lay
 		*empty = 1;
 	else if (rc == 0) {
 		*empty = 0;
+		l->raw = 1;
 		rc = oci_layer_info(t, &l->desc.digest, &li);
 		if (rc == 0) {
 			l->diff_id = li.diff_id;
@@ -746,6 +747,7 @@ static int fs_step(struct build *b, struct stage *st, const struct bld_insn *in,
 	struct bx_layer l;
 	int empty = 0, rc = cache_get(b, key, &l, &empty);
 	struct timespec t0, t1;
+	int64_t since;
 
 	if (rc < 0)
 		return rc;
@@ -760,6 +762,7 @@ static int fs_step(struct build *b, struct stage *st, const struct bld_insn *in,
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	since = (int64_t)time(NULL) - 1;
 	rc = bx_overlay_mount(b->s, &st->fs, 0, &o);
 	if (rc)
 		return store_error(rc, "%s: %s", b->step_what, store_errmsg());
@@ -774,7 +777,10 @@ static int fs_step(struct build *b, struct stage *st, const struct bld_insn *in,
 	}
 	if (rc == 0) {
 		memset(&l, 0, sizeof(l));
-		rc = bx_upper_to_layer(b->in, &o, b->epoch, b->step_what, &l, &empty);
+		/* the raw layer: its times as the step left them, so that it
+		 * serves later commits too; finish() clamps them */
+		rc = bx_upper_to_layer(b->in, &o, since, b->step_what, &l, &empty);
+		l.raw = 1;
 	}
 	bx_overlay_umount(&o);
 	if (rc == 0)
@@ -922,7 +928,7 @@ static int do_copy(struct build *b, struct stage *st, const struct bld_insn *in,
 			  strcmp(dest, ".") == 0 ||
 			  (strlen(dest) >= 2 && !strcmp(dest + strlen(dest) - 2, "/."));
 	cp.c.add = in->op == BLD_ADD;
-	cp.c.epoch = b->epoch;
+	cp.c.epoch = BX_STEP_TIME;	/* clamped to the build's epoch in finish() */
 	cp.c.ignore = b->ignore;
 	if (in->copy.chmod) {
 		if (parse_chmod(in->copy.chmod, &cp.c.chmod))
@@ -1333,11 +1339,6 @@ static int stage_base(struct build *b, const struct bld_stage *sp, struct stage 
 	rc = base_load(b, sp->image, &ib, 1);
 	if (rc)
 		return store_error(rc, "line %u: FROM %s: %s", sp->line, sp->image, store_errmsg());
-	if (json_array_size(json_object_get(json_object_get(ib.config, "config"), "OnBuild"))) {
-		base_release(&ib);
-		return store_error(-ENOTSUP, "line %u: FROM %s: the image has ONBUILD triggers, which"
-					     " govc does not run yet", sp->line, sp->image);
-	}
 	st->img = json_pack("{s:O*, s:O*, s:O*, s:O*}", "architecture",
 			    json_object_get(ib.config, "architecture"), "os",
 			    json_object_get(ib.config, "os"), "config",
@@ -1361,6 +1362,127 @@ static int stage_base(struct build *b, const struct bld_stage *sp, struct stage 
 	return st->img ? 0 : store_error(-ENOMEM, "out of memory");
 }
 
+static int do_insn(struct build *b, struct stage *st, const struct bld_insn *in)
+{
+	switch (in->op) {
+	case BLD_RUN:
+		return do_run(b, st, in);
+	case BLD_COPY:
+	case BLD_ADD:
+		return do_copy(b, st, in,
+			       in->copy.from_stage >= 0 ? &b->stages[in->copy.from_stage] : NULL);
+	case BLD_WORKDIR:
+		return do_workdir(b, st, in);
+	default:
+		return meta_insn(b, st, in);
+	}
+}
+
+/* expand_words - V's words expanded in ENV (the triggers' scope) */
+static int expand_words(struct bld_strv *v, char esc, const struct bld_env *env, char **owned,
+			size_t *nowned)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		char err[256], *out;
+		int rc = bld_expand(&out, v->v[i], esc, env, err, sizeof(err));
+		if (rc)
+			return store_error(rc, "%s", err);
+		owned[(*nowned)++] = out;
+		v->v[i] = out;
+	}
+	return 0;
+}
+
+/*
+ * run_triggers - the base image's ONBUILD triggers, as Docker runs them:
+ * right after FROM, each parsed as an instruction of its own and expanded
+ * in the stage's environment; the image built keeps none of them.
+ */
+static int run_triggers(struct build *b, const struct bld_stage *sp, struct stage *st)
+{
+	json_t *ob = json_incref(json_object_get(cfg(st), "OnBuild")), *tv;
+	size_t i;
+	int rc = 0;
+
+	if (!ob)
+		return 0;
+	json_object_del(cfg(st), "OnBuild");
+	json_array_foreach(ob, i, tv) {
+		const char *text = json_string_value(tv);
+		struct bld_file *f = NULL;
+		struct bld_diag diag = { 0 };
+		struct bld_env env = { 0 };
+		char *owned[256], what[600];
+		size_t nowned = 0, k;
+		json_t *e;
+		struct bld_insn in;
+
+		if (!text)
+			continue;
+		rc = bld_parse(&f, text, strlen(text), &diag);
+		if (rc == 0 && f->ninsns != 1)
+			rc = store_error(-EINVAL, "not one instruction");
+		if (rc) {
+			rc = store_error(rc, "line %u: FROM %s: its ONBUILD trigger '%s': %s", sp->line,
+					 sp->image, text, diag.msg[0] ? diag.msg : store_errmsg());
+			bld_file_free(f);
+			break;
+		}
+		json_array_foreach(json_object_get(cfg(st), "Env"), k, e) {
+			const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
+			char key[256];
+			if (!eq || (size_t)(eq - kv) >= sizeof(key))
+				continue;
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+			bld_env_set(&env, key, eq + 1, 0);
+		}
+		in = f->insns[0];
+		in.line = sp->line;
+		in.copy.from_stage = -1;
+		for (k = 0; k < in.run.nmounts; k++)
+			in.run.mounts[k].from_stage = -1;
+		if (in.op == BLD_COPY || in.op == BLD_ADD || in.op == BLD_WORKDIR ||
+		    in.op == BLD_USER || in.op == BLD_EXPOSE || in.op == BLD_VOLUME ||
+		    in.op == BLD_STOPSIGNAL) {
+			if (in.args.n > 200)
+				rc = store_error(-E2BIG, "too many words");
+			else
+				rc = expand_words(&in.args, f->escape, &env, owned, &nowned);
+		}
+		for (k = 0; rc == 0 && (in.op == BLD_ENV || in.op == BLD_LABEL) && k < in.nkv &&
+			    nowned < 250; k++) {
+			char err[256], *out;
+			if (!in.kv[k].value)
+				continue;
+			rc = bld_expand(&out, in.kv[k].value, f->escape, &env, err, sizeof(err));
+			if (rc)
+				rc = store_error(rc, "%s", err);
+			else
+				in.kv[k].value = owned[nowned++] = out;
+		}
+		if (rc == 0 && (in.op == BLD_FROM || in.op == BLD_ONBUILD))
+			rc = store_error(-EINVAL, "%s is not allowed as a trigger", bld_op_name(in.op));
+		if (rc == 0 && (in.copy.from || in.run.nmounts))
+			rc = store_error(-ENOTSUP, "--from and --mount are not supported in a trigger");
+		snprintf(what, sizeof(what), "line %u: ONBUILD %s", sp->line, text);
+		b->step_what = what;
+		if (rc == 0) {
+			say(b, "  trigger: %s", text);
+			rc = do_insn(b, st, &in);
+		} else
+			rc = store_error(rc, "line %u: FROM %s: ONBUILD %s: %s", sp->line, sp->image,
+					 text, store_errmsg());
+		for (k = 0; k < nowned; k++)
+			free(owned[k]);
+		bld_env_release(&env);
+		bld_file_free(f);
+		if (rc)
+			break;
+	}
+	json_decref(ob);
+	return rc;
+}
+
 static int run_stage(struct build *b, size_t idx, size_t nth)
 {
 	const struct bld_stage *sp = &b->plan->stages[idx];
@@ -1375,6 +1497,8 @@ static int run_stage(struct build *b, size_t idx, size_t nth)
 					 : sp->image,
 	    sp->name ? " AS " : "", sp->name ? sp->name : "");
 	rc = stage_base(b, sp, st);
+	if (rc == 0 && sp->base == BLD_BASE_IMAGE)
+		rc = run_triggers(b, sp, st);
 	for (size_t i = 0; rc == 0 && i < sp->ninsns; i++) {
 		const struct bld_insn *in = &sp->insns[i];
 		int n = snprintf(what, sizeof(what), "line %u: %s", in->line, in->text);
@@ -1383,21 +1507,7 @@ static int run_stage(struct build *b, size_t idx, size_t nth)
 		b->step_what = what;
 		say(b, "[%zu/%zu] STEP %zu/%zu: %s", nth, b->plan->norder, i + 1, sp->ninsns,
 		    what + strcspn(what, ":") + 2);
-		switch (in->op) {
-		case BLD_RUN:
-			rc = do_run(b, st, in);
-			break;
-		case BLD_COPY:
-		case BLD_ADD:
-			rc = do_copy(b, st, in,
-				     in->copy.from_stage >= 0 ? &b->stages[in->copy.from_stage] : NULL);
-			break;
-		case BLD_WORKDIR:
-			rc = do_workdir(b, st, in);
-			break;
-		default:
-			rc = meta_insn(b, st, in);
-		}
+		rc = do_insn(b, st, in);
 	}
 	st->done = rc == 0;
 	return rc;
@@ -1440,6 +1550,42 @@ static int put_json(struct build *b, json_t *j, const char *what, struct oci_des
 	return rc;
 }
 
+/* timed_layer - L as the image gets it: a step's raw layer with its
+ * times clamped to the build's epoch (cached per raw layer and epoch) */
+static int timed_layer(struct build *b, struct bx_layer *l)
+{
+	struct bx_layer t;
+	unsigned char key[32];
+	struct hash h;
+	int empty = 0, rc;
+
+	if (!l->raw)
+		return 0;
+	h_begin(&h);
+	h_str(&h, "govc-retime-1");
+	h_add(&h, l->desc.digest.sha256, 32);
+	h_add(&h, &b->epoch, sizeof(b->epoch));
+	if (h_end(&h, key))
+		return -ENOMEM;
+	rc = cache_get(b, key, &t, &empty);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 || empty) {
+		char what[128], hex[OCI_DIGEST_STRLEN + 1];
+		rc = store_ingest_flush(b->in);
+		snprintf(what, sizeof(what), "layer %s", oci_digest_fmt(hex, &l->desc.digest));
+		if (rc == 0)
+			rc = bx_layer_retime(b->in, l, b->epoch, what, &t);
+		if (rc == 0)
+			rc = cache_put(b, key, &t, 0);
+		if (rc)
+			return rc;
+	}
+	*l = t;
+	l->raw = 0;
+	return 0;
+}
+
 static int finish(struct build *b, struct stage *st, struct oci_digest *m)
 {
 	struct pub p = { .b = b };
@@ -1453,6 +1599,15 @@ static int finish(struct build *b, struct stage *st, struct oci_digest *m)
 	p.layers = calloc(st->fs.n + 1, sizeof(*p.layers));
 	if (!p.layers)
 		return store_error(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < st->fs.n; i++) {
+		rc = timed_layer(b, &st->fs.v[i]);
+		if (rc) {
+			json_decref(diff_ids);
+			json_decref(layers);
+			free(p.layers);
+			return rc;
+		}
+	}
 	for (size_t i = 0; i < st->fs.n; i++) {
 		p.layers[i] = st->fs.v[i].desc;
 		json_array_append_new(diff_ids, json_string(oci_digest_fmt(hex, &st->fs.v[i].diff_id)));

@@ -28,6 +28,7 @@ struct store_ingest;
 struct bx_layer {
 	struct oci_descriptor desc;	/* the blob */
 	struct oci_digest diff_id;
+	int raw;		/* a build step's: times to clamp (retime) */
 };
 
 /* a stage's filesystem: its layers, bottom first */
@@ -64,14 +65,29 @@ int bx_overlay_mount(struct store *s, const struct bx_fs *fs, int readonly,
 void bx_overlay_umount(struct bx_overlay *o);
 
 /*
+ * A step's raw layer carries BX_STEP_TIME (2100-01-01) for every time the
+ * step set (any time from SINCE, the step's start, on): such a layer is
+ * the same whenever it was made, and re-timing it for a commit
+ * (bx_layer_retime) clamps those times to the commit's epoch.  Times the
+ * step did not set (a base image's files copied up) stay.
+ *
  * bx_upper_to_layer - write O's upper directory (what the step changed)
- * as a tar+gzip layer through session IN, index it, and return it in
- * *OUT; *EMPTY is set when the step changed nothing (no layer).  Times
- * are clamped to EPOCH.  WHAT names the step in messages.
+ * as such a tar+gzip layer through session IN, index it, and return it in
+ * *OUT; *EMPTY is set when the step changed nothing (no layer).  WHAT
+ * names the step in messages.
  */
+#define BX_STEP_TIME 4102444800LL
 int bx_upper_to_layer(struct store_ingest *in, struct bx_overlay *o,
-		      int64_t epoch, const char *what, struct bx_layer *out,
+		      int64_t since, const char *what, struct bx_layer *out,
 		      int *empty);
+
+/*
+ * bx_layer_retime - layer RAW written again with every time past EPOCH
+ * set to EPOCH, as *OUT (the layer an image gets: a step's raw layer keeps
+ * the times its step gave, so that it can be cached across commits).
+ */
+int bx_layer_retime(struct store_ingest *in, const struct bx_layer *raw,
+		    int64_t epoch, const char *what, struct bx_layer *out);
 
 /*
  * bx_open_in_root - openat2(ROOTFD, PATH, FLAGS|O_CLOEXEC, MODE) with

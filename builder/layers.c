@@ -41,6 +41,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -654,7 +655,8 @@ struct lw {
 	z_stream z;
 	unsigned char zout[1 << 16];
 	int err;
-	int64_t epoch;
+	int64_t epoch;		/* times past it are clamped to it */
+	int64_t since;		/* times from it on become BX_STEP_TIME */
 	uint64_t entries;
 	struct hl { dev_t dev; ino_t ino; char *path; } *links;
 	size_t nlinks, caplinks;
@@ -792,7 +794,7 @@ static int emit_marker(struct lw *w, const char *dir, const char *name, const ch
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
 	archive_entry_set_size(e, 0);
-	archive_entry_set_mtime(e, w->epoch, 0);
+	archive_entry_set_mtime(e, w->epoch < BX_STEP_TIME ? w->epoch : BX_STEP_TIME, 0);
 	rc = lw_header(w, e, what);
 	archive_entry_free(e);
 	return rc;
@@ -826,7 +828,10 @@ static int emit(struct lw *w, int dirfd, const char *rel, const char *name, cons
 	archive_entry_unset_atime(e);
 	archive_entry_unset_ctime(e);
 	archive_entry_unset_birthtime(e);
-	archive_entry_set_mtime(e, st.st_mtime < w->epoch ? st.st_mtime : w->epoch, 0);
+	{
+		int64_t t = st.st_mtime >= w->since ? BX_STEP_TIME : st.st_mtime;
+		archive_entry_set_mtime(e, t < w->epoch ? t : w->epoch, 0);
+	}
 	archive_entry_set_ino(e, 0);
 	archive_entry_set_dev(e, 0);
 	if (!S_ISDIR(st.st_mode))
@@ -917,32 +922,20 @@ static int walk_upper(struct lw *w, int dirfd, const char *rel, const char *what
 	return rc;
 }
 
-int bx_upper_to_layer(struct store_ingest *in, struct bx_overlay *o, int64_t epoch,
-		      const char *what, struct bx_layer *out, int *empty)
+/* write_layer - a tar+gzip layer whose entries BODY(W, ARG) writes,
+ * stored and indexed through IN into *OUT */
+static int write_layer(struct store_ingest *in, int64_t epoch, int64_t since, const char *what,
+		       int (*body)(struct lw *w, void *arg), void *arg, struct bx_layer *out)
 {
-	struct lw *w;
+	struct lw *w = calloc(1, sizeof(*w));
 	unsigned char md[32];
 	unsigned mdlen = 0;
-	char **names;
-	size_t n;
-	int rc, ufd = open(o->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
 
-	*empty = 0;
-	if (ufd < 0)
-		return store_error(-errno, "%s: %s", o->upper, strerror(errno));
-	rc = sorted_names(ufd, &names, &n);
-	free_names(names, n);
-	if (rc == 0 && n == 0) {
-		close(ufd);
-		*empty = 1;
-		return 0;
-	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		close(ufd);
+	if (!w)
 		return store_error(-ENOMEM, "out of memory");
-	}
 	w->epoch = epoch;
+	w->since = since;
 	w->diff = EVP_MD_CTX_new();
 	w->a = archive_write_new();
 	if (!w->diff || !w->a || EVP_DigestInit_ex(w->diff, EVP_sha256(), NULL) != 1 ||
@@ -961,7 +954,7 @@ int bx_upper_to_layer(struct store_ingest *in, struct bx_overlay *o, int64_t epo
 		rc = store_error(-EIO, "%s: %s", what, archive_error_string(w->a));
 		goto out;
 	}
-	rc = walk_upper(w, ufd, "", what);
+	rc = body(w, arg);
 	if (rc == 0 && archive_write_close(w->a) != ARCHIVE_OK)
 		rc = store_error(w->err ? w->err : -EIO, "%s: %s", what, archive_error_string(w->a));
 	if (rc == 0)
@@ -993,6 +986,106 @@ out:
 		free(w->links[i].path);
 	free(w->links);
 	free(w);
-	close(ufd);
 	return rc;
+}
+
+struct upper_arg {
+	int fd;
+	const char *what;
+};
+
+static int upper_body(struct lw *w, void *arg)
+{
+	struct upper_arg *u = arg;
+	return walk_upper(w, u->fd, "", u->what);
+}
+
+int bx_upper_to_layer(struct store_ingest *in, struct bx_overlay *o, int64_t since,
+		      const char *what, struct bx_layer *out, int *empty)
+{
+	struct upper_arg u = { .what = what };
+	char **names;
+	size_t n;
+	int rc;
+
+	*empty = 0;
+	u.fd = open(o->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (u.fd < 0)
+		return store_error(-errno, "%s: %s", o->upper, strerror(errno));
+	rc = sorted_names(u.fd, &names, &n);
+	free_names(names, n);
+	if (rc == 0 && n == 0)
+		*empty = 1;
+	else
+		rc = write_layer(in, INT64_MAX, since, what, upper_body, &u, out);
+	close(u.fd);
+	return rc;
+}
+
+/* ---- re-timing a layer ------------------------------------------------------ */
+
+struct retime_arg {
+	struct store *s;
+	const struct bx_layer *raw;
+	const char *what;
+};
+
+static int retime_body(struct lw *w, void *arg)
+{
+	struct retime_arg *ra = arg;
+	struct oci_blob_stream bs;
+	struct unpack u = { 0 };
+	struct archive *a = NULL;
+	struct archive_entry *e;
+	int rc, r;
+
+	rc = oci_blob_stream_init(&bs, ra->s, &ra->raw->desc.digest);
+	if (rc)
+		return rc;
+	rc = oci_blob_stream_open(&u.outer, &bs, ra->what);
+	if (rc == -ENODATA) {
+		oci_blob_stream_release(&bs);
+		return 0;
+	}
+	u.buf = malloc(1 << 16);
+	a = archive_read_new();
+	if (rc == 0 && (!u.buf || !a))
+		rc = store_error(-ENOMEM, "out of memory");
+	if (rc)
+		goto out;
+	archive_read_support_format_tar(a);
+	archive_read_support_format_empty(a);
+	if (archive_read_open(a, &u, NULL, unpack_read, NULL) != ARCHIVE_OK) {
+		rc = store_error(-EBADMSG, "%s: %s", ra->what, archive_error_string(a));
+		goto out;
+	}
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		la_ssize_t n;
+		if (archive_entry_mtime(e) > w->epoch)
+			archive_entry_set_mtime(e, w->epoch, 0);
+		rc = lw_header(w, e, ra->what);
+		while (rc == 0 && (n = archive_read_data(a, w->buf, sizeof(w->buf))) > 0)
+			if (archive_write_data(w->a, w->buf, (size_t)n) != n)
+				rc = store_error(w->err ? w->err : -EIO, "%s: %s", ra->what,
+						 archive_error_string(w->a));
+		if (rc)
+			goto out;
+	}
+	if (r != ARCHIVE_EOF)
+		rc = store_error(-EBADMSG, "%s: %s", ra->what, archive_error_string(a));
+out:
+	if (a)
+		archive_read_free(a);
+	if (u.outer)
+		archive_read_free(u.outer);
+	free(u.buf);
+	oci_blob_stream_release(&bs);
+	return rc;
+}
+
+int bx_layer_retime(struct store_ingest *in, const struct bx_layer *raw, int64_t epoch,
+		    const char *what, struct bx_layer *out)
+{
+	struct retime_arg ra = { store_ingest_store(in), raw, what };
+	return write_layer(in, epoch, INT64_MAX, what, retime_body, &ra, out);
 }

@@ -320,7 +320,8 @@ void fs_builds_commit(struct fs *fs, const char *repo, const char *branch, const
 {
 	int rc;
 
-	if (!fs->builds || strlen(id) != STORE_OID_HEX || store_repo_name_check(repo) ||
+	if (!fs->builds || fs->opt.no_builds || strlen(id) != STORE_OID_HEX ||
+	    store_repo_name_check(repo) ||
 	    strlen(branch) > STORE_REF_NAME_MAX)
 		return;
 	rc = affects(fs, repo, id);

@@ -43,6 +43,10 @@ int fs_parse_option(struct fs_options *o, const char *opt)
 		o->writeback = 0;
 		return 1;
 	}
+	if (!strcmp(opt, "builds") || !strcmp(opt, "no_builds")) {
+		o->no_builds = opt[0] == 'n';
+		return 1;
+	}
 	if (!strncmp(opt, "commit_delay=", 13) || !strncmp(opt, "commit_max=", 11)) {
 		const char *val = strchr(opt, '=') + 1;
 		errno = 0;

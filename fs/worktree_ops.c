@@ -15,6 +15,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,21 @@ static int finish(struct store_txn *t, int rc)
 		return rc;
 	}
 	return store_txn_commit(t);
+}
+
+/* refused - why OP of NAME was refused (store_errmsg()), in daemon.log
+ * and as a "refused" event, for the user who only saw EINVAL */
+static void refused(struct fs *fs, const char *op, const char *name)
+{
+	char msg[1024];
+	struct store_txn *t;
+
+	snprintf(msg, sizeof(msg), "%s", store_errmsg());
+	fprintf(stderr, "govc: %s: %s\n", op, msg);
+	if (store_txn_begin(&t, fs->store, STORE_TXN_WRITE))
+		return;
+	finish(t, store_event_raise(t, json_pack("{s:s, s:s, s:s, s:s}", "type", "refused", "op", op,
+						 "name", name, "why", msg)));
 }
 
 static void free_orphan(struct fs *fs, uint64_t ino)
@@ -390,7 +406,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		rc = finish(t, v->mkdir(fs, t, &dir, name, &e));
 		if (rc) {
 			if (rc == -EINVAL)
-				fprintf(stderr, "govc: mkdir: %s\n", store_errmsg());
+				refused(fs, "mkdir", name);
 			fs_reply_store_error(req, rc, "mkdir");
 			return;
 		}

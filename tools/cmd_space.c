@@ -4,7 +4,10 @@
  */
 #include "config.h"
 
+#include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +28,17 @@ static const struct {
 	{ "events", "the event log" },
 	{ "reflog", "ref history" },
 };
+
+static uint64_t cache_bytes;
+
+static int add_bytes(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	cache_bytes += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
 
 int cmd_du(int argc, char **argv)
 {
@@ -72,6 +86,16 @@ int cmd_du(int argc, char **argv)
 	govc_human_size(a, sizeof(a), u.used_bytes);
 	govc_human_size(b, sizeof(b), u.file_bytes);
 	printf("in use %s of a %s file (govc compact STORE gives the rest back)\n", a, b);
+	{
+		char dir[4200];
+		snprintf(dir, sizeof(dir), "%s/build-cache", argv[1]);
+		cache_bytes = 0;
+		if (nftw(dir, add_bytes, 32, FTW_PHYS | FTW_MOUNT) == 0 && cache_bytes) {
+			govc_human_size(a, sizeof(a), cache_bytes);
+			printf("build cache %s beside it: unpacked layers, RUN cache mounts"
+			       " (govc gc --build-cache removes it)\n", a);
+		}
+	}
 	return 0;
 }
 

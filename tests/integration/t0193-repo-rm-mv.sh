@@ -7,7 +7,10 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 setup
-plan 14
+plan 16
+
+check_fails "mkdir of a repository named 'a b' is refused" mkdir "$M/repos/a b"
+check "the refusal and its reason are an event and in daemon.log" sh -c "grep '\"type\":\"refused\"' '$M/events' | grep -q '\"name\":\"a b\"' && grep -q 'mkdir: .*a b' '$S/daemon.log'"
 
 mkdir "$M/repos/typo"
 check "rmdir removes a repository with no commit and no file" rmdir "$M/repos/typo"

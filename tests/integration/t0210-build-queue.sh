@@ -9,7 +9,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 setup
-plan 25
+plan 26
 
 B=$S/builds
 is() { [ "$1" = "$2" ]; }
@@ -95,6 +95,17 @@ put "$B/app/12" status queued
 remount
 check "a record left queued by an earlier daemon is marked failed at mount" \
 	sh -c "[ \"\$(cat '$M/builds/app/12/status')\" = failed ] && grep -q 'not started' '$M/builds/app/12/error'"
+
+# -o no_builds: commits queue nothing
+MOUNT_OPTS=no_builds
+remount
+before=$(records r)
+echo a3 > "$M/repos/r/a"
+wait_for_commit r 4
+sleep 1.5
+check "with -o no_builds a commit of what COPY reads queues nothing" is "$(records r)" "$before"
+MOUNT_OPTS=
+remount
 
 # ---- end to end: the daemon runs `govc build` --------------------------------
 if ! "$GOVC" build --help >/dev/null 2>&1; then
