@@ -195,26 +195,24 @@ static int affects(struct fs *fs, const char *repo, const char *hex)
 	struct store_txn *t;
 	git_oid id, tree, parent, old_tree;
 	int64_t when;
-	int rc, root;
+	int rc = store_txn_begin(&t, fs->store, 0), root;
 
-	rc = store_txn_begin(&t, fs->store, 0);
 	if (rc)
 		return rc;
+	/* the history reads run beside T, in short transactions of their own */
 	rc = store_object_prefix(t, hex, strlen(hex), &id);
-	store_txn_abort(t);
 	if (rc == 0)
 		rc = store_commit_read(fs->store, repo, &id, &when, &tree);
-	root = rc ? rc : store_commit_parent(fs->store, repo, &id, &parent);
-	if (root < 0)
-		return root;
-	if (root == 0 && (rc = store_commit_read(fs->store, repo, &parent, &when, &old_tree)))
-		return rc;
-	rc = store_txn_begin(&t, fs->store, 0);
-	if (rc)
-		return rc;
-	rc = trigger_load(t, &tree, &tr);
-	if (rc == 0 && tr.file)
-		rc = store_tree_diff(t, root ? NULL : &old_tree, &tree, on_change, &tr);
+	if (rc == 0)
+		rc = trigger_load(t, &tree, &tr);
+	if (rc == 0 && tr.file) {	/* most commits stop here: no Govcfile */
+		root = store_commit_parent(fs->store, repo, &id, &parent);
+		rc = root < 0 ? root : 0;
+		if (root == 0)
+			rc = store_commit_read(fs->store, repo, &parent, &when, &old_tree);
+		if (rc == 0)
+			rc = store_tree_diff(t, root ? NULL : &old_tree, &tree, on_change, &tr);
+	}
 	store_txn_abort(t);
 	bld_file_free(tr.govcfile);
 	bld_ignore_free(tr.ignore);
