@@ -93,6 +93,7 @@ enum fs_kind {
 	FS_K_TREE,		/* a directory of a commit snapshot */
 	FS_K_BLOB,		/* a file of a commit snapshot */
 	FS_K_LINK,		/* a symlink of a commit snapshot */
+	FS_K_SPECIAL,		/* a fifo, socket or device of a commit snapshot */
 	FS_K_LOG,		/* log/<repo> */
 	/* image views (view_images.c); all interned, see fs_node_intern */
 	FS_K_IMG_DIR,		/* images/<prefix>/: key = the name so far */
@@ -123,6 +124,13 @@ struct fs_node {
 	uint32_t mode;
 	uint64_t size;
 	int64_t time;		/* commit time, seconds */
+	/* snapshots of a commit with extras (store/extras.h): the commit,
+	 * and in KEY the node's path (trees; "" at the root) */
+	git_oid commit;		/* zero: the commit has none */
+	uint32_t nlink;		/* 0: 1 */
+	int owned;		/* uid and gid are the file's own */
+	uint32_t uid, gid;
+	uint64_t rdev;
 	/* image views, immutable after creation; KEY and TARGET are owned by
 	 * the node and freed with it, which cannot happen while the kernel
 	 * holds the node, so a copy's pointers stay valid for a request */
@@ -253,7 +261,8 @@ void fs_reply_store_error(fuse_req_t req, int rc, const char *op);
 
 /* worktree_ops.c: operations on working-tree inodes */
 extern const struct fuse_lowlevel_ops fs_ops;
-void fs_wt_attr(const struct store_inode *n, struct stat *st);
+/* fs_wt_attr - working-tree inode N's attributes (nlink counted in T) */
+int fs_wt_attr(struct store_txn *t, const struct store_inode *n, struct stat *st);
 void fs_listings_free(struct fs *fs);
 /*
  * fs_reply_pieces - answer a read with N pieces borrowed from T (call it

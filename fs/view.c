@@ -43,6 +43,7 @@ static const struct {
 static const enum fs_view kind_views[] = {
 	[FS_K_COMMITS_REPO] = FS_V_COMMITS, [FS_K_TREE] = FS_V_COMMITS,
 	[FS_K_BLOB] = FS_V_COMMITS,	    [FS_K_LINK] = FS_V_COMMITS,
+	[FS_K_SPECIAL] = FS_V_COMMITS,
 	[FS_K_LOG] = FS_V_LOG,		    [FS_K_IMG_DIR] = FS_V_IMAGES,
 	[FS_K_IMG_TAGS] = FS_V_IMAGES,	    [FS_K_IMG_TAG] = FS_V_IMAGES,
 	[FS_K_IMG_LAYERS] = FS_V_IMAGES,    [FS_K_IMG_LINK] = FS_V_IMAGES,
@@ -121,9 +122,10 @@ void fs_dynamic_attr(struct fs *fs, const struct fs_node *n, struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->id;
 	st->st_mode = n->mode;
-	st->st_nlink = 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
+	st->st_nlink = n->nlink ? n->nlink : 1;
+	st->st_uid = n->owned ? n->uid : fs->uid;
+	st->st_gid = n->owned ? n->gid : fs->gid;
+	st->st_rdev = (dev_t)n->rdev;
 	st->st_size = (off_t)n->size;
 	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
 	st->st_blksize = 4096;

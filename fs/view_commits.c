@@ -9,7 +9,11 @@
  * --delete commits/<repo>/<id>/ repos/<repo>/` restores exactly the
  * committed tree; writes get EROFS from the view, whatever the mode says.
  * Owners are the mounting user's and times the commit's: a commit records
- * neither.
+ * neither, for what its git tree holds.  What the tree cannot hold comes
+ * from the commit's extras (store/extras.h): fifos, sockets and devices
+ * are listed with their own mode, owners and device number, and the names
+ * of one hard-linked file are one node (interned by commit and group), so
+ * they show one inode number and their nlink.
  *
  * Snapshots are immutable, so their entries and attributes are cached by
  * the kernel for long; the lists of repositories and commits change, so
@@ -25,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "fs/fs_int.h"
+#include "store/extras.h"
 #include "store/git.h"
 #include "store/object.h"
 #include "store/repo.h"
@@ -44,6 +49,83 @@ static int missing(int rc, const char *what, const git_oid *id, const char *repo
 			   store_oid_fmt(hex, id), repo);
 }
 
+static int has_extras(const struct fs_node *n)
+{
+	return !git_oid_is_zero(&n->commit);
+}
+
+/* child_path - the path of NAME in snapshot directory DIR, which has
+ * extras; malloc'd, NULL when out of memory */
+static char *child_path(const struct fs_node *dir, const char *name)
+{
+	size_t dl = dir->key_len, nl = strlen(name);
+	char *p = malloc(dl + nl + 2);
+
+	if (!p)
+		return NULL;
+	if (dl) {
+		memcpy(p, dir->key, dl);
+		p[dl] = '/';
+	}
+	memcpy(p + (dl ? dl + 1 : 0), name, nl + 1);
+	return p;
+}
+
+/* extra_entry - E for node N, which the extras entry X describes: the
+ * names of one hard-linked file are one node */
+static int extra_entry(struct fs *fs, struct fs_node *n, const struct store_extra *x,
+		       struct fuse_entry_param *e)
+{
+	n->nlink = x->nlink;
+	if (!x->group)
+		return fs_new_entry(fs, n, FS_FOREVER, e);
+	n->key_a = x->group;
+	n->key = malloc(GIT_OID_RAWSZ);
+	if (!n->key)
+		return -ENOMEM;
+	memcpy(n->key, n->commit.id, GIT_OID_RAWSZ);
+	n->key_len = GIT_OID_RAWSZ;
+	return fs_intern_entry(fs, n, FS_FOREVER, e);
+}
+
+/* extra_of - the extras entry of NAME in snapshot directory PARENT into
+ * *X: 0, -ENOENT if none, or another negative errno */
+static int extra_of(struct store_txn *t, const struct fs_node *parent, const char *name,
+		    struct store_extra *x)
+{
+	char *path = child_path(parent, name);
+	int rc;
+
+	if (!path)
+		return -ENOMEM;
+	rc = store_extras_find(t, &parent->commit, path, x);
+	free(path);
+	x->path = NULL;
+	return rc;
+}
+
+/* special_entry - NAME in PARENT, which its tree does not hold: a fifo,
+ * socket or device of the commit's extras, or -ENOENT */
+static int special_entry(struct fs *fs, struct store_txn *t, const struct fs_node *parent,
+			 const char *name, struct fuse_entry_param *e)
+{
+	struct fs_node n = { .time = parent->time, .kind = FS_K_SPECIAL, .owned = 1 };
+	struct store_extra x;
+	int rc = extra_of(t, parent, name, &x);
+
+	if (rc)
+		return rc;
+	if (!store_extras_is_special(&x))
+		return -ENOENT;
+	snprintf(n.repo, sizeof(n.repo), "%s", parent->repo);
+	n.commit = parent->commit;
+	n.mode = x.mode;
+	n.uid = x.uid;
+	n.gid = x.gid;
+	n.rdev = x.rdev;
+	return extra_entry(fs, &n, &x, e);
+}
+
 /* entry_from_tree - the node for NAME inside snapshot tree PARENT. */
 static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_node *parent,
 			   const char *name, struct fuse_entry_param *e)
@@ -58,6 +140,8 @@ static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_n
 	if (rc)
 		return missing(rc, "tree", &parent->oid, parent->repo);
 	rc = store_tree_find(body, len, name, &te);
+	if (rc == -ENOENT && has_extras(parent))
+		return special_entry(fs, t, parent, name, e);
 	if (rc)
 		return rc;
 	snprintf(n.repo, sizeof(n.repo), "%s", parent->repo);
@@ -79,6 +163,26 @@ static int entry_from_tree(struct fs *fs, struct store_txn *t, const struct fs_n
 		n.mode = te.mode == 0120000 ? (S_IFLNK | 0777)
 			 : (te.mode & 0111)  ? (S_IFREG | 0755)
 					     : (S_IFREG | 0644);
+	}
+	if (has_extras(parent)) {
+		struct store_extra x;
+
+		n.commit = parent->commit;
+		if (n.kind == FS_K_TREE) {	/* its children need their paths */
+			n.key = child_path(parent, name);
+			if (!n.key)
+				return -ENOMEM;
+			n.key_len = strlen(n.key);
+			rc = fs_new_entry(fs, &n, FS_FOREVER, e);
+			if (rc)
+				free(n.key);
+			return rc;
+		}
+		rc = extra_of(t, parent, name, &x);
+		if (rc == 0 && x.group)
+			return extra_entry(fs, &n, &x, e);
+		if (rc && rc != -ENOENT)
+			return rc;
 	}
 	return fs_new_entry(fs, &n, FS_FOREVER, e);
 }
@@ -117,7 +221,15 @@ static int resolve_commit(struct fs *fs, struct store_txn *t, const char *repo, 
 	n->time = when;
 	n->kind = FS_K_TREE;
 	n->mode = S_IFDIR | SNAPSHOT_DIR_MODE;	/* the repository's root */
-	return 0;
+	rc = store_extras_get(t, &id, &body, &len);
+	if (rc == 0 && len) {
+		n->commit = id;
+		n->key = strdup("");	/* the root's path */
+		n->key_len = 0;
+		if (!n->key)
+			rc = -ENOMEM;
+	}
+	return rc;
 }
 
 static int commits_lookup(struct fs *fs, struct store_txn *t, const struct fs_node *dir,
@@ -144,7 +256,11 @@ static int commits_lookup(struct fs *fs, struct store_txn *t, const struct fs_no
 	case FS_K_COMMITS_REPO:
 		snprintf(n.repo, sizeof(n.repo), "%s", dir->repo);
 		rc = resolve_commit(fs, t, dir->repo, name, &n);
-		return rc ? rc : fs_new_entry(fs, &n, FS_FOREVER, e);
+		if (rc == 0)
+			rc = fs_new_entry(fs, &n, FS_FOREVER, e);
+		if (rc)
+			free(n.key);
+		return rc;
 	case FS_K_TREE:
 		return entry_from_tree(fs, t, dir, name, e);
 	default:
@@ -173,6 +289,24 @@ static int add_commit(const git_oid *id, void *arg)
 	return fs_dirlist_add(arg, store_oid_fmt(hex, id));
 }
 
+/* The special files of one snapshot directory, for its listing. */
+struct special_list {
+	const char *dir;	/* its path */
+	size_t dlen;
+	struct fs_dirlist *out;
+};
+
+static int list_special(const struct store_extra *x, void *arg)
+{
+	struct special_list *l = arg;
+	const char *slash = strrchr(x->path, '/');
+	size_t plen = slash ? (size_t)(slash - x->path) : 0;
+
+	if (!store_extras_is_special(x) || plen != l->dlen || memcmp(x->path, l->dir, plen))
+		return 0;
+	return fs_dirlist_add(l->out, slash ? slash + 1 : x->path);
+}
+
 static int commits_list(struct fs *fs, struct store_txn *t, const struct fs_node *dir,
 			struct fs_dirlist *out)
 {
@@ -192,8 +326,11 @@ static int commits_list(struct fs *fs, struct store_txn *t, const struct fs_node
 		return -ENOTDIR;
 	}
 	rc = store_object_read(t, &dir->oid, NULL, &body, &len);
-	if (rc == -ENOENT && memcmp(&dir->oid, &(git_oid){ 0 }, sizeof(dir->oid)))
-		return 0;	/* the empty tree need not be stored */
+	if (rc == -ENOENT && memcmp(&dir->oid, &(git_oid){ 0 }, sizeof(dir->oid))) {
+		body = NULL;	/* the empty tree need not be stored */
+		len = 0;
+		rc = 0;
+	}
 	if (rc)
 		return rc;
 	while ((rc = store_tree_next(body, len, &pos, &te)) == 1) {
@@ -201,6 +338,12 @@ static int commits_list(struct fs *fs, struct store_txn *t, const struct fs_node
 		snprintf(name, sizeof(name), "%.*s", (int)te.namelen, te.name);
 		if ((rc = fs_dirlist_add(out, name)))
 			return rc;
+	}
+	if (rc == 0 && has_extras(dir)) {
+		struct special_list l = { dir->key, dir->key_len, out };
+		rc = store_extras_get(t, &dir->commit, &body, &len);
+		if (rc == 0)
+			rc = store_extras_foreach(body, len, list_special, &l);
 	}
 	return rc;
 }

@@ -50,12 +50,18 @@ static void ts_from_ns(struct timespec *ts, int64_t ns)
 	ts->tv_nsec = (long)nsec;
 }
 
-void fs_wt_attr(const struct store_inode *n, struct stat *st)
+int fs_wt_attr(struct store_txn *t, const struct store_inode *n, struct stat *st)
 {
+	uint32_t nlink;
+	int rc = store_wt_nlink(t, n, &nlink);
+
+	if (rc)
+		return rc;
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
 	st->st_mode = n->mode;
-	st->st_nlink = (n->flags & STORE_INO_ORPHAN) ? 0 : 1;
+	st->st_nlink = nlink;
+	st->st_rdev = (dev_t)n->rdev;
 	st->st_uid = n->uid;
 	st->st_gid = n->gid;
 	st->st_size = (off_t)n->size;
@@ -64,6 +70,7 @@ void fs_wt_attr(const struct store_inode *n, struct stat *st)
 	ts_from_ns(&st->st_atim, n->atime_ns);
 	ts_from_ns(&st->st_mtim, n->mtime_ns);
 	ts_from_ns(&st->st_ctim, n->ctime_ns);
+	return 0;
 }
 
 double fs_wt_timeout(void)
@@ -81,8 +88,8 @@ int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino, struct fuse_en
 	memset(e, 0, sizeof(*e));
 	e->ino = ino;
 	e->attr_timeout = e->entry_timeout = fs_wt_timeout();
-	fs_wt_attr(&n, &e->attr);
-	return fs_node_ref(fs, ino, 1);
+	rc = fs_wt_attr(t, &n, &e->attr);
+	return rc ? rc : fs_node_ref(fs, ino, 1);
 }
 
 void fs_reply_store_error(fuse_req_t req, int rc, const char *op)
@@ -359,14 +366,16 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	if (begin(req, &t, 1))
 		return;
-	rc = finish(t, store_wt_setattr(t, ino, &a, &n));
+	rc = store_wt_setattr(t, ino, &a, &n);
+	if (rc == 0)
+		rc = fs_wt_attr(t, &n, &st);
+	rc = finish(t, rc);
 	if (rc) {
 		fs_reply_store_error(req, rc, "setattr");
 		return;
 	}
-	if (a.mask & (STORE_ATTR_SIZE | STORE_ATTR_MODE))
+	if (a.mask & (STORE_ATTR_SIZE | STORE_ATTR_MODE | STORE_ATTR_UID | STORE_ATTR_GID))
 		fs_changed(fs_of(req));
-	fs_wt_attr(&n, &st);
 	fuse_reply_attr(req, &st, fs_wt_timeout());
 }
 
@@ -383,7 +392,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /* make_node - create NAME in PARENT and reply with its entry (or open it). */
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		      const char *target, struct fuse_file_info *fi)
+		      const char *target, dev_t rdev, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -415,7 +424,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	if (begin(req, &t, 1))
 		return;
-	rc = store_wt_mknode(t, parent, name, mode, ctx->uid, ctx->gid, target, &n);
+	rc = store_wt_mknode(t, parent, name, mode, ctx->uid, ctx->gid, target, (uint64_t)rdev, &n);
 	if (rc == 0)
 		rc = fs_wt_entry(fs, t, n.ino, &e);
 	rc = finish(t, rc);
@@ -441,23 +450,23 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	make_node(req, parent, name, mode, NULL, NULL);
+	make_node(req, parent, name, mode, NULL, rdev, NULL);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	make_node(req, parent, name, S_IFDIR | (mode & 07777), NULL, NULL);
+	make_node(req, parent, name, S_IFDIR | (mode & 07777), NULL, 0, NULL);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	make_node(req, parent, name, S_IFLNK | 0777, link, NULL);
+	make_node(req, parent, name, S_IFLNK | 0777, link, 0, NULL);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	make_node(req, parent, name, S_IFREG | (mode & 07777), NULL, fi);
+	make_node(req, parent, name, S_IFREG | (mode & 07777), NULL, 0, fi);
 }
 
 /*
@@ -511,7 +520,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 		return;
 	}
 	fs_changed(fs);
-	if (!dir && fs_node_orphaned(fs, ino))
+	if (!dir && ino && fs_node_orphaned(fs, ino))
 		free_orphan(fs, ino);
 	fuse_reply_err(req, 0);
 }
@@ -561,8 +570,32 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-	/* a git tree cannot hold a hard link: refuse rather than copy */
-	fuse_reply_err(req, EPERM);
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct store_inode n;
+	struct store_txn *t;
+	int rc;
+
+	if (!fs_is_wt(ino) || !fs_is_wt(newparent)) {
+		struct fs_node dir;
+		const struct fs_view_ops *v = fs_view_of(fs, newparent, &dir);
+
+		fuse_reply_err(req, fs_is_wt(ino) || fs_is_wt(newparent) ? EXDEV
+				    : v ? v->change_errno : EROFS);
+		return;
+	}
+	if (begin(req, &t, 1))
+		return;
+	rc = store_wt_link(t, ino, newparent, newname, &n);
+	if (rc == 0)
+		rc = fs_wt_entry(fs, t, n.ino, &e);
+	rc = finish(t, rc);
+	if (rc) {
+		fs_reply_store_error(req, rc, "link");
+		return;
+	}
+	fs_changed(fs);
+	fuse_reply_entry(req, &e);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1243,7 +1276,7 @@ static int repos_getattr(struct fs *fs, struct store_txn *t, const struct fs_nod
 	}
 	rc = store_inode_get(t, node->id, &n);
 	if (rc == 0)
-		fs_wt_attr(&n, st);
+		rc = fs_wt_attr(t, &n, st);
 	return rc;
 }
 

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "store/commit.h"
+#include "store/extras.h"
 #include "store/git.h"
 #include "store/object.h"
 #include "store/repo.h"
@@ -380,6 +381,158 @@ static int build_tree(struct walk *w, uint64_t dir, struct ignore_scope *up, str
 	return rc;
 }
 
+/* ---- extras: what the tree cannot hold (extras.h) ------------------------- */
+
+struct extras_walk {
+	struct util_buf *body;
+	size_t found;
+};
+
+/* collect_extra - record child C if a git tree cannot hold it (ARG, a
+ * struct extras_walk); enter directories flagged STORE_INO_EXTRAS and
+ * clear the flag of those with nothing below any more */
+static int collect_extra(struct walk *w, struct child *c, struct ignore_scope *scope, void *arg)
+{
+	struct extras_walk *x = arg;
+	struct store_extra e = {
+		.path = w->path, .mode = c->ino.mode, .uid = c->ino.uid, .gid = c->ino.gid,
+		.rdev = c->ino.rdev,
+		.group = (c->ino.flags & STORE_INO_LINKS) ? c->ino.ino : 0,
+	};
+
+	if (S_ISDIR(c->ino.mode)) {
+		size_t before = x->found;
+		struct store_inode d;
+		int rc;
+
+		if (!(c->ino.flags & STORE_INO_EXTRAS))
+			return 0;
+		rc = walk_children(w, c->ino.ino, scope, c, collect_extra, x);
+		if (rc || x->found != before)
+			return rc;
+		rc = store_inode_get(w->t, c->ino.ino, &d);
+		if (rc == 0) {
+			d.flags &= ~(uint32_t)STORE_INO_EXTRAS;
+			rc = store_inode_put(w->t, &d);
+		}
+		return rc;
+	}
+	if (!store_wt_is_extra(&c->ino))
+		return 0;
+	x->found++;
+	return store_extras_add(x->body, &e);
+}
+
+/*
+ * collect_extras - the extras record of the working tree at ROOT into
+ * BODY: a walk of the directories flagged STORE_INO_EXTRAS only, with the
+ * commit's rules (an ignored special file is not committed either).
+ */
+static int collect_extras(struct walk *w, uint64_t root, struct util_buf *body)
+{
+	struct extras_walk x = { .body = body };
+	struct child self = { .name = "" };
+	int rc = store_inode_get(w->t, root, &self.ino);
+
+	if (rc || !(self.ino.flags & STORE_INO_EXTRAS))
+		return rc;
+	rc = walk_children(w, root, NULL, NULL, collect_extra, &x);
+	if (rc == 0 && x.found == 0) {
+		rc = store_inode_get(w->t, root, &self.ino);
+		self.ino.flags &= ~(uint32_t)STORE_INO_EXTRAS;
+		if (rc == 0)
+			rc = store_inode_put(w->t, &self.ino);
+	}
+	return rc;
+}
+
+/* The changes between two extras records, for the commit message. */
+struct extras_diff {
+	const void *other;	/* the record compared with */
+	size_t other_len;
+	int old_side;		/* walking the old record */
+	int links;		/* report hard-link changes too */
+	int (*cb)(enum store_change c, const char *path, void *arg);
+	void *arg;
+};
+
+static int extras_differ(const struct store_extra *a, const struct store_extra *b)
+{
+	return a->mode != b->mode || a->uid != b->uid || a->gid != b->gid || a->rdev != b->rdev ||
+	       !a->group != !b->group || a->nlink != b->nlink;
+}
+
+static int diff_extra(const struct store_extra *e, void *arg)
+{
+	struct extras_diff *d = arg;
+	struct store_extra o;
+	int found, special = store_extras_is_special(e);
+
+	found = store_extras_lookup(d->other, d->other_len, e->path, &o);
+	if (found < 0)
+		return found;
+	if (found && d->old_side)
+		return 0;	/* compared from the new side */
+	if (found && !extras_differ(e, &o))
+		return 0;
+	special |= found && store_extras_is_special(&o);
+	if (!special && !d->links)
+		return 0;	/* the tree diff shows what moved; else see links */
+	return d->cb(!special || found ? STORE_MODIFIED : d->old_side ? STORE_DELETED : STORE_ADDED,
+		     e->path, d->arg);
+}
+
+/* count_change - a diff callback that counts (ARG: a size_t) */
+static int count_change(enum store_change c, const char *path, void *arg)
+{
+	(void)c;
+	(void)path;
+	++*(size_t *)arg;
+	return 0;
+}
+
+/* diff_one_side - diff_extras' walk of one of the two records */
+static int diff_one_side(struct extras_diff *d, const void *old, size_t olen, const void *new,
+			 size_t nlen)
+{
+	int rc;
+
+	d->other = new;
+	d->other_len = nlen;
+	d->old_side = 1;
+	rc = store_extras_foreach(old, olen, diff_extra, d);
+	d->other = old;
+	d->other_len = olen;
+	d->old_side = 0;
+	return rc ? rc : store_extras_foreach(new, nlen, diff_extra, d);
+}
+
+/*
+ * diff_extras - report the special files added, removed or changed
+ * between records OLD and NEW.  Names whose hard links alone changed are
+ * reported (as modified) only when nothing else is, TREE_QUIET saying the
+ * tree diff reported nothing: a link made or removed shows there.
+ */
+static int diff_extras(const void *old, size_t olen, const void *new, size_t nlen,
+		       int tree_quiet,
+		       int (*cb)(enum store_change c, const char *path, void *arg), void *arg)
+{
+	struct extras_diff d = { .cb = cb, .arg = arg };
+	size_t specials = 0;
+	int rc;
+
+	if (olen == nlen && (!olen || !memcmp(old, new, olen)))
+		return 0;
+	if (tree_quiet) {	/* first count what would be reported */
+		struct extras_diff c = { .cb = count_change, .arg = &specials };
+		rc = diff_one_side(&c, old, olen, new, nlen);
+		if (rc)
+			return rc;
+	}
+	d.links = tree_quiet && specials == 0;
+	return diff_one_side(&d, old, olen, new, nlen);
+}
+
 /* ---- tree diff ---------------------------------------------------------- */
 
 /* Git orders tree entries by name, comparing a directory as "name/". */
@@ -610,8 +763,10 @@ static int raise_commit_event(struct store_txn *t, const char *repo, const char 
 	return store_event_raise(t, ev);
 }
 
+/* make_commit - the commit of TREE_ID and the extras record EXTRAS on
+ * REPO's BRANCH, unless both are its parent's */
 static int make_commit(struct walk *w, const char *repo, const char *branch, const git_oid *tree_id,
-		       git_oid *out)
+		       const struct util_buf *extras, git_oid *out)
 {
 	char refname[STORE_REF_NAME_MAX + 1];
 	struct change_list changes = { .body = UTIL_BUF_INIT(MESSAGE_MAX), .paths = json_array() };
@@ -619,7 +774,9 @@ static int make_commit(struct walk *w, const char *repo, const char *branch, con
 	git_tree *tree = NULL;
 	git_signature *sig = NULL;
 	git_oid parent_id, old_tree;
-	char *msg = NULL;
+	char *msg = NULL, *old_extras = NULL;
+	const void *body;
+	size_t old_len = 0;
 	int have_parent, rc;
 
 	snprintf(refname, sizeof(refname), "refs/heads/%s", branch);
@@ -633,10 +790,21 @@ static int make_commit(struct walk *w, const char *repo, const char *branch, con
 		if (rc)
 			goto out;
 		git_oid_cpy(&old_tree, git_commit_tree_id(parent));
-		if (git_oid_equal(&old_tree, tree_id))
+		rc = store_extras_get(w->t, &parent_id, &body, &old_len);
+		if (rc == 0 && old_len && !(old_extras = malloc(old_len)))
+			rc = store_error(-ENOMEM, "out of memory");
+		if (rc)
+			goto out;
+		if (old_len)
+			memcpy(old_extras, body, old_len);
+		if (git_oid_equal(&old_tree, tree_id) && old_len == extras->len &&
+		    (!old_len || !memcmp(old_extras, extras->ptr, old_len)))
 			goto out;	/* nothing to commit */
 	}
 	rc = store_tree_diff(w->t, have_parent ? &old_tree : NULL, tree_id, note_change, &changes);
+	if (rc == 0)
+		rc = diff_extras(old_extras, old_len, extras->ptr, extras->len, changes.count == 0,
+				 note_change, &changes);
 	if (rc || (!have_parent && changes.count == 0))
 		goto out;
 	msg = commit_message(&changes);
@@ -653,8 +821,11 @@ static int make_commit(struct walk *w, const char *repo, const char *branch, con
 						       (const git_commit **)&parent),
 				     "creating a commit");
 	if (rc == 0)
+		rc = store_extras_put(w->t, out, extras->ptr, extras->len);
+	if (rc == 0)
 		rc = raise_commit_event(w->t, repo, branch, out, &changes);
 out:
+	free(old_extras);
 	git_signature_free(sig);
 	git_tree_free(tree);
 	git_commit_free(parent);
@@ -842,6 +1013,7 @@ int store_wt_check_dirty(struct store_txn *t, const char *repo, const char *bran
 int store_wt_commit(struct store *s, const char *repo, const char *branch, git_oid *out)
 {
 	struct walk w = { 0 };
+	struct util_buf extras = UTIL_BUF_INIT(STORE_EXTRAS_MAX);
 	struct store_inode root;
 	uint64_t root_ino;
 	git_oid tree_id;
@@ -870,7 +1042,10 @@ int store_wt_commit(struct store *s, const char *repo, const char *branch, git_o
 	if (rc == 0)
 		rc = build_tree(&w, root_ino, NULL, NULL, &tree_id);
 	if (rc == 0)
-		rc = make_commit(&w, repo, branch, &tree_id, out);
+		rc = collect_extras(&w, root_ino, &extras);
+	if (rc == 0)
+		rc = make_commit(&w, repo, branch, &tree_id, &extras, out);
+	util_buf_release(&extras);
 	git_repository_free(w.repo);
 	if (rc) {
 		store_txn_abort(w.t);
@@ -900,6 +1075,28 @@ static int log_change(enum store_change c, const char *path, void *arg)
 	return rc ? store_error(rc, "cannot list '%s' in the log", path) : 0;
 }
 
+/* log_extras - the changes of commit ID's extras since PARENT's (NULL:
+ * none) into the log line L */
+static int log_extras(struct store_txn *t, const git_oid *parent, const git_oid *id,
+		      struct log_line *l)
+{
+	const void *body, *pbody = NULL;
+	size_t len, plen = 0;
+	char *copy = NULL;
+	int rc = parent ? store_extras_get(t, parent, &pbody, &plen) : 0;
+
+	if (rc == 0 && plen && !(copy = malloc(plen)))	/* outlives the next read */
+		rc = store_error(-ENOMEM, "out of memory");
+	if (copy)
+		memcpy(copy, pbody, plen);
+	if (rc == 0)
+		rc = store_extras_get(t, id, &body, &len);
+	if (rc == 0)
+		rc = diff_extras(copy, plen, body, len, l->count == 0, log_change, l);
+	free(copy);
+	return rc;
+}
+
 static int log_one(struct store_txn *t, git_commit *c,
 		   int (*cb)(const char *line, void *arg), void *arg)
 {
@@ -917,6 +1114,8 @@ static int log_one(struct store_txn *t, git_commit *c,
 	if (git_commit_parentcount(c) > 0 && git_commit_parent(&parent, c, 0) == 0)
 		parent_tree = git_commit_tree_id(parent);
 	rc = store_tree_diff(t, parent_tree, git_commit_tree_id(c), log_change, &l);
+	if (rc == 0)
+		rc = log_extras(t, parent ? git_commit_id(parent) : NULL, git_commit_id(c), &l);
 	git_commit_free(parent);
 	if (rc)
 		goto out;

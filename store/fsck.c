@@ -522,6 +522,24 @@ static int check_root(const char *repo, const char *branch, uint64_t root, void 
 	return util_hashset_add(&f->roots, &root) < 0 ? -ENOMEM : 0;
 }
 
+/* other_name - 1 if the links table holds NAME in PARENT as one of hard
+ * linked file N's names (not its record's), 0 if not */
+static int other_name(struct fsck *f, const struct store_inode *n, uint64_t parent,
+		      const char *name, size_t nlen)
+{
+	unsigned char key[16 + STORE_NAME_MAX];
+	MDB_val v;
+	int rc;
+
+	if (!(n->flags & STORE_INO_LINKS) || S_ISDIR(n->mode))
+		return 0;
+	store_be64_put(key, n->ino);
+	store_be64_put(key + 8, parent);
+	memcpy(key + 16, name, nlen);
+	rc = store_get(f->t, TBL_LINKS, key, 16 + nlen, &v);
+	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+}
+
 /* check_dirent - one directory entry: "be64 parent + name -> be64 ino". */
 static int check_dirent(struct fsck *f, const MDB_val *k, const MDB_val *v)
 {
@@ -560,14 +578,17 @@ static int check_dirent(struct fsck *f, const MDB_val *k, const MDB_val *v)
 	}
 	if (rc)
 		return rc;
-	if (n.parent != parent || (n.flags & STORE_INO_ORPHAN))
+	rc = n.parent != parent ? other_name(f, &n, parent, name, nlen) : 1;
+	if (rc < 0)
+		return rc;
+	if (!rc || (n.flags & STORE_INO_ORPHAN))
 		problem(f, "directory %llu: entry '%.*s' names inode %llu, whose parent is %llu%s",
 			(unsigned long long)parent, (int)nlen, name, (unsigned long long)ino,
 			(unsigned long long)n.parent,
 			(n.flags & STORE_INO_ORPHAN) ? " (an orphan)" : "");
 	rc = util_hashset_add(&f->linked, &ino);
-	if (rc == 0)
-		problem(f, "inode %llu: named by more than one directory entry (a hard link)",
+	if (rc == 0 && !(n.flags & STORE_INO_LINKS))
+		problem(f, "inode %llu: named by more than one directory entry, but not a hard link",
 			(unsigned long long)ino);
 	return rc < 0 ? rc : 0;
 }
@@ -674,7 +695,8 @@ static int check_inode(struct fsck *f, const MDB_val *k, const MDB_val *v)
 		return check_dir(f, &n);
 	else if (S_ISLNK(n.mode) && !n.target)
 		problem(f, "symlink inode %llu: no target", (unsigned long long)ino);
-	else if (!S_ISLNK(n.mode))
+	else if (!S_ISLNK(n.mode) && !S_ISFIFO(n.mode) && !S_ISSOCK(n.mode) &&
+		 !S_ISCHR(n.mode) && !S_ISBLK(n.mode))
 		problem(f, "inode %llu: unknown file type %o", (unsigned long long)ino, n.mode);
 	return 0;
 }

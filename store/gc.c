@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "store/gc.h"
+#include "store/extras.h"
 #include "store/ingest.h"
 #include "store/object.h"
 #include "store/oci_int.h"
@@ -771,6 +772,9 @@ static int sweep_one(struct gc *g, struct cand *c, struct store_gc_stats *st, un
 		rc = store_del(g->t, TBL_OBJECTS, c->key, GIT_OID_RAWSZ);
 		if (rc == -ENOENT)
 			return 1;
+		/* a commit's extras go with it (extras.h) */
+		if (rc == 0)
+			rc = store_extras_delete(g->t, &id);
 		if (rc)
 			return rc;
 		st->objects++;

@@ -56,6 +56,8 @@ static const char *const table_names[TBL__COUNT] = {
 	[TBL_OCI_FILES] = "oci_files",
 	[TBL_OCI_META] = "oci_meta",
 	[TBL_YOUNG] = "young",
+	[TBL_LINKS] = "links",
+	[TBL_EXTRAS] = "extras",
 };
 
 static __thread char errmsg[STORE_ERRMSG_MAX];

@@ -13,6 +13,8 @@
  *   dirents    working tree directory entries         be64 parent + name -> be64 ino
  *   chunks     contents of files written since commit be64 ino + be64 idx -> bytes
  *   xattrs     extended attributes                    be64 ino + name -> value
+ *   links      a file's names beyond its record's     be64 ino + be64 parent + name -> ""
+ *   extras     what a commit's tree cannot hold       commit oid[20] -> records (commit.c)
  *   events     the event log                          be64 byte offset -> line + '\n'
  *   oci_*      OCI blobs, manifests, tags, layer index (oci.c)
  */
@@ -43,6 +45,8 @@ enum store_table {
 	TBL_OCI_FILES,
 	TBL_OCI_META,
 	TBL_YOUNG,
+	TBL_LINKS,
+	TBL_EXTRAS,
 	TBL__COUNT
 };
 

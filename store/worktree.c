@@ -29,7 +29,8 @@
 #define XATTR_NAME_MAX_LEN 255
 
 /* The inode record as stored (host byte order), followed by a symlink's
- * target bytes. */
+ * target bytes, a regular file's be64 chunk owner (when not its ino) or a
+ * device's be64 rdev. */
 struct inode_disk {
 	uint64_t parent, size, base_len;
 	int64_t atime_ns, mtime_ns, ctime_ns;
@@ -81,11 +82,14 @@ static void decode(struct store_inode *out, uint64_t ino, const MDB_val *v)
 	out->flags = d.flags;
 	git_oid_fromraw(&out->id, d.id);
 	out->owner = ino;
+	out->rdev = 0;
 	out->target = NULL;
 	if (v->mv_size > sizeof(d) && S_ISLNK(d.mode))
 		out->target = (const char *)v->mv_data + sizeof(d);
 	else if (v->mv_size == sizeof(d) + 8 && S_ISREG(d.mode))
 		out->owner = store_be64_get((const unsigned char *)v->mv_data + sizeof(d));
+	else if (v->mv_size == sizeof(d) + 8 && (S_ISCHR(d.mode) || S_ISBLK(d.mode)))
+		out->rdev = store_be64_get((const unsigned char *)v->mv_data + sizeof(d));
 }
 
 /* owner - the number file N's chunks are keyed by */
@@ -123,9 +127,14 @@ static int inode_write(struct store_txn *t, const struct store_inode *ino, const
 	void *p;
 	int rc;
 
-	/* a file whose chunks are keyed by another number records it */
+	/* a file whose chunks are keyed by another number records it, and
+	 * a device its number */
 	if (!target && S_ISREG(ino->mode) && owner(ino) != ino->ino) {
 		store_be64_put(own, owner(ino));
+		target = (const char *)own;
+		tlen = sizeof(own);
+	} else if (!target && (S_ISCHR(ino->mode) || S_ISBLK(ino->mode)) && ino->rdev) {
+		store_be64_put(own, ino->rdev);
 		target = (const char *)own;
 		tlen = sizeof(own);
 	}
@@ -276,7 +285,9 @@ static int root_of(struct store_txn *t, uint64_t ino, uint64_t *root)
 	return store_error(-ELOOP, "directory loop at inode %llu", (unsigned long long)ino);
 }
 
-int store_wt_mark_dirty(struct store_txn *t, uint64_t dir)
+/* mark_up - set FLAG on directory DIR and its ancestors, stopping at the
+ * first that has it (its ancestors have it too: the flags' invariant) */
+static int mark_up(struct store_txn *t, uint64_t dir, uint32_t flag)
 {
 	struct store_inode n;
 	int rc;
@@ -285,15 +296,169 @@ int store_wt_mark_dirty(struct store_txn *t, uint64_t dir)
 		rc = store_inode_get(t, dir, &n);
 		if (rc)
 			return rc;
-		if (n.flags & STORE_INO_DIRTY)
-			return 0;	/* ancestors are dirty too (invariant) */
-		n.flags |= STORE_INO_DIRTY;
+		if (n.flags & flag)
+			return 0;
+		n.flags |= flag;
 		rc = store_inode_put(t, &n);
 		if (rc)
 			return rc;
 		dir = n.parent;
 	}
 	return 0;
+}
+
+int store_wt_mark_dirty(struct store_txn *t, uint64_t dir)
+{
+	return mark_up(t, dir, STORE_INO_DIRTY);
+}
+
+/* mark_extras - flag directory DIR and its ancestors: a special file or
+ * a hard link is below (see STORE_INO_EXTRAS) */
+static int mark_extras(struct store_txn *t, uint64_t dir)
+{
+	return mark_up(t, dir, STORE_INO_EXTRAS);
+}
+
+int store_wt_is_extra(const struct store_inode *n)
+{
+	return (n->flags & STORE_INO_LINKS) ||
+	       !(S_ISREG(n->mode) || S_ISDIR(n->mode) || S_ISLNK(n->mode));
+}
+
+/* ---- names: hard links ---------------------------------------------------- */
+
+static size_t link_key(unsigned char *key, uint64_t ino, uint64_t parent, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	store_be64_put(key, ino);
+	store_be64_put(key + 8, parent);
+	memcpy(key + 16, name, nlen);
+	return 16 + nlen;
+}
+
+int store_wt_links_foreach(struct store_txn *t, const struct store_inode *n,
+			   int (*cb)(uint64_t parent, const char *name, void *arg), void *arg)
+{
+	unsigned char key[8];
+	char name[STORE_NAME_MAX + 1];
+	MDB_cursor *c;
+	MDB_val k = { 8, key }, v;
+	int rc;
+
+	if (!(n->flags & STORE_INO_LINKS))
+		return 0;
+	store_be64_put(key, n->ino);
+	rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_LINKS), &c);
+	if (rc)
+		return store_mdb_error(rc, "links");
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= 16 && memcmp(k.mv_data, key, 8) == 0) {
+		size_t nlen = k.mv_size - 16;
+
+		if (nlen == 0 || nlen > STORE_NAME_MAX) {
+			rc = store_error(-EIO, "inode %llu has a corrupt name record",
+					 (unsigned long long)n->ino);
+			break;
+		}
+		memcpy(name, (const char *)k.mv_data + 16, nlen);
+		name[nlen] = '\0';
+		rc = cb(store_be64_get((const unsigned char *)k.mv_data + 8), name, arg);
+		if (rc)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return store_cursor_end(rc, "links");
+}
+
+static int count_name(uint64_t parent, const char *name, void *arg)
+{
+	(void)parent;
+	(void)name;
+	(*(uint32_t *)arg)++;
+	return 0;
+}
+
+int store_wt_nlink(struct store_txn *t, const struct store_inode *n, uint32_t *nlink)
+{
+	*nlink = (n->flags & STORE_INO_ORPHAN) ? 0 : 1;
+	if (S_ISDIR(n->mode) || !(n->flags & STORE_INO_LINKS) || !*nlink)
+		return 0;
+	return store_wt_links_foreach(t, n, count_name, nlink);
+}
+
+/* first_name - store_wt_links_foreach's callback: the first name, and stop */
+struct name_at {
+	uint64_t parent;
+	char name[STORE_NAME_MAX + 1];
+};
+
+static int first_name(uint64_t parent, const char *name, void *arg)
+{
+	struct name_at *at = arg;
+
+	at->parent = parent;
+	snprintf(at->name, sizeof(at->name), "%s", name);
+	return 1;
+}
+
+static int dirty_name(uint64_t parent, const char *name, void *arg)
+{
+	(void)name;
+	return store_wt_mark_dirty(arg, parent);
+}
+
+/* mark_names_dirty - N's content or what the commit records of it
+ * changed: every directory holding one of its names is dirty */
+static int mark_names_dirty(struct store_txn *t, const struct store_inode *n)
+{
+	int rc = n->parent ? store_wt_mark_dirty(t, n->parent) : 0;
+
+	if (rc == 0 && !(n->flags & STORE_INO_ORPHAN))
+		rc = store_wt_links_foreach(t, n, dirty_name, t);
+	return rc;
+}
+
+/*
+ * drop_name - N loses its name NAME in PARENT (the directory entry is
+ * gone already).  With other names left, the record moves to one of them
+ * if it named this one; the last name makes N an orphan.  Writes N.
+ */
+static int orphan(struct store_txn *t, struct store_inode *n);
+
+static int drop_name(struct store_txn *t, struct store_inode *n, uint64_t parent,
+		     const char *name)
+{
+	unsigned char key[16 + STORE_NAME_MAX];
+	struct name_at other;
+	int rc;
+
+	if (!(n->flags & STORE_INO_LINKS))
+		return orphan(t, n);
+	rc = store_del(t, TBL_LINKS, key, link_key(key, n->ino, parent, name));
+	if (rc == -ENOENT) {
+		/* the record's own name: another name takes its place */
+		rc = store_wt_links_foreach(t, n, first_name, &other);
+		if (rc == 1)
+			rc = store_del(t, TBL_LINKS, key,
+				       link_key(key, n->ino, other.parent, other.name));
+		if (rc)
+			return rc ? rc : store_error(-EIO, "inode %llu lost its names",
+						     (unsigned long long)n->ino);
+		n->parent = other.parent;
+	} else if (rc) {
+		return rc;
+	}
+	rc = store_wt_links_foreach(t, n, first_name, &other);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		n->flags &= ~(uint32_t)STORE_INO_LINKS;
+	n->ctime_ns = store_now_ns();
+	rc = store_inode_put(t, n);
+	/* the names left have one fewer sibling: the commit records that */
+	return rc ? rc : mark_names_dirty(t, n);
 }
 
 /* changed - record that NAME in DIR changed; a .gitignore changes what is
@@ -458,18 +623,13 @@ int store_wt_foreach(struct store_txn *t, int dirty_only,
 	return store_cursor_end(rc, "worktrees");
 }
 
-int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name, uint32_t mode,
-		    uint32_t uid, uint32_t gid, const char *target, struct store_inode *out)
+/* name_free - 0 if NAME can be made in directory PARENT, which exists and
+ * is not removed; -EEXIST, -ENOTDIR, -ENOENT */
+static int name_free(struct store_txn *t, uint64_t parent, const char *name)
 {
 	struct store_inode p, existing;
-	int rc = check_name(name);
+	int rc = store_inode_get(t, parent, &p);
 
-	if (rc)
-		return rc;
-	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode))
-		return store_error(-EPERM, "'%s': a repository holds files, directories and symlinks only",
-				   name);
-	rc = store_inode_get(t, parent, &p);
 	if (rc)
 		return rc;
 	if (!S_ISDIR(p.mode))
@@ -477,9 +637,26 @@ int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name, uint
 	if (p.flags & STORE_INO_ORPHAN)
 		return -ENOENT;
 	rc = store_wt_lookup(t, parent, name, &existing);
-	if (rc == 0)
-		return -EEXIST;
-	if (rc != -ENOENT)
+	return rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
+}
+
+int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name, uint32_t mode,
+		    uint32_t uid, uint32_t gid, const char *target, uint64_t rdev,
+		    struct store_inode *out)
+{
+	int rc = check_name(name);
+
+	if (rc)
+		return rc;
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFIFO: case S_IFSOCK: case S_IFCHR:
+	case S_IFBLK:
+		break;
+	default:
+		return store_error(-EINVAL, "'%s': unknown file type %o", name, mode & S_IFMT);
+	}
+	rc = name_free(t, parent, name);
+	if (rc)
 		return rc;
 	rc = new_inode(t, parent, mode, uid, gid, out);
 	if (rc)
@@ -490,6 +667,8 @@ int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name, uint
 			return store_error(-ENAMETOOLONG, "symlink target of '%s' is too long", name);
 		out->size = tl;
 	}
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		out->rdev = rdev;
 	rc = inode_write(t, out, S_ISLNK(mode) ? target : NULL);
 	if (rc == 0)
 		rc = link_entry(t, parent, name, out->ino);
@@ -497,9 +676,62 @@ int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name, uint
 		rc = touch_dir(t, parent);
 	if (rc == 0)
 		rc = changed(t, parent, name);
+	if (rc == 0 && store_wt_is_extra(out))
+		rc = mark_extras(t, parent);
 	if (rc == 0 && S_ISLNK(mode))
 		rc = store_inode_get(t, out->ino, out);	/* target now borrowed */
 	return rc;
+}
+
+int store_wt_link(struct store_txn *t, uint64_t ino, uint64_t newparent, const char *newname,
+		  struct store_inode *out)
+{
+	unsigned char key[16 + STORE_NAME_MAX];
+	struct store_inode n;
+	uint64_t r1 = 0, r2 = 0;
+	uint32_t nlink;
+	int rc = check_name(newname);
+
+	if (rc == 0)
+		rc = store_inode_get(t, ino, &n);
+	if (rc)
+		return rc;
+	if (S_ISDIR(n.mode))
+		return -EPERM;
+	if (n.flags & STORE_INO_ORPHAN)
+		return -ENOENT;
+	rc = name_free(t, newparent, newname);
+	if (rc)
+		return rc;
+	rc = root_of(t, n.parent, &r1);
+	if (rc == 0)
+		rc = root_of(t, newparent, &r2);
+	if (rc == 0 && r1 != r2)
+		rc = -EXDEV;
+	if (rc == 0)
+		rc = store_wt_nlink(t, &n, &nlink);
+	if (rc == 0 && nlink >= STORE_LINK_MAX)
+		rc = -EMLINK;
+	if (rc == 0)
+		rc = store_put(t, TBL_LINKS, key, link_key(key, ino, newparent, newname), "", 0, 0);
+	if (rc == 0)
+		rc = link_entry(t, newparent, newname, ino);
+	if (rc)
+		return rc;
+	n.flags |= STORE_INO_LINKS;
+	n.ctime_ns = store_now_ns();
+	rc = store_inode_put(t, &n);
+	if (rc == 0)
+		rc = touch_dir(t, newparent);
+	if (rc == 0)
+		rc = mark_names_dirty(t, &n);
+	if (rc == 0)
+		rc = changed(t, newparent, newname);
+	if (rc == 0)
+		rc = mark_extras(t, n.parent);
+	if (rc == 0)
+		rc = mark_extras(t, newparent);
+	return rc ? rc : store_inode_get(t, ino, out);
 }
 
 /*
@@ -550,6 +782,8 @@ static int free_inode(struct store_txn *t, uint64_t ino)
 	rc = store_del_prefix(t, TBL_CHUNKS, chunks, 8);
 	if (rc == 0)
 		rc = store_del_prefix(t, TBL_XATTRS, key, 8);
+	if (rc == 0 && (n.flags & STORE_INO_LINKS))	/* a removed working tree's */
+		rc = store_del_prefix(t, TBL_LINKS, key, 8);
 	return rc;
 }
 
@@ -584,10 +818,35 @@ int store_wt_unlink(struct store_txn *t, uint64_t parent, const char *name, int 
 	rc = unlink_entry(t, parent, name);
 	if (rc)
 		return rc;
-	rc = dir ? free_inode(t, n.ino) : orphan(t, &n);
+	rc = dir ? free_inode(t, n.ino) : drop_name(t, &n, parent, name);
+	if (rc == 0 && !dir && !(n.flags & STORE_INO_ORPHAN))
+		*ino = 0;	/* it keeps other names */
 	if (rc == 0)
 		rc = touch_dir(t, parent);
 	return rc ? rc : changed(t, parent, name);
+}
+
+/* move_name - N's name NAME in PARENT becomes NEWNAME in NEWPARENT:
+ * in the links table, or in N's record (the caller writes N) */
+static int move_name(struct store_txn *t, struct store_inode *n, uint64_t parent,
+		     const char *name, uint64_t newparent, const char *newname)
+{
+	unsigned char key[16 + STORE_NAME_MAX];
+	int rc;
+
+	if (!(n->flags & STORE_INO_LINKS)) {
+		n->parent = newparent;
+		return 0;
+	}
+	rc = store_del(t, TBL_LINKS, key, link_key(key, n->ino, parent, name));
+	if (rc == -ENOENT) {	/* the record's own name */
+		n->parent = newparent;
+		return 0;
+	}
+	if (rc == 0)
+		rc = store_put(t, TBL_LINKS, key, link_key(key, n->ino, newparent, newname), "",
+			       0, 0);
+	return rc;
 }
 
 int store_wt_rename(struct store_txn *t, uint64_t oldparent, const char *oldname,
@@ -627,6 +886,8 @@ int store_wt_rename(struct store_txn *t, uint64_t oldparent, const char *oldname
 		}
 	}
 	rc = store_wt_lookup(t, newparent, newname, &dst);
+	if (rc == 0 && dst.ino == src.ino)
+		return (flags & RENAME_NOREPLACE) ? -EEXIST : 0;	/* two names of one file */
 	if (rc == 0) {
 		if (flags & RENAME_NOREPLACE)
 			return -EEXIST;
@@ -642,8 +903,11 @@ int store_wt_rename(struct store_txn *t, uint64_t oldparent, const char *oldname
 		} else {
 			if (S_ISDIR(src.mode))
 				return -ENOTDIR;
-			*replaced = dst.ino;
-			rc = orphan(t, &dst);
+			rc = unlink_entry(t, newparent, newname);
+			if (rc == 0)
+				rc = drop_name(t, &dst, newparent, newname);
+			if (rc == 0 && (dst.flags & STORE_INO_ORPHAN))
+				*replaced = dst.ino;
 		}
 		if (rc)
 			return rc;
@@ -653,11 +917,14 @@ int store_wt_rename(struct store_txn *t, uint64_t oldparent, const char *oldname
 	rc = unlink_entry(t, oldparent, oldname);
 	if (rc == 0)
 		rc = link_entry(t, newparent, newname, src.ino);
+	if (rc == 0)
+		rc = move_name(t, &src, oldparent, oldname, newparent, newname);
 	if (rc)
 		return rc;
-	src.parent = newparent;
 	src.ctime_ns = store_now_ns();
 	rc = store_inode_put(t, &src);
+	if (rc == 0 && (store_wt_is_extra(&src) || (src.flags & STORE_INO_EXTRAS)))
+		rc = mark_extras(t, newparent);
 	if (rc == 0)
 		rc = touch_dir(t, oldparent);
 	if (rc == 0 && newparent != oldparent)
@@ -986,8 +1253,8 @@ long store_wt_write(struct store_txn *t, uint64_t ino, uint64_t off, const char 
 	n.flags |= STORE_INO_CHUNKS;
 	n.mtime_ns = n.ctime_ns = mtime_ns;
 	rc = store_inode_put(t, &n);
-	if (rc == 0 && n.parent)
-		rc = store_wt_mark_dirty(t, n.parent);
+	if (rc == 0)
+		rc = mark_names_dirty(t, &n);
 	return rc ? rc : (long)len;
 }
 
@@ -1023,8 +1290,8 @@ long store_wt_write_whole(struct store_txn *t, uint64_t ino, const char *buf, si
 	n.size = n.base_len = len;
 	n.mtime_ns = n.ctime_ns = mtime_ns;
 	rc = store_inode_put(t, &n);
-	if (rc == 0 && n.parent)
-		rc = store_wt_mark_dirty(t, n.parent);
+	if (rc == 0)
+		rc = mark_names_dirty(t, &n);
 	return rc ? rc : (long)len;
 }
 
@@ -1100,8 +1367,16 @@ int store_wt_setattr(struct store_txn *t, uint64_t ino, const struct store_attr 
 	}
 	if (a->mask & STORE_ATTR_MODE) {
 		content |= (n.mode & 0111) != (a->mode & 0111);
+		/* a special file's mode is in the commit's extras */
+		content |= !S_ISREG(n.mode) && !S_ISDIR(n.mode) && !S_ISLNK(n.mode) &&
+			   (n.mode & 07777) != (a->mode & 07777);
 		n.mode = (n.mode & S_IFMT) | (a->mode & 07777);
 	}
+	/* and so are its owners */
+	if (!S_ISREG(n.mode) && !S_ISDIR(n.mode) && !S_ISLNK(n.mode) &&
+	    (((a->mask & STORE_ATTR_UID) && a->uid != n.uid) ||
+	     ((a->mask & STORE_ATTR_GID) && a->gid != n.gid)))
+		content = 1;
 	if (a->mask & STORE_ATTR_UID)
 		n.uid = a->uid;
 	if (a->mask & STORE_ATTR_GID)
@@ -1112,8 +1387,8 @@ int store_wt_setattr(struct store_txn *t, uint64_t ino, const struct store_attr 
 		n.mtime_ns = a->mtime_ns;
 	n.ctime_ns = (a->mask & STORE_ATTR_CTIME) ? a->ctime_ns : store_now_ns();
 	rc = store_inode_put(t, &n);
-	if (rc == 0 && content && n.parent)
-		rc = store_wt_mark_dirty(t, n.parent);
+	if (rc == 0 && content)
+		rc = mark_names_dirty(t, &n);
 	if (rc == 0 && out)
 		rc = store_inode_get(t, ino, out);
 	return rc;

@@ -3,8 +3,16 @@
  * kept in LMDB so that every acknowledged change survives a killed daemon.
  *
  * A working tree is a tree of inodes (inodes table) linked by directory
- * entries (dirents table).  Every inode has exactly one parent: hard links
- * are refused (EPERM), since a git tree cannot express them.
+ * entries (dirents table).  A directory has exactly one name, its parent's
+ * entry.  Any other file may have several (hard links): its record names
+ * one of them (parent), and while it has more than one (STORE_INO_LINKS)
+ * the links table holds each of the others (be64 ino + be64 parent +
+ * name), so nlink is 1 + their count.  Files of every type are held:
+ * regular files, symlinks, fifos, sockets, character and block devices
+ * (rdev in the record).  What a git tree cannot hold (the special files,
+ * which names share an inode) a commit records beside its tree (commit.h,
+ * "extras"); the directories on the way to such a file carry
+ * STORE_INO_EXTRAS so that a commit finds them without a walk of the rest.
  *
  * File contents: a file is its base blob (a git object, the content as of
  * the last commit) overlaid by chunks of CHUNK bytes written since (chunks
@@ -48,7 +56,14 @@ enum store_inode_flags {
 	STORE_INO_ORPHAN = 1 << 2,	/* unlinked, waiting for close */
 	STORE_INO_RESCAN = 1 << 3,	/* root: ignore rules changed, visit all */
 	STORE_INO_YOUNG = 1 << 4,	/* file: its base may be young (object.h) */
+	STORE_INO_LINKS = 1 << 5,	/* not a dir: more than one name (links table) */
+	STORE_INO_EXTRAS = 1 << 6,	/* dir: a special file or a hard link may be
+					 * below (set on the way up, cleared by a
+					 * commit that finds none) */
 };
+
+/* The most names one inode may have (pathconf's LINK_MAX). */
+#define STORE_LINK_MAX 65000
 
 struct store_inode {
 	uint64_t ino;
@@ -63,6 +78,7 @@ struct store_inode {
 	uint64_t owner;		/* file: the number its chunks are keyed by: its
 				 * ino, until a commit hands the chunks to a
 				 * chunked blob (object.h); 0 means ino */
+	uint64_t rdev;		/* character and block devices: the device */
 	const char *target;	/* symlink target, SIZE bytes, not NUL-terminated,
 				 * borrowed; else NULL */
 };
@@ -152,26 +168,42 @@ int store_wt_readdir(struct store_txn *t, uint64_t dir, const char *after,
 
 /*
  * store_wt_mknode - create NAME in directory PARENT: a regular file,
- * directory or symlink (TARGET) of MODE, owned by UID/GID.  Other file
- * types get -EPERM (a git tree cannot hold them).
- * -EEXIST, -ENOTDIR, -ENAMETOOLONG as the syscalls would.
+ * directory, symlink (TARGET), fifo, socket or device (RDEV) of MODE,
+ * owned by UID/GID.  -EEXIST, -ENOTDIR, -ENAMETOOLONG as the syscalls
+ * would; -EINVAL for a type that is none of those.
  */
 int store_wt_mknode(struct store_txn *t, uint64_t parent, const char *name,
 		    uint32_t mode, uint32_t uid, uint32_t gid,
-		    const char *target, struct store_inode *out);
+		    const char *target, uint64_t rdev, struct store_inode *out);
+
+/*
+ * store_wt_link - link(2): give inode INO the name NEWNAME in directory
+ * NEWPARENT of the same working tree; OUT receives the inode.  -EPERM
+ * for a directory, -EXDEV across working trees, -EMLINK past
+ * STORE_LINK_MAX names, -EEXIST, -ENOENT (an unlinked INO), -ENOTDIR.
+ */
+int store_wt_link(struct store_txn *t, uint64_t ino, uint64_t newparent,
+		  const char *newname, struct store_inode *out);
+
+/* store_wt_nlink - how many names inode N has: 0 for an orphan, 1 for a
+ * directory (subdirectories are not counted: 1 says so, as on btrfs). */
+int store_wt_nlink(struct store_txn *t, const struct store_inode *n,
+		   uint32_t *nlink);
 
 /*
  * store_wt_unlink - remove NAME from PARENT.  DIR selects rmdir semantics
- * (-ENOTDIR, -ENOTEMPTY) or unlink semantics (-EISDIR).  A removed file
- * becomes an orphan (see above); *ino receives its number.
+ * (-ENOTDIR, -ENOTEMPTY) or unlink semantics (-EISDIR).  A file that
+ * loses its last name becomes an orphan (see above); *ino receives its
+ * number, or 0 when the file keeps other names.
  */
 int store_wt_unlink(struct store_txn *t, uint64_t parent, const char *name,
 		    int dir, uint64_t *ino);
 
 /*
  * store_wt_rename - rename(2) within one working tree.  FLAGS may be
- * RENAME_NOREPLACE.  A file replaced at the target becomes an orphan,
- * *replaced receives it (0 if none).  -EXDEV across working trees,
+ * RENAME_NOREPLACE.  A file replaced at the target that loses its last
+ * name becomes an orphan, *replaced receives it (0 if none).  Renaming a
+ * name onto another name of the same inode does nothing, as POSIX says.  -EXDEV across working trees,
  * -EINVAL when moving a directory below itself.
  */
 int store_wt_rename(struct store_txn *t, uint64_t oldparent,
@@ -253,6 +285,19 @@ int store_wt_needs_blob(const struct store_inode *n);
 
 /* store_wt_mark_dirty - mark directory DIR and its ancestors dirty. */
 int store_wt_mark_dirty(struct store_txn *t, uint64_t dir);
+
+/* store_wt_is_extra - 1 if inode N is something a git tree cannot hold
+ * alone (a special file, or a file with several names) */
+int store_wt_is_extra(const struct store_inode *n);
+
+/*
+ * store_wt_links_foreach - call CB with each (parent, name) of inode N's
+ * names that the links table holds (all but N->parent's), in key order;
+ * CB's non-zero return stops the walk.  NAME is borrowed for the call.
+ */
+int store_wt_links_foreach(struct store_txn *t, const struct store_inode *n,
+			   int (*cb)(uint64_t parent, const char *name, void *arg),
+			   void *arg);
 
 /* store_inode_put - write back an inode record (commit.c). */
 int store_inode_put(struct store_txn *t, const struct store_inode *ino);

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include "store/extras.h"
 #include "store/fsck.h"
 #include "store/gitio.h"
 #include "store/store.h"
@@ -62,6 +65,29 @@ int cmd_git_import(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* left_out - say what git export could not write as it is: a special
+ * file (left out), a hard link (written as a file of its own) */
+static int left_out(const struct store_extra *e, void *arg)
+{
+	const char *repo = arg;
+
+	if (store_extras_is_special(e)) {
+		const char *what = S_ISFIFO(e->mode) ? "fifo" : S_ISSOCK(e->mode) ? "socket"
+				 : S_ISCHR(e->mode)  ? "character device"
+						     : "block device";
+		if (S_ISCHR(e->mode) || S_ISBLK(e->mode))
+			fprintf(stderr, "govc: export: '%s' of '%s': %s %u:%u left out: git cannot hold it\n",
+				e->path, repo, what, major(e->rdev), minor(e->rdev));
+		else
+			fprintf(stderr, "govc: export: '%s' of '%s': %s left out: git cannot hold it\n",
+				e->path, repo, what);
+	} else if (e->group) {
+		fprintf(stderr, "govc: export: '%s' of '%s': a hard link (%u names), written as a "
+				"file of its own\n", e->path, repo, e->nlink);
+	}
+	return 0;
+}
+
 int cmd_git_export(int argc, char **argv)
 {
 	const char *dir = argc == 4 ? git_dir(argv[3]) : NULL;
@@ -75,7 +101,9 @@ int cmd_git_export(int argc, char **argv)
 		       "current branch, and a checkout of it.  DIR is created if it is absent\n"
 		       "or empty.  Exporting again into the same DIR adds what is new; branches\n"
 		       "there only move forward, and local changes there are never overwritten.\n"
-		       "Works while the store is mounted.\n",
+		       "Works while the store is mounted.  What git cannot hold is named on\n"
+		       "stderr: fifos, sockets and devices are left out, hard links written as\n"
+		       "separate files (the store keeps them: docs/tree.md).\n",
 		       export_usage);
 		return 0;
 	}
@@ -91,7 +119,10 @@ int cmd_git_export(int argc, char **argv)
 			  argv[2], dir, store_errmsg(), argv[1]);
 	else if (rc)
 		govc_fail("export: cannot export '%s' to '%s': %s", argv[2], dir, store_errmsg());
-	else if (isatty(STDOUT_FILENO))
+	if (rc == 0 && store_extras_head(s, argv[2], left_out, argv[2]))
+		fprintf(stderr, "govc: export: cannot read what git could not hold: %s\n",
+			store_errmsg());
+	if (rc == 0 && isatty(STDOUT_FILENO))
 		printf("Exported repository '%s' to '%s'\n", argv[2], dir);
 	store_free(s);
 	return rc ? 1 : 0;

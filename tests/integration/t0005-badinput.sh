@@ -1,6 +1,6 @@
 #!/bin/sh
 # t0005-badinput: bad names, long names, odd names, hard links and
-# devices, a full disk, a corrupt store: each gets a clear error, and
+# devices where they cannot go, a full disk, a corrupt store: each gets a clear error, and
 # nothing else breaks.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -35,11 +35,12 @@ sleep 0.6
 check "odd names (tab, newline, comma, UTF-8) are kept" sh -c "[ \"\$(cat '$W/$tab')\" = t ] && [ \"\$(cat '$W/$nl')\" = n ] && [ \"\$(cat '$W/ünïcödé ✓')\" = u ] && [ \"\$(ls '$W' | wc -l)\" -ge 5 ]"
 check "and the log stays one line of 4 tab-separated fields per commit" sh -c "'$GOVC' log '$S' b | awk -F '\t' 'NF != 4 || length(\$1) != 40 { print; bad = 1 } END { exit bad }' && [ \"\$('$GOVC' log '$S' b | wc -l)\" = \"\$('$GOVC' log '$S' b | cut -f1 | grep -c '^[0-9a-f]\{40\}\$')\" ]"
 
-# hard links and devices
-check "a hard link gets EPERM" sh -c "! ln '$W/keep' '$W/hard' 2>'$T/err' && grep -qi 'not permitted' '$T/err'"
-check "and nothing is lost" sh -c "[ \"\$(cat '$W/keep')\" = keep ] && [ ! -e '$W/hard' ]"
-check_fails "a fifo gets EPERM" mkfifo "$W/fifo"
-check "a device node gets EPERM" sh -c "! mknod '$W/null' c 1 3 2>'$T/err' && grep -qi 'not permitted' '$T/err' && [ ! -e '$W/null' ]"
+# hard links and devices where they cannot go (t0019: where they can)
+mkdir "$M/repos/b2"
+check "a hard link into another repository gets EXDEV" sh -c "! ln '$W/keep' '$M/repos/b2/hard' 2>'$T/err' && grep -qi 'cross-device' '$T/err'"
+check "and nothing is lost" sh -c "[ \"\$(cat '$W/keep')\" = keep ] && [ ! -e '$M/repos/b2/hard' ] && [ \"\$(stat -c %h '$W/keep')\" = 1 ]"
+check "a hard link of a directory gets EPERM" sh -c "mkdir '$W/dir' && ! python3 -c 'import os, sys; os.link(sys.argv[1], sys.argv[2])' '$W/dir' '$W/dir2' 2>'$T/err' && grep -qi 'not permitted' '$T/err'"
+check "a device node in repos/ itself gets EPERM" sh -c "! mknod '$M/repos/null' c 1 3 2>'$T/err' && grep -qi 'not permitted' '$T/err' && [ ! -e '$M/repos/null' ]"
 
 # a store on a small tmpfs: fill it
 mkdir -p "$T/small" "$T/mnt2"

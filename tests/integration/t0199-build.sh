@@ -14,7 +14,7 @@ command -v umoci >/dev/null || skip_all "umoci is not installed"
 # this test runs its builds itself: the daemon's own (t0210) stay off
 MOUNT_OPTS=no_builds
 setup
-plan 17
+plan 18
 
 # the busybox base
 R=$T/bb
@@ -107,3 +107,16 @@ wait_for_commit app 5
 i=0
 until [ -f "$M/images/app/rootfs/tmp/seen" ] || [ $i -ge 20 ]; do sleep 0.1; i=$((i + 1)); done
 check "a secret is readable during its RUN and in no layer, config or log" sh -c "grep -q seen '$M/images/app/rootfs/tmp/seen' && ! grep -rq S3CRET '$M/images/app/rootfs/' '$M/images/app/config.json' '$T/sec.out' '$S/build-cache'"
+
+# a base image's ONBUILD triggers run in the build that uses it
+mkdir "$M/repos/onb" "$M/repos/child"
+echo 'from the child context' > "$M/repos/child/c.txt"
+printf 'FROM busybox:1\nENV D=/trig\nONBUILD WORKDIR $D\nONBUILD COPY c.txt ./\nONBUILD RUN echo triggered > t\n' > "$M/repos/onb/Govcfile"
+printf 'FROM onb\nRUN cat /trig/t /trig/c.txt > /both\n' > "$M/repos/child/Govcfile"
+wait_for_commit onb 1
+wait_for_commit child 1
+"$GOVC" build -q "$S" onb > /dev/null 2>&1
+"$GOVC" build -q "$S" child > /dev/null 2>&1 || true
+i=0
+until [ -f "$M/images/child/rootfs/both" ] || [ $i -ge 20 ]; do sleep 0.1; i=$((i + 1)); done
+check "ONBUILD triggers of the base run in the child's build, with the child's context" sh -c "grep -q triggered '$M/images/child/rootfs/both' && grep -q 'from the child context' '$M/images/child/rootfs/both' && ! grep -q OnBuild '$M/images/child/config.json'"

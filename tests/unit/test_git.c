@@ -403,15 +403,15 @@ static void make_history(struct store *s, git_oid *c2)
 	create_repo(s, "r");
 	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
 	assert_int_equal(store_wt_root(t, "r", "main", &root), 0);
-	assert_int_equal(store_wt_mknode(t, root, "run.sh", S_IFREG | 0755, 0, 0, NULL, &n), 0);
+	assert_int_equal(store_wt_mknode(t, root, "run.sh", S_IFREG | 0755, 0, 0, NULL, 0, &n), 0);
 	assert_int_equal(store_wt_write(t, n.ino, 0, "#!/bin/sh\n", 10, 1), 10);
-	assert_int_equal(store_wt_mknode(t, root, "sub", S_IFDIR | 0755, 0, 0, NULL, &d), 0);
-	assert_int_equal(store_wt_mknode(t, d.ino, "link", S_IFLNK | 0777, 0, 0, "../run.sh", &n),
+	assert_int_equal(store_wt_mknode(t, root, "sub", S_IFDIR | 0755, 0, 0, NULL, 0, &d), 0);
+	assert_int_equal(store_wt_mknode(t, d.ino, "link", S_IFLNK | 0777, 0, 0, "../run.sh", 0, &n),
 			 0);
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(store_wt_commit(s, "r", "main", &c1), 0);
 	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
-	assert_int_equal(store_wt_mknode(t, d.ino, "more", S_IFREG | 0644, 0, 0, NULL, &n), 0);
+	assert_int_equal(store_wt_mknode(t, d.ino, "more", S_IFREG | 0644, 0, 0, NULL, 0, &n), 0);
 	assert_int_equal(store_wt_write(t, n.ino, 0, "x", 1, 1), 1);
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(store_wt_commit(s, "r", "main", c2), 0);
@@ -427,7 +427,7 @@ static void add_commit(struct store *s, const char *r, const char *name, git_oid
 
 	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
 	assert_int_equal(store_wt_root(t, r, "main", &root), 0);
-	assert_int_equal(store_wt_mknode(t, root, name, S_IFREG | 0644, 0, 0, NULL, &n), 0);
+	assert_int_equal(store_wt_mknode(t, root, name, S_IFREG | 0644, 0, 0, NULL, 0, &n), 0);
 	assert_int_equal(store_wt_write(t, n.ino, 0, name, strlen(name), 1), (long)strlen(name));
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(store_wt_commit(s, r, "main", out), 0);

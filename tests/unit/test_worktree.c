@@ -1,7 +1,8 @@
 /*
  * test_worktree.c - working trees and commits: file contents across chunk
  * boundaries, truncation, rename rules, orphans, commits that rewrite only
- * the changed trees, ignore rules, the log.
+ * the changed trees, ignore rules, the log, hard links and special files
+ * with the extras their commits record.
  */
 #include "config.h"
 
@@ -19,6 +20,7 @@
 #include <git2.h>
 
 #include "store/commit.h"
+#include "store/extras.h"
 #include "store/fsck.h"
 #include "store/gc.h"
 #include "store/object.h"
@@ -74,7 +76,7 @@ static uint64_t mkfile(struct store_txn *t, uint64_t parent, const char *name, c
 {
 	struct store_inode n;
 
-	assert_int_equal(store_wt_mknode(t, parent, name, S_IFREG | 0644, 0, 0, NULL, &n), 0);
+	assert_int_equal(store_wt_mknode(t, parent, name, S_IFREG | 0644, 0, 0, NULL, 0, &n), 0);
 	if (text)
 		assert_int_equal(store_wt_write(t, n.ino, 0, text, strlen(text), 1), (long)strlen(text));
 	return n.ino;
@@ -235,8 +237,8 @@ static void test_rename_rules(void **state)
 	uint64_t replaced, gone;
 	char buf[16];
 
-	assert_int_equal(store_wt_mknode(t, c->root, "d", S_IFDIR | 0755, 0, 0, NULL, &d), 0);
-	assert_int_equal(store_wt_mknode(t, d.ino, "sub", S_IFDIR | 0755, 0, 0, NULL, &sub), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "d", S_IFDIR | 0755, 0, 0, NULL, 0, &d), 0);
+	assert_int_equal(store_wt_mknode(t, d.ino, "sub", S_IFDIR | 0755, 0, 0, NULL, 0, &sub), 0);
 	mkfile(t, c->root, "a", "A");
 	mkfile(t, c->root, "b", "B");
 	/* a directory cannot move below itself */
@@ -258,9 +260,11 @@ static void test_rename_rules(void **state)
 	assert_int_equal(store_wt_unlink(t, c->root, "b", 1, &gone), -ENOTDIR);
 	assert_int_equal(store_wt_unlink(t, d.ino, "sub", 1, &gone), 0);
 	assert_int_equal(store_wt_unlink(t, c->root, "d", 1, &gone), 0);
-	/* only files, directories and symlinks */
-	assert_int_equal(store_wt_mknode(t, c->root, "fifo", S_IFIFO | 0644, 0, 0, NULL, &n), -EPERM);
-	assert_int_equal(store_wt_mknode(t, c->root, "b", S_IFREG | 0644, 0, 0, NULL, &n), -EEXIST);
+	/* every file type, and nothing that is none */
+	assert_int_equal(store_wt_mknode(t, c->root, "fifo", S_IFIFO | 0644, 0, 0, NULL, 0, &n), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "what", 0170000 | 0644, 0, 0, NULL, 0, &n),
+			 -EINVAL);
+	assert_int_equal(store_wt_mknode(t, c->root, "b", S_IFREG | 0644, 0, 0, NULL, 0, &n), -EEXIST);
 	store_txn_abort(t);
 }
 
@@ -284,8 +288,8 @@ static void test_commit_only_changed_trees(void **state)
 	git_oid c1, c2, c3, a_tree;
 	struct seen log = { { 0 } };
 
-	assert_int_equal(store_wt_mknode(t, c->root, "a", S_IFDIR | 0755, 0, 0, NULL, &a), 0);
-	assert_int_equal(store_wt_mknode(t, c->root, "b", S_IFDIR | 0755, 0, 0, NULL, &b), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "a", S_IFDIR | 0755, 0, 0, NULL, 0, &a), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "b", S_IFDIR | 0755, 0, 0, NULL, 0, &b), 0);
 	mkfile(t, a.ino, "x", "x1");
 	mkfile(t, b.ino, "y", "y1");
 	mkfile(t, c->root, ".f.swp", "swap");
@@ -338,8 +342,8 @@ static void test_empty_dirs_and_symlinks_commit(void **state)
 	git_oid c1;
 	struct seen log = { { 0 } };
 
-	assert_int_equal(store_wt_mknode(t, c->root, "empty", S_IFDIR | 0755, 0, 0, NULL, &d), 0);
-	assert_int_equal(store_wt_mknode(t, c->root, "link", S_IFLNK | 0777, 0, 0, "target/x", &l), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "empty", S_IFDIR | 0755, 0, 0, NULL, 0, &d), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "link", S_IFLNK | 0777, 0, 0, "target/x", 0, &l), 0);
 	assert_int_equal(l.size, 8);
 	assert_memory_equal(l.target, "target/x", 8);
 	mkfile(t, c->root, "run.sh", "#!/bin/sh\n");
@@ -390,7 +394,7 @@ static void test_commit_frees_in_small_records(void **state)
 		struct store_inode n;
 		snprintf(name, sizeof(name), "f%d", i);
 		memset(body, 'a' + i % 26, sizeof(body));
-		assert_int_equal(store_wt_mknode(t, c->root, name, S_IFREG | 0644, 0, 0, NULL, &n),
+		assert_int_equal(store_wt_mknode(t, c->root, name, S_IFREG | 0644, 0, 0, NULL, 0, &n),
 				 0);
 		assert_int_equal(store_wt_write(t, n.ino, 0, body, sizeof(body), 1),
 				 (long)sizeof(body));
@@ -418,7 +422,7 @@ static void test_commit_skips_ignored_content(void **state)
 	mkfile(t, c->root, "main.c", kept);
 	mkfile(t, c->root, "main.o", obj);
 	mkfile(t, c->root, ".main.c.swp", swp);
-	assert_int_equal(store_wt_mknode(t, c->root, "build", S_IFDIR | 0755, 0, 0, NULL, &d), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "build", S_IFDIR | 0755, 0, 0, NULL, 0, &d), 0);
 	mkfile(t, d.ino, "out", out);
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
@@ -471,7 +475,7 @@ static void test_ignore_keeps_tracked_paths(void **state)
 	struct seen log;
 	git_oid id;
 
-	assert_int_equal(store_wt_mknode(t, c->root, "build", S_IFDIR | 0755, 0, 0, NULL, &build),
+	assert_int_equal(store_wt_mknode(t, c->root, "build", S_IFDIR | 0755, 0, 0, NULL, 0, &build),
 			 0);
 	mkfile(t, build.ino, "o", "output 1");
 	mkfile(t, c->root, "x.o", "object 1");
@@ -662,14 +666,14 @@ static void test_ignored_dirty_dirs(void **state)
 	struct seen log = { { 0 } };
 	git_oid id;
 
-	assert_int_equal(store_wt_mknode(t, c->root, "g", S_IFDIR | 0755, 0, 0, NULL, &g), 0);
-	assert_int_equal(store_wt_mknode(t, g.ino, ".git", S_IFDIR | 0755, 0, 0, NULL, &dotgit), 0);
-	assert_int_equal(store_wt_mknode(t, dotgit.ino, "objects", S_IFDIR | 0755, 0, 0, NULL, &objs), 0);
-	assert_int_equal(store_wt_mknode(t, objs.ino, "ab", S_IFDIR | 0755, 0, 0, NULL, &ab), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "g", S_IFDIR | 0755, 0, 0, NULL, 0, &g), 0);
+	assert_int_equal(store_wt_mknode(t, g.ino, ".git", S_IFDIR | 0755, 0, 0, NULL, 0, &dotgit), 0);
+	assert_int_equal(store_wt_mknode(t, dotgit.ino, "objects", S_IFDIR | 0755, 0, 0, NULL, 0, &objs), 0);
+	assert_int_equal(store_wt_mknode(t, objs.ino, "ab", S_IFDIR | 0755, 0, 0, NULL, 0, &ab), 0);
 	mkfile(t, ab.ino, "one", "1");
 	mkfile(t, g.ino, ".gitignore", "/build/\n");
-	assert_int_equal(store_wt_mknode(t, g.ino, "build", S_IFDIR | 0755, 0, 0, NULL, &build), 0);
-	assert_int_equal(store_wt_mknode(t, build.ino, "out", S_IFDIR | 0755, 0, 0, NULL, &out), 0);
+	assert_int_equal(store_wt_mknode(t, g.ino, "build", S_IFDIR | 0755, 0, 0, NULL, 0, &build), 0);
+	assert_int_equal(store_wt_mknode(t, build.ino, "out", S_IFDIR | 0755, 0, 0, NULL, 0, &out), 0);
 	mkfile(t, out.ino, "a.o", "o");
 	assert_int_equal(store_txn_commit(t), 0);
 	assert_int_equal(store_wt_commit(c->s, "r", "main", &id), 0);
@@ -706,6 +710,88 @@ static void test_ignored_dirty_dirs(void **state)
 }
 
 /* times an inode record holds exactly, and the ones it refuses */
+static uint32_t nlink_of(struct store_txn *t, uint64_t ino)
+{
+	struct store_inode n;
+	uint32_t nlink;
+
+	assert_int_equal(store_inode_get(t, ino, &n), 0);
+	assert_int_equal(store_wt_nlink(t, &n, &nlink), 0);
+	return nlink;
+}
+
+/* hard links: names counted, the record's own name removed and renamed,
+ * a rename onto another name of the file, and what the commit records */
+static void test_hard_links(void **state)
+{
+	struct ctx *c = *state;
+	struct store_txn *t = wtx(c);
+	struct store_inode d, n, f;
+	struct store_extra x;
+	uint64_t gone, replaced;
+	git_oid commit, second;
+	FILE *devnull = fopen("/dev/null", "w");
+	uint64_t a = mkfile(t, c->root, "a", "shared");
+
+	assert_int_equal(store_wt_mknode(t, c->root, "d", S_IFDIR | 0755, 0, 0, NULL, 0, &d), 0);
+	assert_int_equal(store_wt_link(t, a, c->root, "b", &n), 0);
+	assert_int_equal(store_wt_link(t, a, d.ino, "c", &n), 0);
+	assert_int_equal(nlink_of(t, a), 3);
+	assert_int_equal(store_wt_link(t, a, c->root, "b", &n), -EEXIST);
+	assert_int_equal(store_wt_link(t, d.ino, c->root, "d2", &n), -EPERM);
+	/* the record's own name goes: another takes its place */
+	assert_int_equal(store_wt_unlink(t, c->root, "a", 0, &gone), 0);
+	assert_int_equal(gone, 0);
+	assert_int_equal(nlink_of(t, a), 2);
+	assert_int_equal(store_wt_rename(t, d.ino, "c", c->root, "c", 0, &replaced), 0);
+	/* b and c are one file: the rename does nothing */
+	assert_int_equal(store_wt_rename(t, c->root, "b", c->root, "c", 0, &replaced), 0);
+	assert_int_equal(replaced, 0);
+	assert_int_equal(store_wt_lookup(t, c->root, "b", &n), 0);
+	assert_int_equal(n.ino, a);
+	assert_int_equal(store_wt_mknode(t, d.ino, "fifo", S_IFIFO | 0640, 5, 6, NULL, 0, &f), 0);
+	assert_int_equal(store_wt_mknode(t, c->root, "null", S_IFCHR | 0600, 0, 0, NULL, 0x103, &f),
+			 0);
+	assert_int_equal(store_inode_get(t, f.ino, &f), 0);
+	assert_int_equal(f.rdev, 0x103);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &commit), 0);
+	assert_int_equal(store_txn_begin(&t, c->s, 0), 0);
+	assert_int_equal(store_extras_find(t, &commit, "b", &x), 0);
+	assert_int_equal(x.group, a);
+	assert_int_equal(x.nlink, 2);
+	assert_int_equal(store_extras_find(t, &commit, "d/fifo", &x), 0);
+	assert_int_equal(x.mode, S_IFIFO | 0640);
+	assert_int_equal(x.uid, 5);
+	assert_int_equal(store_extras_find(t, &commit, "null", &x), 0);
+	assert_int_equal(x.rdev, 0x103);
+	assert_int_equal(store_extras_find(t, &commit, "a", &x), -ENOENT);
+	store_txn_abort(t);
+
+	/* the last link goes: a plain file again, and a commit of that alone */
+	t = wtx(c);
+	assert_int_equal(store_wt_unlink(t, c->root, "c", 0, &gone), 0);
+	assert_int_equal(nlink_of(t, a), 1);
+	assert_int_equal(store_inode_get(t, a, &n), 0);
+	assert_false(n.flags & STORE_INO_LINKS);
+	assert_int_equal(store_wt_unlink(t, d.ino, "fifo", 0, &gone), 0);
+	assert_int_equal(gone, f.ino - 1);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_wt_commit(c->s, "r", "main", &second), 0);
+	assert_false(git_oid_is_zero(&second));
+	assert_int_equal(store_txn_begin(&t, c->s, 0), 0);
+	assert_int_equal(store_extras_find(t, &second, "b", &x), -ENOENT);
+	assert_int_equal(store_extras_find(t, &second, "d/fifo", &x), -ENOENT);
+	assert_int_equal(store_extras_find(t, &second, "null", &x), 0);
+	/* d holds nothing of the kind any more: the next commit skips it */
+	assert_int_equal(store_inode_get(t, d.ino, &d), 0);
+	assert_false(d.flags & STORE_INO_EXTRAS);
+	store_txn_abort(t);
+	assert_int_equal(store_fsck(c->s, devnull, NULL), 0);
+	fclose(devnull);
+}
+
 static void test_time_range(void **state)
 {
 	int64_t ns = 0;
@@ -742,6 +828,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ignore_keeps_tracked_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_file_keeps_its_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ignored_dirty_dirs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_links, setup, teardown),
 		cmocka_unit_test(test_time_range),
 	};
 
