@@ -43,6 +43,10 @@ int fs_parse_option(struct fs_options *o, const char *opt)
 		o->writeback = 0;
 		return 1;
 	}
+	if (!strcmp(opt, "builds") || !strcmp(opt, "no_builds")) {
+		o->no_builds = opt[0] == 'n';
+		return 1;
+	}
 	if (!strncmp(opt, "commit_delay=", 13) || !strncmp(opt, "commit_max=", 11)) {
 		const char *val = strchr(opt, '=') + 1;
 		errno = 0;
@@ -432,6 +436,10 @@ int fs_run(const struct fs_options *o)
 		goto out;
 	}
 	committer_started = 1;
+	if (fs_builds_start(&fs) != 0) {
+		report(o->ready_fd, "out of memory");
+		goto out;
+	}
 	if (fs_watch_start(&fs) != 0) {
 		report(o->ready_fd, "cannot start the watcher thread");
 		goto out;
@@ -458,6 +466,7 @@ int fs_run(const struct fs_options *o)
 out:
 	if (watcher_started)
 		fs_watch_stop(&fs);
+	fs_builds_stop(&fs);
 	store_ingest_abort(fs.inuse);	/* its pins go: nothing is held now */
 	fs.inuse = NULL;
 	free(fs.real_mountpoint);

@@ -15,6 +15,7 @@ struct fs_options {
 	unsigned commit_delay_ms;	/* quiet time before a commit (1000) */
 	unsigned commit_max_ms;		/* longest a change waits (5000) */
 	int writeback;			/* kernel writeback cache (0) */
+	int no_builds;			/* commits queue no builds (0) */
 	unsigned readahead_kb;		/* the mount's read-ahead, 0: the kernel's */
 	unsigned long events_max_kb;	/* event log kept, 0: as the store says */
 	unsigned long events_max_days;	/* events kept, 0: as the store says */
@@ -24,7 +25,8 @@ struct fs_options {
 
 /*
  * fs_parse_option - consume govc's own mount option OPT ("commit_delay=MS",
- * "commit_max=MS", "readahead=KB", "writeback", "no_writeback",
+ * "commit_max=MS", "readahead=KB", "writeback", "no_writeback", "builds",
+ * "no_builds",
  * "events_max_kb=KB", "events_max_days=DAYS") into O.
  * Returns 1 if consumed, 0 if it is a libfuse option, -1 if malformed.
  */

@@ -53,6 +53,7 @@ enum fs_fixed_id {
 	FS_ID_OCI_INDEX,	/* oci/index.json */
 	FS_ID_OCI_BLOBS,	/* oci/blobs/ */
 	FS_ID_OCI_SHA256,	/* oci/blobs/sha256/ */
+	FS_ID_BUILDS,		/* builds/ */
 	FS_ID_FIXED_MAX = 1023,
 };
 
@@ -102,6 +103,13 @@ enum fs_kind {
 	FS_K_IMG_LINK,		/* <image>/layers/<digest>: key = link target */
 	FS_K_IMG_BLOB,		/* a blob as a file: digest, size */
 	FS_K_IMG_NODE,		/* a rootfs or layer tree node: image, on */
+	/* builds/ (view_builds.c); interned, key = the path below
+	 * STORE/builds, repo = the repository */
+	FS_K_BUILDS_REPO,	/* builds/<repo>/ */
+	FS_K_BUILD,		/* builds/<repo>/<n>/ */
+	FS_K_BUILD_FILE,	/* builds/<repo>/<n>/<file> */
+	FS_K_BUILD_LATEST,	/* builds/<repo>/latest: key <repo>/<n>,
+				 * target <n> */
 };
 
 struct fs_node {
@@ -203,6 +211,8 @@ struct fs {
 	pthread_t watch_thread;
 	pthread_cond_t watch_wake;
 	uint64_t events_seen;
+	/* the build queue (builds.c): the watcher thread's own */
+	struct fs_builds *builds;
 
 	/* commit timing, protected by lock */
 	pthread_cond_t wake;
@@ -276,7 +286,8 @@ int fs_wt_entry(struct fs *fs, struct store_txn *t, uint64_t ino,
 /*
  * Views.  Every node of the tree belongs to one view, one per top-level
  * entry of the tree (docs/tree.md): the root, repos/ (whose working-tree
- * inodes are its nodes), commits/, log/, events, images/, layers/, oci/.
+ * inodes are its nodes), commits/, log/, events, images/, layers/, oci/,
+ * builds/.
  * A view is a table of operations (struct fs_view_ops); the FUSE handlers
  * (worktree_ops.c) find a node's view with one call, fs_view_of(), and
  * call its operation: a new view (branches/, builds/) is a new table and
@@ -315,6 +326,7 @@ enum fs_view {
 	FS_V_IMAGES,
 	FS_V_LAYERS,
 	FS_V_OCI,
+	FS_V_BUILDS,
 	FS_VIEWS
 };
 
@@ -392,7 +404,7 @@ struct fs_view_ops {
 
 /* the views (view_*.c, worktree_ops.c for repos/), indexed by enum fs_view */
 extern const struct fs_view_ops fs_view_root, fs_view_repos, fs_view_commits, fs_view_log,
-	fs_view_events, fs_view_images, fs_view_layers, fs_view_oci;
+	fs_view_events, fs_view_images, fs_view_layers, fs_view_oci, fs_view_builds;
 extern const struct fs_view_ops *const fs_views[FS_VIEWS];
 
 /*
@@ -439,5 +451,23 @@ int fs_watch_start(struct fs *fs);
 void fs_watch_stop(struct fs *fs);
 /* fs_watch_kick - look at the event log now (after our own commits) */
 void fs_watch_kick(struct fs *fs);
+
+/*
+ * builds.c: the build queue (docs/architecture.md, "Builds").
+ * fs_builds_start - set it up (before the watcher starts), marking failed
+ * the records an earlier daemon left queued.  0 or -ENOMEM.
+ * fs_builds_commit - commit ID (40 hex) of REPO's BRANCH was made: queue a
+ * build of it if it changed what the build reads.
+ * fs_builds_poll - reap ended builds, start due ones (every watcher tick).
+ * fs_builds_stop - after the watcher ended: queued builds are marked
+ * failed, running ones go on in their processes.
+ * Threads: the watcher thread only (start and stop: the main thread while
+ * no watcher runs).
+ */
+struct fs_builds;
+int fs_builds_start(struct fs *fs);
+void fs_builds_commit(struct fs *fs, const char *repo, const char *branch, const char *id);
+void fs_builds_poll(struct fs *fs);
+void fs_builds_stop(struct fs *fs);
 
 #endif

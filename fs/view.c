@@ -22,6 +22,7 @@ const struct fs_view_ops *const fs_views[FS_VIEWS] = {
 	[FS_V_COMMITS] = &fs_view_commits, [FS_V_LOG] = &fs_view_log,
 	[FS_V_EVENTS] = &fs_view_events, [FS_V_IMAGES] = &fs_view_images,
 	[FS_V_LAYERS] = &fs_view_layers, [FS_V_OCI] = &fs_view_oci,
+	[FS_V_BUILDS] = &fs_view_builds,
 };
 
 /* the view of each fixed id; unlisted ids are unknown */
@@ -35,6 +36,7 @@ static const struct {
 	{ FS_ID_LAYERS, FS_V_LAYERS },	   { FS_ID_OCI, FS_V_OCI },
 	{ FS_ID_OCI_LAYOUT, FS_V_OCI },	   { FS_ID_OCI_INDEX, FS_V_OCI },
 	{ FS_ID_OCI_BLOBS, FS_V_OCI },	   { FS_ID_OCI_SHA256, FS_V_OCI },
+	{ FS_ID_BUILDS, FS_V_BUILDS },
 };
 
 /* the view of each kind of dynamic node */
@@ -46,6 +48,8 @@ static const enum fs_view kind_views[] = {
 	[FS_K_IMG_TAGS] = FS_V_IMAGES,	    [FS_K_IMG_TAG] = FS_V_IMAGES,
 	[FS_K_IMG_LAYERS] = FS_V_IMAGES,    [FS_K_IMG_LINK] = FS_V_IMAGES,
 	[FS_K_IMG_BLOB] = FS_V_IMAGES,	    [FS_K_IMG_NODE] = FS_V_IMAGES,
+	[FS_K_BUILDS_REPO] = FS_V_BUILDS,   [FS_K_BUILD] = FS_V_BUILDS,
+	[FS_K_BUILD_FILE] = FS_V_BUILDS,    [FS_K_BUILD_LATEST] = FS_V_BUILDS,
 };
 
 const struct fs_view_ops *fs_view_of(struct fs *fs, fuse_ino_t id, struct fs_node *n)

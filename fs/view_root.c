@@ -20,6 +20,7 @@ static const struct {
 	{ "repos", FS_ID_REPOS, S_IFDIR | 0755 },
 	{ "commits", FS_ID_COMMITS, S_IFDIR | 0555 },
 	{ "log", FS_ID_LOG, S_IFDIR | 0555 },
+	{ "builds", FS_ID_BUILDS, S_IFDIR | 0555 },
 	{ "events", FS_ID_EVENTS, S_IFREG | 0444 },
 	{ "images", FS_ID_IMAGES, S_IFDIR | 0555 },
 	{ "layers", FS_ID_LAYERS, S_IFDIR | 0555 },
@@ -40,6 +41,14 @@ static int root_lookup(struct fs *fs, struct store_txn *t, const struct fs_node 
 		e->attr_timeout = root_entries[i].id == FS_ID_EVENTS ? 0 : FS_FOREVER;
 		e->entry_timeout = FS_FOREVER;
 		fs_fixed_attr(fs, e->ino, root_entries[i].mode, &e->attr);
+		if (root_entries[i].id == FS_ID_BUILDS) {
+			/* its attributes (the mtime that keeps the kernel's
+			 * cached listing true) are the disk's: view_builds.c */
+			double timeout;
+			struct fs_node n = { .id = FS_ID_BUILDS, .kind = FS_K_FIXED };
+			e->attr_timeout = 0;
+			return fs_view_builds.getattr(fs, t, &n, &e->attr, &timeout);
+		}
 		return 0;
 	}
 	return -ENOENT;

@@ -4,7 +4,9 @@
  * tags raises an event, from whichever process made it) and tells the
  * kernel, with libfuse's notify calls, which cached entries and listings
  * are stale.  So the image views can be cached for long and still show an
- * import or a `govc rmi` run beside the mount at once.
+ * import or a `govc rmi` run beside the mount at once.  It also runs the
+ * build queue (builds.c): commits it sees may queue builds, and it reaps
+ * and starts build processes.
  *
  * Threads: one watcher thread.  It reads the store in read transactions
  * of its own and takes fs->lock only to look nodes up; it holds no lock
@@ -116,9 +118,13 @@ static void handle(struct fs *fs, const char *line, size_t len)
 		inval_dir(fs, FS_ID_LOG);
 	} else if (type && !strcmp(type, "commit")) {
 		const char *repo = json_string_value(json_object_get(ev, "repo"));
+		const char *branch = json_string_value(json_object_get(ev, "branch"));
+		const char *id = json_string_value(json_object_get(ev, "id"));
 		fuse_ino_t dir = repo ? fs_node_find(fs, FS_K_COMMITS_REPO, repo, strlen(repo)) : 0;
 		if (dir)
 			inval_dir(fs, dir);
+		if (repo && branch && id)
+			fs_builds_commit(fs, repo, branch, id);
 	} else if (type && !strcmp(type, "gc")) {
 		inval_dir(fs, FS_ID_OCI_SHA256);
 		inval_dir(fs, FS_ID_LAYERS);
@@ -270,6 +276,8 @@ static void *watcher(void *arg)
 		 * when no further write comes to trigger it */
 		if (store_checkpoint_due(fs->store))
 			fprintf(stderr, "govc: checkpoint: %s\n", store_errmsg());
+		/* builds that ended are reaped, due ones started */
+		fs_builds_poll(fs);
 		/* what something uses of images is pinned against gc (once
 		 * a second, and only while the kernel holds image nodes) */
 		if (fs->inuse && ++ticks % USERS_EVERY == 0 && store_images_any_held(fs->images))

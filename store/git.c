@@ -1011,8 +1011,14 @@ void store_oid_empty_tree(git_oid *out)
 	git_oid_fromstr(out, "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
 }
 
-int store_commit_read(struct store *s, const char *repo, const git_oid *id, int64_t *time,
-		      git_oid *tree)
+/*
+ * commit_get - what store_commit_read and store_commit_parent want of
+ * commit ID of REPO: its time and tree (TIME and TREE may be NULL), and
+ * its first parent (PARENT may be NULL): 0, 1 if it has none (PARENT
+ * untouched), -ENOENT, or a negative errno with a message.
+ */
+static int commit_get(struct store *s, const char *repo, const git_oid *id, int64_t *time,
+		      git_oid *tree, git_oid *parent)
 {
 	git_repository *g;
 	git_commit *c;
@@ -1022,14 +1028,32 @@ int store_commit_read(struct store *s, const char *repo, const git_oid *id, int6
 		return rc;
 	rc = git_commit_lookup(&c, g, id);
 	if (rc == 0) {
-		*time = git_commit_time(c);
-		git_oid_cpy(tree, git_commit_tree_id(c));
+		if (time)
+			*time = git_commit_time(c);
+		if (tree)
+			git_oid_cpy(tree, git_commit_tree_id(c));
+		if (git_commit_parentcount(c) && parent)
+			git_oid_cpy(parent, git_commit_parent_id(c, 0));
+		rc = git_commit_parentcount(c) ? 0 : 1;
 		git_commit_free(c);
 	} else {
 		rc = rc == GIT_ENOTFOUND ? -ENOENT : store_git_error(rc, "reading a commit");
 	}
 	git_repository_free(g);
 	return rc;
+}
+
+int store_commit_read(struct store *s, const char *repo, const git_oid *id, int64_t *time,
+		      git_oid *tree)
+{
+	int rc = commit_get(s, repo, id, time, tree, NULL);
+
+	return rc == 1 ? 0 : rc;
+}
+
+int store_commit_parent(struct store *s, const char *repo, const git_oid *id, git_oid *parent)
+{
+	return commit_get(s, repo, id, NULL, NULL, parent);
 }
 
 /*

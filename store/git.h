@@ -51,6 +51,15 @@ int store_commit_read(struct store *s, const char *repo, const git_oid *id,
 		      int64_t *time, git_oid *tree);
 
 /*
+ * store_commit_parent - the first parent of commit ID of REPO into
+ * *PARENT: 0, 1 if ID has none (a repository's first commit), -ENOENT if
+ * no commit ID is stored, or another negative errno with a message.
+ * Transactions as store_commit_read.
+ */
+int store_commit_parent(struct store *s, const char *repo, const git_oid *id,
+			git_oid *parent);
+
+/*
  * store_commit_reachable - 1 if commit ID is the head of REPO's current
  * branch or one of its ancestors, 0 if not (also when the branch has no
  * commit yet or HEAD cannot be read), or a negative errno.  T reads the

@@ -43,6 +43,8 @@ static const char mount_usage[] =
 	"  -o commit_max=MS   longest a change waits for its commit (5000)\n"
 	"  -o writeback       enable the kernel writeback cache (off: see docs)\n"
 	"  -o readahead=KB    the mount's read-ahead, as root (4096; 0: the kernel's)\n"
+	"  -o no_builds       commits build nothing (default: a commit that changes\n"
+	"                     what a repository's Govcfile reads builds it)\n"
 	"  -o events_max_kb=KB, events_max_days=DAYS\n"
 	"                     trim the event log to its last KB (65536) or DAYS\n"
 	"                     (no limit); kept in the store for every process\n"

@@ -109,6 +109,18 @@ remount() {
 	"$GOVC" mount -o "$(mount_opts)" "$S" "$M"
 }
 
+# within SECONDS COMMAND...: COMMAND succeeds within SECONDS (a whole
+# number; tried every 50 ms, its output dropped)
+within() {
+	_tries=$(($1 * 20)); shift
+	_try=0
+	until "$@" >/dev/null 2>&1; do
+		_try=$((_try + 1))
+		[ $_try -lt $_tries ] || return 1
+		sleep 0.05
+	done
+}
+
 # commits REPO: how many commits REPO has
 commits() { "$GOVC" log "$S" "$1" | wc -l; }
 

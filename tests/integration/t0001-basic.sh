@@ -12,7 +12,7 @@ for c in init mount umount log repos fsck import export; do
 done
 check "every command has --help (failed:${bad:- none})" test -z "$bad"
 
-check "the root shows the tree" sh -c "ls '$M' | tr '\n' ' ' | grep -qx 'commits events images layers log oci repos '"
+check "the root shows the tree" sh -c "ls '$M' | tr '\n' ' ' | grep -qx 'builds commits events images layers log oci repos '"
 check "mkdir repos/x creates a repository" mkdir "$M/repos/x"
 check "govc repos lists it" sh -c "'$GOVC' repos '$S' | grep -qx x"
 echo hello > "$M/repos/x/a.txt"

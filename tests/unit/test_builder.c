@@ -7,7 +7,9 @@
  * what BuildKit's shell lexer gives for them (its tests' cases, checked by
  * hand against the rules: "..." escapes only ", $ and the escape char;
  * '...' is literal; an unset variable is empty).  The error tables check
- * every message's line number and wording.
+ * every message's line number and wording.  Also: which paths of the
+ * context a Govcfile reads (builder/context.h), and build records on disk
+ * (builder/record.h).
  */
 #include "config.h"
 
@@ -21,8 +23,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include "builder/bld_int.h"
+#include "builder/build.h"
+#include "builder/context.h"
 #include "builder/govcfile.h"
+#include "builder/record.h"
+#include "store/store.h"
 #include "util/ignore.h"
 #include "util/limits.h"
 
@@ -1203,6 +1211,208 @@ static void test_dockerignore(void **state)
 	}
 }
 
+/* ---- context: what a Govcfile reads (builder/context.h) ------------------ */
+
+static void test_context_reads(void **state)
+{
+	static const char text[] =
+		"FROM scratch AS build\n"
+		"COPY a /a\n"
+		"COPY src/ /src\n"
+		"COPY --from=build /out /out\n"
+		"COPY *.txt docs/*.md /d/\n"
+		"ADD https://example.com/x.tgz git@example.com:o/r.git /x\n"
+		"ADD pkg.tar /\n"
+		"RUN --mount=type=bind,source=cfg,target=/cfg true\n"
+		"RUN --mount=type=bind,from=build,source=y,target=/y true\n"
+		"RUN --mount=type=cache,target=/root/.cache true\n"
+		"COPY [\"quoted name\", \"/q\"]\n"
+		"COPY ./b/../c /c\n"
+		"COPY /abs//dir/ /abs\n"
+		"COPY <<EOF /h\n"
+		"hi\n"
+		"EOF\n"
+		"ONBUILD COPY later /later\n";
+	static const struct {
+		const char *path;
+		int reads;
+	} cases[] = {
+		{ "a", 1 },	     { "a/x", 1 },	   { "ab", 0 },
+		{ "src", 1 },	     { "src/x/y", 1 },	   { "srcx", 0 },
+		{ "src/new/", 1 },   { "out", 0 },	   { "out/f", 0 },
+		{ "x.txt", 1 },	     { "d/x.txt", 0 },	   { "docs/a.md", 1 },
+		{ "docs/sub/a.md", 0 }, { "docs/a.txt", 0 }, { "pkg.tar", 1 },
+		{ "x.tgz", 0 },	     { "r.git", 0 },	   { "cfg", 1 },
+		{ "cfg/f", 1 },	     { "y", 0 },	   { "root/.cache", 0 },
+		{ "quoted name", 1 }, { "\"quoted", 0 },   { "c", 1 },
+		{ "b", 0 },	     { "abs/dir/f", 1 },   { "abs/d", 0 },
+		{ "EOF", 0 },	     { "h", 0 },	   { "later", 0 },
+		{ "Govcfile", 0 },   { "/a", 1 },	   { "./src//x", 1 },
+	};
+	struct bld_file *f = parse_ok(text);
+
+	for (size_t i = 0; i < N(cases); i++) {
+		int got = bld_context_reads(f, cases[i].path);
+		if (got != cases[i].reads)
+			print_error("path '%s': %d, want %d\n", cases[i].path, got,
+				    cases[i].reads);
+		assert_int_equal(got, cases[i].reads);
+	}
+	bld_file_free(f);
+
+	/* one-line Govcfiles: the whole context, sources the trigger cannot
+	 * resolve (they read everything), globs that match a directory (what
+	 * is below it is read), shell-form words split at blanks whatever
+	 * the quotes, as in Docker (a lone '"a' is refused by the lexer, so
+	 * it reads everything), and no context at all */
+	static const struct {
+		const char *insn, *path;
+		int reads;
+	} one[] = {
+		{ "COPY . /app", "any/where", 1 },
+		{ "COPY / /app", "x", 1 },
+		{ "ARG SRC=a\nCOPY $SRC /app", "zzz", 1 },
+		{ "COPY ../up /app", "zzz", 1 },
+		{ "RUN --mount=type=bind,target=/ctx true", "zzz", 1 },
+		{ "COPY [\"conf.d*\", \"/etc/\"]", "conf.d/a/b", 1 },
+		{ "COPY [\"conf.d*\", \"/etc/\"]", "conf/a", 0 },
+		{ "COPY \"a b\" /x", "zzz", 1 },
+		{ "RUN true", "a", 0 },
+	};
+	for (size_t i = 0; i < N(one); i++) {
+		char line[256];
+
+		snprintf(line, sizeof(line), "FROM scratch\n%s\n", one[i].insn);
+		f = parse_ok(line);
+		if (bld_context_reads(f, one[i].path) != one[i].reads)
+			print_error("<<%s>> path '%s': want %d\n", one[i].insn, one[i].path,
+				    one[i].reads);
+		assert_int_equal(bld_context_reads(f, one[i].path), one[i].reads);
+		bld_file_free(f);
+	}
+}
+
+static void test_context_affects(void **state)
+{
+	static const char ignore[] = "docs\n*.log\n!keep.log\n";
+	enum { ALL, ONE, BAD };	/* COPY . /app; COPY a /a; does not parse */
+	static const struct {
+		int govcfile, ignored;	/* which file; with the ignore rules */
+		const char *file, *path;
+		int affects;
+	} cases[] = {
+		/* the Govcfile and the ignore files, whatever they say */
+		{ ALL, 1, "Govcfile", "Govcfile", 1 },
+		{ ALL, 1, "Dockerfile", "Dockerfile", 1 },
+		{ ALL, 1, "Govcfile", ".dockerignore", 1 },
+		{ ALL, 1, "Govcfile", ".govcignore", 1 },
+		{ ONE, 0, "Govcfile", "Govcfile.dockerignore", 1 },
+		{ ONE, 0, "Govcfile", "Dockerfile.dockerignore", 0 },
+		{ ONE, 0, "Govcfile", "Govcfile.dockerignorex", 0 },
+		{ ONE, 0, "Dockerfile", "Govcfile", 0 },
+		/* what the context holds, unless the ignore file keeps it out */
+		{ ALL, 1, "Govcfile", "src/main.c", 1 },
+		{ ALL, 1, "Govcfile", "keep.log", 1 },
+		{ ALL, 1, "Govcfile", "docs/a.md", 0 },
+		{ ALL, 1, "Govcfile", "docs/", 0 },
+		{ ALL, 1, "Govcfile", "x.log", 0 },
+		{ ALL, 0, "Govcfile", "docs/a.md", 1 },
+		/* COPY of one file: other files do not count */
+		{ ONE, 0, "Govcfile", "a", 1 },
+		{ ONE, 0, "Govcfile", "b", 0 },
+		/* a Govcfile that does not parse: only its own change counts */
+		{ BAD, 0, "Govcfile", "Govcfile", 1 },
+		{ BAD, 0, "Govcfile", "a", 0 },
+	};
+	struct bld_file *f[3] = { parse_ok("FROM scratch\nCOPY . /app\n"),
+				  parse_ok("FROM scratch\nCOPY a /a\n"), NULL };
+	struct bld_ignore *ig = NULL;
+
+	assert_int_equal(bld_ignore_compile(&ig, ignore, strlen(ignore)), 0);
+	for (size_t i = 0; i < N(cases); i++) {
+		int got = bld_context_affects(f[cases[i].govcfile], cases[i].ignored ? ig : NULL,
+					      cases[i].file, cases[i].path);
+		if (got != cases[i].affects)
+			print_error("case %zu, path '%s': %d, want %d\n", i, cases[i].path, got,
+				    cases[i].affects);
+		assert_int_equal(got, cases[i].affects);
+	}
+	bld_file_free(f[ALL]);
+	bld_file_free(f[ONE]);
+	bld_ignore_free(ig);
+}
+
+/* ---- records (builder/record.h) ------------------------------------------- */
+
+static void test_records(void **state)
+{
+	char dir[] = "/tmp/govc-test-records.XXXXXX", path[4200], buf[64];
+	const char *commit = "0123456789012345678901234567890123456789";
+	struct store *s = NULL;
+	unsigned n = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/store", dir);
+	assert_int_equal(store_open(&s, path, STORE_CREATE), 0);
+
+	assert_int_equal(bld_record_create(s, "app", commit, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(bld_record_get(s, "app", 1, BLD_RECORD_STATUS, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "queued");
+	assert_int_equal(bld_record_get(s, "app", 1, BLD_RECORD_COMMIT, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, commit);
+	assert_int_equal(bld_record_get(s, "app", 1, BLD_RECORD_IMAGE, buf, sizeof(buf)), -ENOENT);
+
+	/* one more than the highest present, gaps and strangers ignored */
+	snprintf(path, sizeof(path), "%s/store/builds/app/7", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/store/builds/app/007x", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(bld_record_create(s, "app", commit, &n), 0);
+	assert_int_equal(n, 8);
+	assert_int_equal(bld_record_create(s, "other", commit, &n), 0);
+	assert_int_equal(n, 1);
+
+	/* files replaced whole, one line each */
+	assert_int_equal(bld_record_put(s, "app", 8, BLD_RECORD_STATUS, "running", 7), 0);
+	assert_int_equal(bld_record_get(s, "app", 8, BLD_RECORD_STATUS, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "running");
+	assert_int_equal(bld_record_put(s, "app", 8, BLD_RECORD_STATUS, "failed\n", 7), 0);
+	snprintf(path, sizeof(path), "%s/store/builds/app/8/status", dir);
+	{
+		FILE *fp = fopen(path, "r");
+		size_t got;
+
+		assert_non_null(fp);
+		got = fread(buf, 1, sizeof(buf), fp);
+		fclose(fp);
+		assert_int_equal(got, 7);
+		assert_memory_equal(buf, "failed\n", 7);
+	}
+
+	/* paths, and what cannot name a repository, a number or a file */
+	assert_int_equal(bld_record_dir(s, "app", 8, path, sizeof(path)), 0);
+	snprintf(buf, sizeof(buf), "/store/builds/app/8");
+	assert_string_equal(path + strlen(dir), buf);
+	assert_int_equal(bld_record_path(s, "../x", 1, NULL, path, sizeof(path)), -EINVAL);
+	assert_int_equal(bld_record_put(s, "app", 8, "../status", "x", 1), -EINVAL);
+	assert_int_equal(bld_record_put(s, "app", 8, ".hidden", "x", 1), -EINVAL);
+	assert_int_equal(bld_record_dir(s, "app", 8, path, 10), -ENAMETOOLONG);
+	assert_int_equal(bld_record_create(s, "app", "a\nb", &n), -EINVAL);
+	assert_int_equal(bld_record_number("1"), 1);
+	assert_int_equal(bld_record_number("42"), 42);
+	assert_int_equal(bld_record_number("0"), 0);
+	assert_int_equal(bld_record_number("07"), 0);
+	assert_int_equal(bld_record_number("7x"), 0);
+	assert_int_equal(bld_record_number(""), 0);
+	assert_int_equal(bld_record_number("9999999999"), 0);
+	assert_int_equal(bld_record_number("latest"), 0);
+
+	store_free(s);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1224,6 +1434,9 @@ int main(void)
 		cmocka_unit_test(test_plan_errors),
 		cmocka_unit_test(test_plan_limits),
 		cmocka_unit_test(test_dockerignore),
+		cmocka_unit_test(test_context_reads),
+		cmocka_unit_test(test_context_affects),
+		cmocka_unit_test(test_records),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
