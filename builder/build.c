@@ -32,6 +32,7 @@
 #include "builder/build.h"
 #include "builder/copy.h"
 #include "builder/exec.h"
+#include "builder/record.h"
 #include "builder/govcfile.h"
 #include "oci/oci.h"
 #include "oci/registry.h"
@@ -84,23 +85,11 @@ int bld_record_dir(struct store *s, const char *repo, unsigned n, char *buf, siz
 	return w < 0 || (size_t)w >= len ? store_error(-ENAMETOOLONG, "path too long") : 0;
 }
 
-/* rec_put - record file NAME := DATA (replaced by rename) */
+/* rec_put - record file NAME := DATA (record.h), if the build has one */
 static void rec_put(struct build *b, const char *name, const char *data, size_t len)
 {
-	char path[4300], tmp[4400];
-	int fd;
-
-	if (!*b->record)
-		return;
-	snprintf(path, sizeof(path), "%s/%s", b->record, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", b->record, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	if (util_write_all(fd, data, len) == 0 && close(fd) == 0)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+	if (*b->record)
+		bld_record_put(b->s, b->repo, b->o->record, name, data, len);
 }
 
 static void rec_line(struct build *b, const char *name, const char *line)

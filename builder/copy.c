@@ -48,41 +48,27 @@ static int has_glob(const char *s)
  * -EPERM if it climbs out */
 static int clean(const char *src, char *out, size_t len)
 {
-	size_t o = 0;
-	const char *p = src;
+	char joined[8192], abs[8192];
+	long depth = 0;
 
-	out[0] = '\0';
-	while (*p) {
-		size_t n;
+	for (const char *p = src; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return -EPERM;
+		} else if (n && !(n == 1 && p[0] == '.'))
+			depth++;
+		p += n;
 		while (*p == '/')
 			p++;
-		if (!*p)
-			break;
-		n = strcspn(p, "/");
-		if (n == 1 && p[0] == '.') {
-			p += n;
-			continue;
-		}
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			char *slash;
-			if (o == 0)
-				return -EPERM;
-			out[o] = '\0';
-			slash = strrchr(out, '/');
-			o = slash ? (size_t)(slash - out) : 0;
-			out[o] = '\0';
-			p += n;
-			continue;
-		}
-		if (o + n + 2 > len)
-			return -ENAMETOOLONG;
-		if (o)
-			out[o++] = '/';
-		memcpy(out + o, p, n);
-		o += n;
-		out[o] = '\0';
-		p += n;
 	}
+	if (snprintf(joined, sizeof(joined), "/%s", src) >= (int)sizeof(joined) ||
+	    strlen(src) + 2 > len)
+		return -ENAMETOOLONG;
+	bx_path_clean(abs, sizeof(abs), joined);
+	if (strlen(abs + 1) >= len)
+		return -ENAMETOOLONG;
+	memcpy(out, abs + 1, strlen(abs + 1) + 1);
 	return 0;
 }
 
@@ -661,7 +647,7 @@ static int add_tar(struct cp *cp, struct store_txn *t, const git_oid *id, const 
 		   const char *dest)
 {
 	struct blobread *b = malloc(sizeof(*b));
-	struct archive *a = archive_read_new(), *disk = archive_write_disk_new();
+	struct archive *a = archive_read_new(), *disk = bx_disk_new();
 	struct archive_entry *e;
 	int dfd = bx_mkdir_p(cp->rootfd, dest, 0755, cp->c->uid, cp->c->gid);
 	int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r, rc = 0;
@@ -675,32 +661,12 @@ static int add_tar(struct cp *cp, struct store_txn *t, const git_oid *id, const 
 	b->off = 0;
 	archive_read_support_filter_all(a);
 	archive_read_support_format_tar(a);
-	archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
-						     ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-						     ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-						     ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-						     ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-						     ARCHIVE_EXTRACT_UNLINK);
 	if (fchdir(dfd) || archive_read_open(a, b, NULL, blob_read, NULL) != ARCHIVE_OK) {
 		rc = store_error(-EBADMSG, "ADD %s: %s", src, archive_error_string(a));
 		goto out;
 	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		r = archive_write_header(disk, e);
-		if (r == ARCHIVE_OK && archive_entry_size(e) > 0) {
-			const void *buf;
-			size_t len;
-			la_int64_t off;
-			while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
-				if (archive_write_data_block(disk, buf, len, off) < 0) {
-					r = ARCHIVE_FATAL;
-					break;
-				}
-			if (r == ARCHIVE_EOF)
-				r = ARCHIVE_OK;
-		}
-		if (r >= ARCHIVE_WARN)
-			r = archive_write_finish_entry(disk);
+		r = bx_extract_entry(a, disk, e);
 		if (r < ARCHIVE_WARN) {
 			rc = store_error(-EBADMSG, "ADD %s: %s: %s", src, archive_entry_pathname(e),
 					 archive_error_string(disk) ? archive_error_string(disk)

@@ -76,7 +76,7 @@ int bx_ctx_lookup(struct store_txn *t, const git_oid *tree, const char *path,
 		  unsigned *mode, git_oid *id);
 
 /* bx_path_clean - PATH made absolute and clean ("." and ".." resolved,
- * ".." at "/" staying there) into OUT (LEN bytes) */
+ * ".." at "/" staying there) into OUT (LEN bytes; not overlapping PATH) */
 void bx_path_clean(char *out, size_t len, const char *path);
 
 #endif

@@ -153,6 +153,19 @@ int bx_run_prepare(void);
  */
 int bx_run(struct store *s, struct bx_overlay *o, struct bx_run *r, int *status);
 
+/*
+ * bx_disk_new - a libarchive disk writer that restores modes, owners,
+ * times and xattrs and refuses entries escaping the current directory
+ * (paths with "..", absolute paths, paths through symlinks).
+ * bx_extract_entry - write entry E of reader A (header and data) through
+ * DISK; returns libarchive's status (below ARCHIVE_WARN: failed).
+ */
+struct archive;
+struct archive_entry;
+struct archive *bx_disk_new(void);
+int bx_extract_entry(struct archive *a, struct archive *disk,
+		     struct archive_entry *e);
+
 /* bx_rm_rf - remove PATH and everything below it (no error if absent). */
 void bx_rm_rf(const char *path);
 

@@ -368,6 +368,40 @@ static const char *clean_path(const char *p)
 	return p;
 }
 
+int bx_extract_entry(struct archive *a, struct archive *disk, struct archive_entry *e)
+{
+	int r = archive_write_header(disk, e);
+
+	if (r >= ARCHIVE_WARN && archive_entry_size(e) > 0) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
+			if (archive_write_data_block(disk, buf, len, off) < 0) {
+				r = ARCHIVE_FATAL;
+				break;
+			}
+		if (r == ARCHIVE_EOF)
+			r = ARCHIVE_OK;
+	}
+	return r >= ARCHIVE_WARN ? archive_write_finish_entry(disk) : r;
+}
+
+struct archive *bx_disk_new(void)
+{
+	struct archive *disk = archive_write_disk_new();
+
+	if (disk)
+		archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
+							     ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+							     ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+							     ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+							     ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
+							     ARCHIVE_EXTRACT_UNLINK |
+							     ARCHIVE_EXTRACT_SPARSE);
+	return disk;
+}
+
 /* unpack_entries - write the tar of A under the current directory */
 static int unpack_entries(struct archive *a, struct archive *disk, const char *lname)
 {
@@ -409,21 +443,7 @@ static int unpack_entries(struct archive *a, struct archive *disk, const char *l
 						   lname, archive_entry_hardlink(e));
 			archive_entry_set_hardlink(e, link);
 		}
-		r = archive_write_header(disk, e);
-		if (r == ARCHIVE_OK && archive_entry_size(e) > 0) {
-			const void *buf;
-			size_t len;
-			la_int64_t off;
-			while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
-				if (archive_write_data_block(disk, buf, len, off) < 0) {
-					r = ARCHIVE_FATAL;
-					break;
-				}
-			if (r == ARCHIVE_EOF)
-				r = ARCHIVE_OK;
-		}
-		if (r == ARCHIVE_OK)
-			r = archive_write_finish_entry(disk);
+		r = bx_extract_entry(a, disk, e);
 		if (r < ARCHIVE_WARN)
 			return store_error(-EIO, "layer %s: unpacking %s: %s", lname, path,
 					   archive_error_string(disk) ? archive_error_string(disk)
@@ -462,19 +482,13 @@ static int unpack_layer(struct store *s, const struct bx_layer *l, const char *d
 		goto out;
 	u.buf = malloc(1 << 16);
 	a = archive_read_new();
-	disk = archive_write_disk_new();
+	disk = bx_disk_new();
 	if (!u.buf || !a || !disk) {
 		rc = store_error(-ENOMEM, "out of memory");
 		goto out;
 	}
 	archive_read_support_format_tar(a);
 	archive_read_support_format_empty(a);
-	archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
-						     ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-						     ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-						     ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-						     ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-						     ARCHIVE_EXTRACT_UNLINK | ARCHIVE_EXTRACT_SPARSE);
 	archive_write_disk_set_standard_lookup(disk);
 	if (chdir(dir)) {
 		rc = store_error(-errno, "%s: %s", dir, strerror(errno));
