@@ -37,6 +37,9 @@
  *     the downloads' write callbacks;
  *   - rows and the progress callback: serialized by pull.plock, a leaf
  *     lock (nothing else is taken while it is held).
+ * Lock order: pull.lock and pull.plock are never held together, and no
+ * store call (which may wait for the ingest gate or LMDB's writer lock)
+ * is made while either is held.
  * Everything else (the store, the repository name, the descriptors) is
  * set before the threads start and only read afterwards.  Each thread has
  * its own registry client (a clone: curl handle, token cache).
