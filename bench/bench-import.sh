@@ -277,92 +277,11 @@ imgbytes=$(du -sB1 "$L" | cut -f1)
 # + close a file of DIR (a ring of 100 names), then pause INTERVAL_MS; OUT
 # gets a line per write: start (us from the writer's start), latency of
 # open+write+close (us), errno (0: none)
-cat > "$B/writer.c" <<'EOF'
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-static long long us(const struct timespec *a, const struct timespec *b)
-{
-	return (b->tv_sec - a->tv_sec) * 1000000LL + (b->tv_nsec - a->tv_nsec) / 1000;
-}
-
-int main(int argc, char **argv)
-{
-	if (argc != 6) {
-		fprintf(stderr, "usage: writer DIR INTERVAL_MS SECONDS STOPFILE OUT\n");
-		return 2;
-	}
-	const char *dir = argv[1], *stop = argv[4];
-	long interval = atol(argv[2]), secs = atol(argv[3]);
-	size_t cap = 1 << 16, n = 0;
-	long long (*rec)[3] = malloc(cap * sizeof *rec);
-	struct timespec t0, a, b, pause = {interval / 1000, (interval % 1000) * 1000000L};
-	char path[4096], buf[100];
-	if (!rec)
-		return 1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (long i = 0;; i++) {
-		if (access(stop, F_OK) == 0)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &a);
-		if (secs > 0 && us(&t0, &a) >= secs * 1000000LL)
-			break;
-		snprintf(path, sizeof path, "%s/w%03ld", dir, i % 100);
-		memset(buf, '.', sizeof buf);
-		buf[snprintf(buf, sizeof buf, "write %ld", i)] = ' ';
-		buf[sizeof buf - 1] = '\n';
-		clock_gettime(CLOCK_MONOTONIC, &a);
-		int err = 0, fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0) {
-			err = errno;
-		} else {
-			if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf)
-				err = errno ? errno : EIO;
-			if (close(fd) && !err)
-				err = errno;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &b);
-		if (n == cap && !(rec = realloc(rec, (cap *= 2) * sizeof *rec)))
-			return 1;
-		rec[n][0] = us(&t0, &a);
-		rec[n][1] = us(&a, &b);
-		rec[n][2] = err;
-		n++;
-		nanosleep(&pause, NULL);
-	}
-	FILE *f = fopen(argv[5], "w");
-	if (!f)
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%lld %lld %lld\n", rec[i][0], rec[i][1], rec[i][2]);
-	return fclose(f) ? 1 : 0;
-}
-EOF
-cc -O2 -Wall -o "$B/writer" "$B/writer.c"
+cc -O2 -Wall -o "$B/writer" "$top/bench/writer.c"
 
 # stats OUT WALL: "n p50 p99 max >50ms >200ms errors blocked-s" of a
 # writer's output, in ms (blocked: seconds spent in writes over 50 ms)
-stats() {
-	python3 - "$1" <<'PY'
-import sys
-rows = [list(map(int, l.split())) for l in open(sys.argv[1])]
-lat = sorted(r[1] for r in rows)
-if not lat:
-    print("0 - - - 0 0 0 0")
-    sys.exit()
-def pct(p):		# nearest rank
-    return lat[max(0, -(-len(lat) * p // 100) - 1)] / 1000
-print("%d %.2f %.2f %.2f %d %d %d %.2f" % (len(lat), pct(50), pct(99), lat[-1] / 1000,
-      sum(l > 50000 for l in lat), sum(l > 200000 for l in lat), sum(r[2] != 0 for r in rows),
-      sum(l for l in lat if l > 50000) / 1e6))
-PY
-}
+stats() { python3 "$top/bench/writer-stats.py" "$1"; }
 
 # ---- 2. small writes on an idle mount -------------------------------------
 "$GOVC" init "$S" >/dev/null

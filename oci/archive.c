@@ -432,7 +432,7 @@ int oci_archive_import(struct store *s, const char *file, const char *src_ref, c
 		       const char *tag, const struct oci_import_opts *opts, struct oci_digest *m)
 {
 	struct spool sp;
-	struct oci_source src = { spool_open_blob, &sp, sp.location, NULL };
+	struct oci_source src = { spool_open_blob, &sp, sp.location, NULL, NULL, NULL };
 	struct oci_descriptor top;
 	struct member *mj;
 	json_t *list = NULL, *img;

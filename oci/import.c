@@ -284,9 +284,24 @@ static int import_manifest(struct imp *im, const struct oci_descriptor *md, json
 				 cf.ndiff, man.nlayers);
 		goto out;
 	}
+	if (im->src->prefetch) {
+		/* the source brings the layers in (and may index them) while
+		 * the ones below are indexed here */
+		rc = store_ingest_flush(im->in);
+		if (rc == 0)
+			rc = im->src->prefetch(im->src->arg, im->in, man.layers, cf.diff_ids,
+					       man.nlayers);
+	}
 	for (unsigned i = 0; i < man.nlayers && rc == 0; i++) {
 		snprintf(sub, sizeof(sub), "layer %u (%s) of %s", i + 1,
 			 oci_digest_fmt(hex, &man.layers[i].digest), what);
+		if (im->src->await) {
+			rc = store_ingest_flush(im->in);	/* nothing held while waiting */
+			if (rc == 0)
+				rc = im->src->await(im->src->arg, im->in, &man.layers[i]);
+			if (rc)
+				break;
+		}
 		rc = fetch_blob(im, &man.layers[i], sub);
 		if (rc == 0)
 			rc = oci_layer_index(im->in, &man.layers[i].digest,

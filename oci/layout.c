@@ -226,7 +226,7 @@ int oci_layout_import(struct store *s, const char *dir, const char *src_tag, con
 		      const char *tag, const struct oci_import_opts *opts, struct oci_digest *m)
 {
 	struct layout_src ls = { .blobs = -1 };
-	struct oci_source src = { layout_open_blob, &ls, ls.location, NULL };
+	struct oci_source src = { layout_open_blob, &ls, ls.location, NULL, NULL, NULL };
 	struct oci_descriptor top;
 	int dirfd, rc;
 

@@ -86,6 +86,26 @@ struct oci_source {
 	 */
 	int (*put_blob)(void *arg, struct store_ingest *in,
 			const struct oci_descriptor *d, const char *what);
+	/*
+	 * PREFETCH (may be NULL): the import will next want the N layers D
+	 * (bottom first), whose uncompressed digests are DIFF_IDS (NULL:
+	 * the config lists none); both borrowed for the call.  The source
+	 * may start bringing them in, and indexing them (oci_layer_index),
+	 * meanwhile: in ingest sessions of its own whose pins hold until
+	 * the source is done with (so gc keeps what they wrote until the
+	 * import has published).  AWAIT (set with PREFETCH) is then called
+	 * for each layer, in order, before the import looks for it: it
+	 * returns once the source is done with layer D (0, or the error
+	 * that stopped it, with its message); the import then finds the
+	 * blob stored (and the layer indexed) and pins them in IN itself.
+	 * Both are called from the import's thread with no transaction of
+	 * IN open.
+	 */
+	int (*prefetch)(void *arg, struct store_ingest *in,
+			const struct oci_descriptor *d,
+			const struct oci_digest *diff_ids, unsigned n);
+	int (*await)(void *arg, struct store_ingest *in,
+		     const struct oci_descriptor *d);
 };
 
 struct oci_import_opts {

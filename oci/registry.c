@@ -11,9 +11,16 @@
  * to the request's sink only for a 2xx status; anything else is kept, cut
  * at REG_ERRBODY_MAX, for the message.
  *
- * Invariant: no store transaction is open across a curl call; the blob
- * writer commits in the session's own short transactions, and uploads
- * read each piece in a read transaction of its own.
+ * Invariant: no store transaction is open across a curl call, nor while
+ * a download waits for its next bytes: the blob writer's transaction is
+ * committed as soon as a chunk is in (the writer lock is shared by every
+ * thread and process, the mount's writers and the other download threads
+ * among them), and uploads read each piece in a read transaction of its
+ * own.
+ *
+ * Threads: a client belongs to one thread; download threads use clones
+ * (oci_registry_clone).  Only the watcher's cancel flag is written by
+ * another thread, and it is read with atomic loads.
  */
 #include "config.h"
 
@@ -60,6 +67,10 @@ struct oci_registry {
 	char realm[HDR_MAX], service[HDR_MAX];
 	struct token tokens[TOKENS_MAX];
 	unsigned ntokens;
+	/* a download's watcher (oci_registry_watch) */
+	const int *cancel;		/* set by another thread; atomic loads */
+	void (*moved)(void *arg, uint64_t got);
+	void *moved_arg;
 };
 
 /* A request and what its response said. */
@@ -762,6 +773,64 @@ void oci_registry_free(struct oci_registry *r)
 	free(r);
 }
 
+int oci_registry_clone(struct oci_registry **out, const struct oci_registry *r)
+{
+	struct oci_registry *c = calloc(1, sizeof(*c));
+	int rc = 0;
+
+	*out = NULL;
+	if (!c)
+		return store_error(-ENOMEM, "out of memory");
+	memcpy(c->host, r->host, sizeof(c->host));
+	memcpy(c->api, r->api, sizeof(c->api));
+	c->scheme = r->scheme;
+	c->tls_verify = r->tls_verify;
+	c->allow_http = r->allow_http;
+	c->tls_refused = r->tls_refused;
+	util_buf_init(&c->ca, r->ca.max ? r->ca.max : CA_BUNDLE_MAX);
+	if (r->ca.ptr)
+		rc = util_buf_add(&c->ca, r->ca.ptr, util_buf_len(&r->ca));
+	memcpy(c->client_cert, r->client_cert, sizeof(c->client_cert));
+	memcpy(c->client_key, r->client_key, sizeof(c->client_key));
+	if (rc == 0 && r->user && !(c->user = strdup(r->user)))
+		rc = -ENOMEM;
+	if (rc == 0 && r->password && !(c->password = strdup(r->password)))
+		rc = -ENOMEM;
+	c->auth = r->auth;
+	memcpy(c->realm, r->realm, sizeof(c->realm));
+	memcpy(c->service, r->service, sizeof(c->service));
+	for (unsigned i = 0; i < r->ntokens && rc == 0; i++) {
+		c->tokens[i].scope = r->tokens[i].scope ? strdup(r->tokens[i].scope) : NULL;
+		c->tokens[i].header = r->tokens[i].header ? strdup(r->tokens[i].header) : NULL;
+		c->ntokens = i + 1;
+		if ((r->tokens[i].scope && !c->tokens[i].scope) ||
+		    (r->tokens[i].header && !c->tokens[i].header))
+			rc = -ENOMEM;
+	}
+	c->curl = curl_easy_init();
+	if (rc == 0 && !c->curl)
+		rc = -ENOMEM;
+	if (rc) {
+		oci_registry_free(c);
+		return store_error(-ENOMEM, "out of memory");
+	}
+	*out = c;
+	return 0;
+}
+
+void oci_registry_watch(struct oci_registry *r, const int *cancel,
+			void (*moved)(void *arg, uint64_t got), void *arg)
+{
+	r->cancel = cancel;
+	r->moved = moved;
+	r->moved_arg = arg;
+}
+
+static int cancelled(const struct oci_registry *r)
+{
+	return r->cancel && __atomic_load_n(r->cancel, __ATOMIC_ACQUIRE);
+}
+
 int oci_registry_check_login(struct oci_registry *r)
 {
 	struct req q;
@@ -850,6 +919,8 @@ out:
 /* ---- blobs down ------------------------------------------------------------------ */
 
 struct fetch {
+	struct oci_registry *r;
+	struct store_ingest *in;
 	struct oci_blob_writer *w;
 	uint64_t got;
 	int failed;	/* the writer's error */
@@ -858,14 +929,19 @@ struct fetch {
 static size_t sink_writer(char *p, size_t size, size_t n, void *arg)
 {
 	struct fetch *f = arg;
+	int rc = cancelled(f->r) ? store_error(-ECANCELED, "the download was cancelled")
+				 : oci_blob_writer_write(f->w, p, size * n);
 
-	int rc = oci_blob_writer_write(f->w, p, size * n);
-
+	/* a chunk went in: commit it now, before curl waits for more */
+	if (rc == 0)
+		rc = store_ingest_flush(f->in);
 	if (rc) {
 		f->failed = rc;
 		return 0;
 	}
 	f->got += size * n;
+	if (f->r->moved)
+		f->r->moved(f->r->moved_arg, f->got);
 	return size * n;
 }
 
@@ -878,7 +954,16 @@ int oci_registry_blob_fetch(struct oci_registry *r, const char *repo,
 	struct req q;
 	int rc, resumes = 0;
 
+	f.r = r;
+	f.in = in;
 	rc = oci_blob_writer_begin(&f.w, in, &d->digest, d->size, what);
+	if (rc == 0 || rc == -EEXIST) {
+		int frc = store_ingest_flush(in);	/* the pin, before the network */
+		if (frc) {
+			oci_blob_writer_abort(f.w);
+			return frc;
+		}
+	}
 	if (rc == -EEXIST) {
 		store_error_clear();
 		return 0;
@@ -905,7 +990,7 @@ int oci_registry_blob_fetch(struct oci_registry *r, const char *repo,
 			rc = f.failed;
 			goto fail;
 		}
-		if (rc == -EAGAIN && resumes < REG_RETRIES) {
+		if (rc == -EAGAIN && resumes < REG_RETRIES && !cancelled(r)) {
 			/* dropped midway: ask for the rest */
 			backoff(resumes, 0);
 			resumes += f.got == before;
@@ -934,10 +1019,16 @@ int oci_registry_blob_fetch(struct oci_registry *r, const char *repo,
 		goto fail;
 	}
 	req_release(&q);
-	return oci_blob_writer_finish(f.w, NULL);
+	rc = oci_blob_writer_finish(f.w, NULL);
+	if (rc)
+		store_ingest_flush(in);	/* the writer's message stands */
+	else
+		rc = store_ingest_flush(in);
+	return rc;
 fail:
 	req_release(&q);
 	oci_blob_writer_abort(f.w);
+	store_ingest_flush(in);		/* its message stands */
 	return rc;
 }
 

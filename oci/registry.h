@@ -26,9 +26,14 @@
  * REG_ERRBODY_MAX) or streamed into a blob writer that checks size and
  * digest; headers are cut at their buffer's size.
  *
+ * Parallel downloads: a pull fetches up to `jobs` layers at once, each in
+ * a download thread of its own (transfer.c) which then indexes it, while
+ * the import waits for the layers in order and publishes the image.
+ *
  * Threads: a struct oci_registry belongs to one thread (its curl handle
- * and token cache are not shared).  Errors: 0 or a negative errno with a
- * message (store_errmsg()) naming the registry, the image and the blob.
+ * and token cache are not shared); a download thread works on a clone
+ * (oci_registry_clone).  Errors: 0 or a negative errno with a message
+ * (store_errmsg()) naming the registry, the image and the blob.
  */
 #ifndef GOVC_OCI_REGISTRY_H
 #define GOVC_OCI_REGISTRY_H
@@ -46,6 +51,9 @@
 #define REG_CHUNK_ENV "GOVC_REGISTRY_CHUNK"	/* both of them, for tests */
 #define REG_RETRIES 4			/* tries after a 5xx, a 429, a drop */
 #define REG_RETRY_AFTER_MAX 30		/* seconds of Retry-After honoured */
+#define REG_JOBS_DEFAULT 4		/* layers a pull downloads at once */
+#define REG_JOBS_MAX 16
+#define REG_JOBS_ENV "GOVC_PULL_JOBS"	/* overrides the default */
 #define REG_DOCKER_HUB "docker.io"
 #define REG_DOCKER_HUB_API "registry-1.docker.io"
 
@@ -88,6 +96,42 @@ struct oci_registry_opts {
 	const char *password;
 	const char *authfile;	/* NULL: the usual places (oci_auth_lookup) */
 	int quiet;		/* no progress lines */
+	/* pulls only: */
+	unsigned jobs;		/* layers downloaded at once (1 to REG_JOBS_MAX);
+				 * 0: $GOVC_PULL_JOBS, else REG_JOBS_DEFAULT */
+	const struct oci_pull_progress *progress;	/* NULL: none */
+};
+
+/*
+ * A pull's progress: one row per blob it downloads (layers, the config,
+ * manifests an index names), numbered from 0 in the order rows appear.
+ * Rows of layers appear together, waiting, once the manifest is known; a
+ * row then moves (GOT bytes of SIZE, SECONDS since it started), a layer
+ * is then indexed, and a row ends done (SECONDS: its download) or
+ * failed.  Blobs the store holds get no row.  ROW is called from
+ * the pull's threads (the caller's and the download threads), never two
+ * calls at once; it must not call into the pull.  R is borrowed for the
+ * call.
+ */
+enum oci_row_state {
+	OCI_ROW_WAITING,
+	OCI_ROW_MOVING,
+	OCI_ROW_INDEXING,	/* a layer downloaded (SECONDS it took) */
+	OCI_ROW_DONE,		/* in, and a layer indexed */
+	OCI_ROW_FAILED,
+};
+
+struct oci_pull_row {
+	unsigned row;
+	const char *label;	/* "layer 2/5 sha256:0123456789ab" */
+	uint64_t size, got;
+	enum oci_row_state state;
+	double seconds;
+};
+
+struct oci_pull_progress {
+	void (*row)(void *arg, const struct oci_pull_row *r);
+	void *arg;
 };
 
 struct oci_registry;
@@ -102,6 +146,24 @@ struct oci_registry;
 int oci_registry_open(struct oci_registry **out, const char *host,
 		      const struct oci_registry_opts *opts);
 void oci_registry_free(struct oci_registry *r);
+
+/*
+ * oci_registry_clone - a second client for R's registry, for another
+ * thread: the same scheme, TLS settings, credentials, challenge and cached
+ * tokens, its own curl handle (and connection); no request is made.  R is
+ * only read (not while its thread uses it).  *out is freed with
+ * oci_registry_free.
+ */
+int oci_registry_clone(struct oci_registry **out, const struct oci_registry *r);
+
+/*
+ * oci_registry_watch - while a blob downloads: MOVED(ARG, bytes so far)
+ * after each piece that arrives (may be NULL), and once *CANCEL (may be
+ * NULL; read atomically, set by another thread) is non-zero the download
+ * stops with -ECANCELED.  Stays set until changed.
+ */
+void oci_registry_watch(struct oci_registry *r, const int *cancel,
+			void (*moved)(void *arg, uint64_t got), void *arg);
 
 /*
  * oci_registry_check_login - 0 if the registry accepts the client's
@@ -127,7 +189,10 @@ int oci_registry_manifest_get(struct oci_registry *r, const char *repo,
  * oci_registry_blob_fetch - GET blob D of REPO (redirects followed) into
  * the store through session IN, verified by the blob writer; a dropped
  * transfer resumes with a Range request.  0 also when the store holds the
- * blob already (nothing is requested).  WHAT names it in messages.
+ * blob already (nothing is requested).  WHAT names it in messages.  IN's
+ * transaction is committed after each chunk and is never left open while
+ * the network is waited on, so other writers (the mount, other download
+ * threads) wait a chunk's write at most.
  */
 int oci_registry_blob_fetch(struct oci_registry *r, const char *repo,
 			    const struct oci_descriptor *d,
@@ -166,6 +231,16 @@ int oci_registry_manifest_put(struct oci_registry *r, const char *repo,
  * session, oci_import): the manifest or index by tag or digest, this
  * platform's manifest (IOPTS->platform), its config and layers, each blob
  * straight into the store.  M (may be NULL) receives the manifest digest.
+ *
+ * Layers are downloaded ROPTS->jobs at a time, each by a download thread
+ * that then indexes it (oci_layer_index), in an ingest session of its
+ * own whose pins keep what it wrote from gc until the import has
+ * published (or failed) and the threads are joined.  The import, in the
+ * caller's thread, waits for each layer in turn (bottom first), finds it
+ * stored and indexed, and pins it in its own session before it refers to
+ * it.  A layer no thread has started when the import needs it is
+ * downloaded and indexed by the caller's thread.  ROPTS->progress is told
+ * of every download.
  */
 int oci_pull(struct store *s, const struct oci_remote_ref *ref,
 	     const char *name, const char *tag,

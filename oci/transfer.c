@@ -9,6 +9,41 @@
  * manifest or index named by tag is fetched first (its digest is then
  * known) and handed to the import from memory.
  *
+ * Parallel layers.  Once the import knows the manifest and its config it
+ * tells the source the layers and their diff_ids (prefetch); the layers
+ * the store lacks become jobs, and up to `jobs` download threads take them
+ * in order, bottom first: each downloads its layer into an ingest session
+ * of its own, then indexes it there (oci_layer_index, the CPU-heavy part:
+ * decompression, the diff_id, a git blob per file), then takes the next.
+ * Downloads overlap each other and the indexing of the layers already in,
+ * and on several cores layers are indexed side by side.  The import's
+ * thread waits for each layer in turn (await), then finds the blob stored
+ * and the layer indexed and pins both in its own session; a job no thread
+ * has started yet is run by the import's thread itself, so the pull
+ * finishes even if no thread could be started.  A download thread keeps
+ * its session (and so its pins, which keep what it wrote from a
+ * concurrent gc) until the import has published or failed; then the pull
+ * is closed: downloads still running are cancelled, the threads end their
+ * sessions and are joined.  A session and its blob writer stay in the
+ * thread that began them.  No thread holds a write transaction while it
+ * waits on the network (registry.c commits each chunk as it goes in) or
+ * for another thread, so the store's writer lock passes between the
+ * threads and the mount's writers every few milliseconds at most.
+ *
+ * Shared between threads, all in struct pull:
+ *   - the jobs' state, rc and err, next, closing: protected by pull.lock;
+ *     pull.cond is signalled when a job ends and when the pull closes;
+ *   - cancel: written under pull.lock, read without it (atomic loads) by
+ *     the downloads' write callbacks;
+ *   - rows and the progress callback: serialized by pull.plock, a leaf
+ *     lock (nothing else is taken while it is held).
+ * Lock order: pull.lock and pull.plock are never held together, and no
+ * store call (which may wait for the ingest gate or LMDB's writer lock)
+ * is made while either is held.
+ * Everything else (the store, the repository name, the descriptors) is
+ * set before the threads start and only read afterwards.  Each thread has
+ * its own registry client (a clone: curl handle, token cache).
+ *
  * A push reads the image's facts in one short read transaction, then
  * uploads, reading blobs piece by piece in read transactions of their own:
  * nothing of the store is held while the network is waited on.
@@ -16,76 +51,461 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "oci/registry.h"
 #include "store/ingest.h"
 
-struct reg_source {
-	struct oci_registry *r;
+#define ROW_EVERY_MS 100	/* a moving row is reported this often at most */
+
+enum job_state { JOB_QUEUED, JOB_MOVING, JOB_DONE };
+
+/* A layer to download. */
+struct pull_job {
+	struct oci_descriptor d;
+	struct oci_digest diff_id;
+	int has_diff_id;
+	char what[200];		/* for messages */
+	char label[64];		/* for progress: "layer 2/5 sha256:0123456789ab" */
+	unsigned row;		/* set before the threads start */
+	enum job_state state;	/* protected by pull.lock */
+	int rc;			/* protected by pull.lock; once DONE */
+	char *err;		/* protected by pull.lock; its message, owned */
+	int by_worker;		/* protected by pull.lock; a thread fetched it */
+	/* the downloading thread's own */
+	struct pull *p;
+	struct timespec t0;
+	uint64_t last_ms;
+};
+
+struct pull {
+	struct store *s;
+	struct oci_registry *r;		/* the import thread's client */
 	const char *repo;
+	unsigned jobs_max;
+	const struct oci_pull_progress *progress;
 	struct oci_descriptor top;
-	char *top_body;		/* owned */
+	char *top_body;			/* owned */
 	size_t top_len;
 	char location[REG_HOST_MAX + OCI_NAME_MAX + 16];
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pull_job *jobs;		/* owned; the array is fixed once threads start */
+	unsigned njobs;
+	unsigned next;			/* protected by lock: the next job to take */
+	int closing;			/* protected by lock: the import is over */
+	int published;			/* protected by lock: ... and succeeded */
+	int cancel;			/* written under lock; atomic loads */
+	unsigned takers;		/* protected by lock: threads still taking jobs */
+	pthread_t threads[REG_JOBS_MAX];
+	struct oci_registry *clients[REG_JOBS_MAX];	/* each thread's, owned */
+	unsigned nthreads;
+
+	pthread_mutex_t plock;		/* leaf: rows and progress calls */
+	unsigned nrows;			/* protected by plock */
 };
+
+static uint64_t mono_ms(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000 + (uint64_t)ts->tv_nsec / 1000000;
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* row_new - a row number for a download about to be shown */
+static unsigned row_new(struct pull *p)
+{
+	unsigned row;
+
+	pthread_mutex_lock(&p->plock);
+	row = p->nrows++;
+	pthread_mutex_unlock(&p->plock);
+	return row;
+}
+
+static void row_report(struct pull *p, unsigned row, const char *label,
+		       const struct oci_descriptor *d, uint64_t got, enum oci_row_state state,
+		       double seconds)
+{
+	struct oci_pull_row r = { row, label, d->size, got, state, seconds };
+
+	if (!p->progress || !p->progress->row)
+		return;
+	pthread_mutex_lock(&p->plock);
+	p->progress->row(p->progress->arg, &r);
+	pthread_mutex_unlock(&p->plock);
+}
+
+static void job_moved(void *arg, uint64_t got)
+{
+	struct pull_job *j = arg;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (mono_ms(&now) - j->last_ms < ROW_EVERY_MS)
+		return;
+	j->last_ms = mono_ms(&now);
+	row_report(j->p, j->row, j->label, &j->d, got, OCI_ROW_MOVING, since(&j->t0));
+}
+
+/*
+ * job_run - download layer J with client R into session IN, then index it
+ * in IN, all in this thread; the session's transaction is left committed
+ */
+static int job_run(struct pull *p, struct oci_registry *r, struct store_ingest *in,
+		   struct pull_job *j)
+{
+	double secs;
+	int rc;
+
+	j->p = p;
+	clock_gettime(CLOCK_MONOTONIC, &j->t0);
+	j->last_ms = 0;
+	row_report(p, j->row, j->label, &j->d, 0, OCI_ROW_MOVING, 0);
+	oci_registry_watch(r, &p->cancel, job_moved, j);
+	store_error_clear();
+	rc = oci_registry_blob_fetch(r, p->repo, &j->d, in, j->what);
+	oci_registry_watch(r, NULL, NULL, NULL);
+	secs = since(&j->t0);
+	if (rc == 0) {
+		row_report(p, j->row, j->label, &j->d, j->d.size, OCI_ROW_INDEXING, secs);
+		rc = oci_layer_index(in, &j->d.digest, j->has_diff_id ? &j->diff_id : NULL);
+	}
+	/* nothing held while this thread waits for its next job or the end */
+	if (rc)
+		store_ingest_flush(in);	/* the failure's message stands */
+	else
+		rc = store_ingest_flush(in);
+	row_report(p, j->row, j->label, &j->d, rc ? 0 : j->d.size,
+		   rc ? OCI_ROW_FAILED : OCI_ROW_DONE, secs);
+	return rc;
+}
+
+/* job_end - record J's outcome (the calling thread's message) for the
+ * import's thread; called with p->lock held */
+static void job_end(struct pull *p, struct pull_job *j, int rc, int by_worker)
+{
+	j->rc = rc;
+	j->err = rc ? strdup(store_errmsg()) : NULL;
+	j->by_worker = by_worker;
+	j->state = JOB_DONE;
+	pthread_cond_broadcast(&p->cond);
+}
+
+/* job_take - the next queued job, MOVING, or NULL; with p->lock held */
+static struct pull_job *job_take(struct pull *p)
+{
+	while (p->next < p->njobs && p->jobs[p->next].state != JOB_QUEUED)
+		p->next++;
+	if (p->cancel || p->next == p->njobs)
+		return NULL;
+	p->jobs[p->next].state = JOB_MOVING;
+	return &p->jobs[p->next++];
+}
+
+struct worker_arg {
+	struct pull *p;
+	unsigned i;
+};
+
+/*
+ * worker - a download thread: jobs in order until none is left, then wait
+ * for the import to end and only then end the session, whose pins kept
+ * what was downloaded.  After a failed download it takes no more (the
+ * import fails when it reaches that layer, or downloads what is left
+ * itself).
+ */
+static void *worker(void *arg)
+{
+	struct worker_arg *wa = arg;
+	struct pull *p = wa->p;
+	struct oci_registry *r = p->clients[wa->i];
+	struct store_ingest *in = NULL;
+	char what[300];
+	int failed = 0, published;
+
+	snprintf(what, sizeof(what), "pull from %.200s (download %u)", p->location, wa->i + 1);
+	free(wa);
+	if (store_ingest_begin(&in, p->s, what))
+		failed = 1;	/* the import's thread runs our share */
+	while (!failed) {
+		struct pull_job *j;
+		int rc;
+
+		pthread_mutex_lock(&p->lock);
+		j = job_take(p);
+		pthread_mutex_unlock(&p->lock);
+		if (!j)
+			break;
+		rc = job_run(p, r, in, j);
+		pthread_mutex_lock(&p->lock);
+		job_end(p, j, rc, 1);
+		pthread_mutex_unlock(&p->lock);
+		failed = rc != 0;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->takers--;
+	pthread_cond_broadcast(&p->cond);	/* the import may take what is left */
+	while (!p->closing)
+		pthread_cond_wait(&p->cond, &p->lock);
+	published = p->published;
+	pthread_mutex_unlock(&p->lock);
+	if (in && published)
+		store_ingest_finish(in, NULL, NULL);
+	else
+		store_ingest_abort(in);
+	return NULL;
+}
+
+static unsigned jobs_wanted(const struct oci_registry_opts *ro)
+{
+	const char *env = getenv(REG_JOBS_ENV);
+	unsigned n = ro && ro->jobs ? ro->jobs : REG_JOBS_DEFAULT;
+
+	if ((!ro || !ro->jobs) && env && *env)
+		n = (unsigned)strtoul(env, NULL, 10);
+	return n < 1 ? 1 : n > REG_JOBS_MAX ? REG_JOBS_MAX : n;
+}
+
+static void short_label(char *out, size_t len, const char *kind, unsigned i, unsigned n,
+			const struct oci_digest *d)
+{
+	char hex[OCI_DIGEST_STRLEN + 1];
+
+	oci_digest_fmt(hex, d);
+	if (n)
+		snprintf(out, len, "%s %u/%u %.19s", kind, i, n, hex);
+	else
+		snprintf(out, len, "%s %.19s", kind, hex);
+}
+
+/* reg_prefetch - the import's layers: the missing ones become jobs, and
+ * the download threads start (oci_source.prefetch) */
+static int reg_prefetch(void *arg, struct store_ingest *in, const struct oci_descriptor *d,
+			const struct oci_digest *diff_ids, unsigned n)
+{
+	struct pull *p = arg;
+	struct store_txn *t;
+	char hex[OCI_DIGEST_STRLEN + 1];
+	unsigned nthreads;
+	int rc;
+
+	if (p->jobs || !n)
+		return 0;	/* once per pull */
+	p->jobs = calloc(n, sizeof(*p->jobs));
+	if (!p->jobs)
+		return store_error(-ENOMEM, "out of memory");
+	rc = store_txn_begin(&t, store_ingest_store(in), 0);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < n; i++) {
+		struct pull_job *j = &p->jobs[p->njobs];
+		uint64_t have;
+		int dup = 0;
+
+		for (unsigned k = 0; k < p->njobs && !dup; k++)
+			dup = !memcmp(&p->jobs[k].d.digest, &d[i].digest, sizeof(d[i].digest));
+		if (dup || oci_blob_size(t, &d[i].digest, &have) == 0)
+			continue;	/* the import finds it (it checks the size) */
+		j->d = d[i];
+		if (diff_ids) {
+			j->diff_id = diff_ids[i];
+			j->has_diff_id = 1;
+		}
+		snprintf(j->what, sizeof(j->what), "layer %u (%s) of %.100s", i + 1,
+			 oci_digest_fmt(hex, &d[i].digest), p->location);
+		short_label(j->label, sizeof(j->label), "layer", i + 1, n, &d[i].digest);
+		p->njobs++;
+	}
+	store_txn_abort(t);
+	store_error_clear();
+	for (unsigned i = 0; i < p->njobs; i++) {
+		p->jobs[i].row = row_new(p);
+		row_report(p, p->jobs[i].row, p->jobs[i].label, &p->jobs[i].d, 0, OCI_ROW_WAITING, 0);
+	}
+	nthreads = p->njobs < p->jobs_max ? p->njobs : p->jobs_max;
+	for (unsigned i = 0; i < nthreads; i++) {
+		struct worker_arg *wa = malloc(sizeof(*wa));
+
+		/* a client the thread owns; the import's is only read here */
+		if (!wa || oci_registry_clone(&p->clients[i], p->r)) {
+			free(wa);
+			break;
+		}
+		wa->p = p;
+		wa->i = i;
+		pthread_mutex_lock(&p->lock);
+		p->takers++;
+		pthread_mutex_unlock(&p->lock);
+		if (pthread_create(&p->threads[i], NULL, worker, wa)) {
+			pthread_mutex_lock(&p->lock);
+			p->takers--;
+			pthread_mutex_unlock(&p->lock);
+			free(wa);
+			oci_registry_free(p->clients[i]);
+			p->clients[i] = NULL;
+			break;	/* the import's thread does the rest */
+		}
+		p->nthreads++;
+	}
+	store_error_clear();
+	return 0;
+}
+
+static struct pull_job *job_find(struct pull *p, const struct oci_digest *d)
+{
+	for (unsigned i = 0; i < p->njobs; i++)
+		if (!memcmp(&p->jobs[i].d.digest, d, sizeof(*d)))
+			return &p->jobs[i];
+	return NULL;
+}
+
+/* layer_wait - layer job J for the import's session IN: waited for, or
+ * run here once no thread is left to take it; then pinned for IN */
+static int layer_wait(struct pull *p, struct store_ingest *in, struct pull_job *j)
+{
+	int rc, by_worker;
+
+	pthread_mutex_lock(&p->lock);
+	while (j->state != JOB_DONE) {
+		if (j->state == JOB_QUEUED && !p->takers) {
+			j->state = JOB_MOVING;
+			pthread_mutex_unlock(&p->lock);
+			rc = job_run(p, p->r, in, j);
+			pthread_mutex_lock(&p->lock);
+			job_end(p, j, rc, 0);
+			break;
+		}
+		pthread_cond_wait(&p->cond, &p->lock);
+	}
+	rc = j->rc;
+	by_worker = j->by_worker;
+	if (rc)
+		store_error(rc, "%s", j->err ? j->err : "out of memory");
+	pthread_mutex_unlock(&p->lock);
+	if (rc || !by_worker)
+		return rc;
+	/* the thread's session pins it until the pull closes; now ours */
+	return store_ingest_pin(in, STORE_PIN_BLOB, j->d.digest.sha256, 32);
+}
+
+/* reg_await - oci_source.await: layer D is in and indexed (or failed) */
+static int reg_await(void *arg, struct store_ingest *in, const struct oci_descriptor *d)
+{
+	struct pull *p = arg;
+	struct pull_job *j = job_find(p, &d->digest);
+
+	return j ? layer_wait(p, in, j) : 0;
+}
 
 static int reg_put_blob(void *arg, struct store_ingest *in, const struct oci_descriptor *d,
 			const char *what)
 {
-	struct reg_source *rs = arg;
-	char hex[OCI_DIGEST_STRLEN + 1], *body;
+	struct pull *p = arg;
+	struct pull_job *j = job_find(p, &d->digest);
+	char hex[OCI_DIGEST_STRLEN + 1], label[64], *body;
 	struct oci_descriptor got;
+	struct timespec t0;
+	unsigned row;
 	size_t len;
 	int rc;
 
-	if (!memcmp(&d->digest, &rs->top.digest, sizeof(d->digest)))
-		return oci_blob_put(in, rs->top_body, rs->top_len, &d->digest, what, NULL);
+	if (!memcmp(&d->digest, &p->top.digest, sizeof(d->digest)))
+		return oci_blob_put(in, p->top_body, p->top_len, &d->digest, what, NULL);
+	if (j)
+		return layer_wait(p, in, j);
 	if (oci_mt_is_index(d->media_type) || oci_mt_is_manifest(d->media_type)) {
 		/* manifests come from /manifests/, capped and checked */
-		rc = oci_registry_manifest_get(rs->r, rs->repo, oci_digest_fmt(hex, &d->digest),
+		rc = oci_registry_manifest_get(p->r, p->repo, oci_digest_fmt(hex, &d->digest),
 					       &body, &len, &got);
 		if (rc == 0)
 			rc = oci_blob_put(in, body, len, &d->digest, what, NULL);
 		free(body);
 		return rc;
 	}
-	return oci_registry_blob_fetch(rs->r, rs->repo, d, in, what);
+	/* the config, or a layer of a manifest never prefetched */
+	short_label(label, sizeof(label), strncmp(what, "config", 6) ? "blob" : "config", 0, 0,
+		    &d->digest);
+	row = row_new(p);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	row_report(p, row, label, d, 0, OCI_ROW_MOVING, 0);
+	rc = oci_registry_blob_fetch(p->r, p->repo, d, in, what);
+	row_report(p, row, label, d, rc ? 0 : d->size, rc ? OCI_ROW_FAILED : OCI_ROW_DONE,
+		   since(&t0));
+	return rc;
+}
+
+/* pull_close - the import is over (PUBLISHED or not): cancel what still
+ * downloads, let the threads end their sessions, join them */
+static void pull_close(struct pull *p, int published)
+{
+	pthread_mutex_lock(&p->lock);
+	p->closing = 1;
+	p->published = published;
+	__atomic_store_n(&p->cancel, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	for (unsigned i = 0; i < REG_JOBS_MAX; i++)
+		oci_registry_free(p->clients[i]);
+	for (unsigned i = 0; i < p->njobs; i++)
+		free(p->jobs[i].err);
+	free(p->jobs);
 }
 
 int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name,
 	     const char *tag, const struct oci_registry_opts *ropts,
 	     const struct oci_import_opts *iopts, struct oci_digest *m)
 {
-	struct reg_source rs;
-	struct oci_source src = { NULL, &rs, rs.location, reg_put_blob };
+	struct pull p;
+	struct oci_source src = { NULL, &p, p.location, reg_put_blob, reg_prefetch,
+				  reg_await };
 	char hex[OCI_DIGEST_STRLEN + 1];
 	int rc;
 
-	memset(&rs, 0, sizeof(rs));
-	rs.repo = ref->repo;
-	snprintf(rs.location, sizeof(rs.location), "docker://%s/%s", ref->host, ref->repo);
-	rc = oci_registry_open(&rs.r, ref->host, ropts);
-	if (rc)
-		return rc;
-	rc = oci_registry_manifest_get(rs.r, ref->repo,
-				       oci_digest_is_zero(&ref->digest) ?
-					       ref->tag : oci_digest_fmt(hex, &ref->digest),
-				       &rs.top_body, &rs.top_len, &rs.top);
+	memset(&p, 0, sizeof(p));
+	p.s = s;
+	p.repo = ref->repo;
+	p.jobs_max = jobs_wanted(ropts);
+	p.progress = ropts ? ropts->progress : NULL;
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cond, NULL);
+	pthread_mutex_init(&p.plock, NULL);
+	snprintf(p.location, sizeof(p.location), "docker://%s/%s", ref->host, ref->repo);
+	rc = oci_registry_open(&p.r, ref->host, ropts);
+	if (rc == 0)
+		rc = oci_registry_manifest_get(p.r, ref->repo,
+					       oci_digest_is_zero(&ref->digest) ?
+						       ref->tag : oci_digest_fmt(hex, &ref->digest),
+					       &p.top_body, &p.top_len, &p.top);
 	if (rc == -ENOENT) {
 		char why[300];
 
 		snprintf(why, sizeof(why), "%s", store_errmsg());
-		rc = store_error(-ENOENT, "%s%s%s: no such image (%s)", rs.location,
+		rc = store_error(-ENOENT, "%s%s%s: no such image (%s)", p.location,
 				 oci_digest_is_zero(&ref->digest) ? ":" : "@",
 				 oci_digest_is_zero(&ref->digest) ? ref->tag : hex, why);
 	}
 	if (rc == 0)
-		rc = oci_import(s, &src, &rs.top, name, tag, iopts, m);
-	free(rs.top_body);
-	oci_registry_free(rs.r);
+		rc = oci_import(s, &src, &p.top, name, tag, iopts, m);
+	pull_close(&p, rc == 0);
+	free(p.top_body);
+	oci_registry_free(p.r);
+	pthread_mutex_destroy(&p.plock);
+	pthread_cond_destroy(&p.cond);
+	pthread_mutex_destroy(&p.lock);
 	return rc;
 }
 

@@ -11,6 +11,16 @@
  * INGEST_TXN_MS or INGEST_TXN_BYTES, and the session yields the CPU after
  * each commit, so a writer that was waiting (pthread mutexes are not
  * fair) takes the lock before the session asks for it again.
+ *
+ * Several sessions in one process (a pull's download threads) take turns
+ * through the gate: a ticket lock, first come first served, that a
+ * session holds from the moment it begins a transaction until it has
+ * committed it and yielded.  So at most one of a process's sessions waits
+ * on LMDB's writer lock at a time, and a writer of another process (the
+ * mount) competes with one session, as beside a single import, not with a
+ * queue of them.  gate_mu is a leaf lock, held only to take or pass a
+ * turn; a session never waits for the gate while it has a transaction
+ * open (one session per thread, one transaction per session).
  */
 #include "config.h"
 
@@ -36,6 +46,42 @@
 #define UNPIN_BATCH 2048
 #define SESSIONS_DIR "sessions"
 #define DISK_CHECK_BYTES (64u << 20)	/* statvfs once per this written */
+#define INGEST_PAUSE_NS 1000000u	/* store_ingest_pause keeps younger ones */
+
+/* the gate (above): tickets handed out, the ticket whose turn it is */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static uint64_t gate_next;	/* protected by gate_mu */
+static uint64_t gate_turn;	/* protected by gate_mu */
+
+static void gate_enter(void)
+{
+	pthread_mutex_lock(&gate_mu);
+	uint64_t mine = gate_next++;
+
+	while (gate_turn != mine)
+		pthread_cond_wait(&gate_cv, &gate_mu);
+	pthread_mutex_unlock(&gate_mu);
+}
+
+static void gate_leave(void)
+{
+	pthread_mutex_lock(&gate_mu);
+	gate_turn++;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+}
+
+/* gate_contended - does another session of this process wait for its turn? */
+static int gate_contended(void)
+{
+	int waiting;
+
+	pthread_mutex_lock(&gate_mu);
+	waiting = gate_next - gate_turn > 1;
+	pthread_mutex_unlock(&gate_mu);
+	return waiting;
+}
 
 struct store_ingest {
 	struct store *s;
@@ -120,9 +166,15 @@ struct store *store_ingest_store(struct store_ingest *in)
 int store_ingest_txn(struct store_ingest *in, struct store_txn **t)
 {
 	if (!in->t) {
-		int rc = store_txn_begin(&in->t, in->s, STORE_TXN_WRITE);
-		if (rc)
+		int rc;
+
+		gate_enter();
+		rc = store_txn_begin(&in->t, in->s, STORE_TXN_WRITE);
+		if (rc) {
+			in->t = NULL;
+			gate_leave();
 			return rc;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &in->opened);
 		in->bytes = 0;
 	}
@@ -138,9 +190,26 @@ int store_ingest_flush(struct store_ingest *in)
 		return 0;
 	rc = store_txn_commit(in->t);
 	in->t = NULL;
-	/* let a writer the commit woke take the lock before we ask again */
+	/* let a writer the commit woke take the lock before we (or the next
+	 * session of this process) ask again */
 	sched_yield();
+	gate_leave();
 	return rc;
+}
+
+int store_ingest_pause(struct store_ingest *in)
+{
+	struct timespec ts;
+
+	if (!in->t)
+		return 0;
+	/* a transaction younger than that is cheaper to keep: many small
+	 * entries would otherwise cost a commit each */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if ((uint64_t)(ts.tv_sec - in->opened.tv_sec) * 1000000000u + (uint64_t)ts.tv_nsec -
+		    (uint64_t)in->opened.tv_nsec < INGEST_PAUSE_NS)
+		return 0;
+	return gate_contended() ? store_ingest_flush(in) : 0;
 }
 
 /* disk_check - refuse to go on when the store's disk is nearly full */
@@ -326,9 +395,11 @@ void store_ingest_abort(struct store_ingest *in)
 	if (!in)
 		return;
 	snprintf(msg, sizeof(msg), "%s", store_errmsg());
-	if (in->t && store_txn_commit(in->t))
-		in->t = NULL;	/* the commit failed: it was aborted */
-	in->t = NULL;
+	if (in->t) {
+		store_txn_commit(in->t);	/* if it fails, it was aborted */
+		in->t = NULL;
+		gate_leave();
+	}
 	/* if this fails the pins stay; gc drops them once the lock is gone */
 	store_ingest_unpin(in, 0);
 	store_ingest_flush(in);

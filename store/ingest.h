@@ -22,7 +22,10 @@
  * reachable from the published records) or on abort.
  *
  * Threads: a session belongs to the thread that began it (its
- * transactions do).  Several sessions, in any processes, may run at once.
+ * transactions do).  Several sessions, in any processes, may run at once;
+ * those of one process take turns at writing, first come first served
+ * (ingest.c, "the gate"), so another process's writer competes with one
+ * of them at a time.
  *
  * Errors: 0 or a negative errno with a message (store_errmsg()).
  */
@@ -74,6 +77,17 @@ int store_ingest_step(struct store_ingest *in, size_t bytes);
 
 /* store_ingest_flush - commit the open transaction now (if any). */
 int store_ingest_flush(struct store_ingest *in);
+
+/*
+ * store_ingest_pause - the caller is about to work a while (decompress,
+ * hash) without writing: if another session of this process waits to
+ * write (a pull's other threads), commit the open transaction now, so
+ * that it writes while this one works instead of waiting for it (unless
+ * the transaction is younger than a millisecond: small pieces of work
+ * would otherwise cost a commit each).  Alone, the transaction stays open
+ * and batches on.
+ */
+int store_ingest_pause(struct store_ingest *in);
 
 /*
  * store_ingest_pin - pin KEY (LEN bytes, as KIND says) for the session, in

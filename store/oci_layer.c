@@ -68,6 +68,7 @@
 #include "store/oci_int.h"
 
 #define UBUF_SIZE (128u << 10)
+#define CHUNK_BATCH 16		/* chunks of a large file read, then written, at once */
 #define PATH_COMPS_MAX (OCI_PATH_MAX / 2 + 1)
 /* more than a tar holds after its last entry's data, short of a header:
  * up to 511 bytes of padding and one zero block */
@@ -751,7 +752,11 @@ static int drop_chunks(struct ix *ix, uint64_t owner)
 /*
  * chunked_file - stream a large entry into chunks of a fresh owner,
  * hashing it on the way, then record them as the blob it hashes to (or
- * drop them if that blob is stored already).  Memory: one chunk.
+ * drop them if that blob is stored already).  Memory: CHUNK_BATCH chunks
+ * (1 MiB), read and hashed with no transaction open when another session
+ * of the process waits to write (store_ingest_pause), then written
+ * together: a pull's threads decompress and hash side by side instead of
+ * one waiting for the other's transaction.
  */
 static int chunked_file(struct ix *ix, uint64_t size, git_oid *id)
 {
@@ -768,24 +773,43 @@ static int chunked_file(struct ix *ix, uint64_t size, git_oid *id)
 	owner |= STORE_OWNER_INGEST;
 	store_be64_put(key, owner);
 	rc = store_ingest_pin(ix->in, STORE_PIN_CHUNKS, key, 8);
+	if (rc == 0 && ix->fcap < CHUNK_BATCH * STORE_WT_CHUNK) {
+		char *nb = realloc(ix->fbuf, CHUNK_BATCH * STORE_WT_CHUNK);
+		if (nb) {
+			ix->fbuf = nb;
+			ix->fcap = CHUNK_BATCH * STORE_WT_CHUNK;
+		} else {
+			rc = store_error(-ENOMEM, "out of memory");
+		}
+	}
 	if (rc == 0)
 		rc = store_hasher_new(&h, GIT_OBJECT_BLOB, size);
-	for (uint64_t idx = 0; rc == 0 && done < size; idx++) {
-		size_t n = size - done < STORE_WT_CHUNK ? (size_t)(size - done) : STORE_WT_CHUNK;
-		int zero;
+	for (uint64_t idx = 0; rc == 0 && done < size;) {
+		size_t fill = 0;
 
-		rc = read_exact(ix, ix->fbuf, n);
-		if (rc)
-			break;
-		store_hasher_update(h, ix->fbuf, n);
-		zero = is_zero(ix->fbuf, n);
-		store_be64_put(key + 8, idx);
-		rc = store_ingest_txn(ix->in, &t);
-		if (rc == 0)
-			rc = store_put(t, TBL_CHUNKS, key, sizeof(key), ix->fbuf, zero ? 0 : n, 0);
-		if (rc == 0)
-			rc = store_ingest_step(ix->in, zero ? 16 : n);
-		done += n;
+		rc = store_ingest_pause(ix->in);
+		while (rc == 0 && fill < CHUNK_BATCH * STORE_WT_CHUNK && done + fill < size) {
+			size_t n = size - done - fill < STORE_WT_CHUNK ? (size_t)(size - done - fill)
+								    : STORE_WT_CHUNK;
+			rc = read_exact(ix, ix->fbuf + fill, n);
+			if (rc == 0)
+				store_hasher_update(h, ix->fbuf + fill, n);
+			fill += n;
+		}
+		for (size_t off = 0; rc == 0 && off < fill; idx++) {
+			size_t n = fill - off < STORE_WT_CHUNK ? fill - off : STORE_WT_CHUNK;
+			int zero = is_zero(ix->fbuf + off, n);
+
+			store_be64_put(key + 8, idx);
+			rc = store_ingest_txn(ix->in, &t);
+			if (rc == 0)
+				rc = store_put(t, TBL_CHUNKS, key, sizeof(key), ix->fbuf + off,
+					       zero ? 0 : n, 0);
+			if (rc == 0)
+				rc = store_ingest_step(ix->in, zero ? 16 : n);
+			off += n;
+		}
+		done += fill;
 	}
 	if (h)
 		store_hasher_final(h, id);	/* frees h, even after an error */
@@ -821,11 +845,24 @@ static int file_content(struct ix *ix, uint64_t size, git_oid *id)
 		ix->fbuf = nb;
 		ix->fcap = (size_t)size;
 	}
-	rc = read_exact(ix, ix->fbuf, (size_t)size);
+	/* read and hashed outside the transaction when another session
+	 * waits to write (store_ingest_pause) */
+	rc = store_ingest_pause(ix->in);
+	if (rc == 0)
+		rc = read_exact(ix, ix->fbuf, (size_t)size);
+	if (rc == 0)
+		rc = store_object_hash(id, GIT_OBJECT_BLOB, ix->fbuf, (size_t)size);
 	if (rc == 0)
 		rc = store_ingest_txn(ix->in, &t);
-	if (rc == 0)
-		rc = store_object_write(t, GIT_OBJECT_BLOB, ix->fbuf, (size_t)size, id);
+	if (rc == 0) {
+		void *p;
+
+		rc = store_object_reserve(t, id, GIT_OBJECT_BLOB, (size_t)size, &p);
+		if (rc == 0 && size)
+			memcpy(p, ix->fbuf, (size_t)size);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
 	if (rc == 0)
 		rc = store_ingest_pin_object(ix->in, id);
 	return rc ? rc : store_ingest_step(ix->in, (size_t)size);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oci/registry.h"
@@ -19,10 +21,14 @@
 #include "tools/govc.h"
 
 #define PASSWORD_MAX 4096
+#define ROWS_MAX 600		/* progress rows kept (layers + config + manifests) */
+#define ROW_TEXT 160
+#define DRAW_EVERY_MS 200	/* a terminal's rows are redrawn this often at most */
 
 struct reg_args {
 	struct oci_registry_opts ro;
 	const char *platform;
+	const char *jobs;
 	char *pos[4];
 	int npos;
 	int password_stdin;
@@ -87,6 +93,17 @@ static int parse_args(int argc, char **argv, struct reg_args *a, int maxpos)
 			a->ro.authfile = v;
 		} else if ((v = opt_value(argc, argv, &i, "--platform", &bad))) {
 			a->platform = v;
+		} else if ((v = opt_value(argc, argv, &i, "--jobs", &bad)) ||
+			   (v = opt_value(argc, argv, &i, "-j", &bad))) {
+			char *end;
+			unsigned long n = strtoul(v, &end, 10);
+
+			if (*end || !*v || n < 1 || n > REG_JOBS_MAX) {
+				fprintf(stderr, "govc %s: --jobs takes a number from 1 to %d\n", argv[0],
+					REG_JOBS_MAX);
+				return 2;
+			}
+			a->ro.jobs = (unsigned)n;
 		} else if ((v = opt_value(argc, argv, &i, "--creds", &bad)) ||
 			   (v = opt_value(argc, argv, &i, "--username", &bad)) ||
 			   (v = opt_value(argc, argv, &i, "-u", &bad))) {
@@ -143,6 +160,105 @@ static void progress(void *arg, const char *what, const struct oci_descriptor *d
 }
 
 /*
+ * A pull's progress (struct oci_pull_progress; the pull serializes the
+ * calls).  On a terminal every row is one line, redrawn in place (the
+ * cursor goes back up over the rows drawn) at most every DRAW_EVERY_MS and
+ * whenever a row starts or ends; elsewhere a line per blob once it is in.
+ */
+struct rows {
+	int tty;
+	unsigned width;			/* the terminal's columns */
+	unsigned n, drawn;		/* rows known; lines on screen */
+	uint64_t last_ms;
+	char text[ROWS_MAX][ROW_TEXT];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void rows_draw(struct rows *rs)
+{
+	if (rs->drawn)
+		fprintf(stderr, "\033[%uA", rs->drawn);
+	for (unsigned i = 0; i < rs->n; i++)
+		fprintf(stderr, "\r\033[K%.*s\n", (int)rs->width - 1, rs->text[i]);
+	rs->drawn = rs->n;
+	rs->last_ms = now_ms();
+	fflush(stderr);
+}
+
+static void row_text(char *out, size_t len, const struct oci_pull_row *r)
+{
+	char size[32], got[32], rate[32];
+	double rate_b = r->seconds > 0.001 ? (double)r->got / r->seconds : 0;
+
+	govc_human_size(size, sizeof(size), r->size);
+	govc_human_size(got, sizeof(got), r->got);
+	govc_human_size(rate, sizeof(rate), (uint64_t)rate_b);
+	switch (r->state) {
+	case OCI_ROW_WAITING:
+		snprintf(out, len, "  %-32s %10s  waiting", r->label, size);
+		break;
+	case OCI_ROW_MOVING:
+		snprintf(out, len, "  %-32s %10s / %-9s %3u%%  %s/s", r->label, got, size,
+			 r->size ? (unsigned)(r->got * 100 / r->size) : 100, rate);
+		break;
+	case OCI_ROW_INDEXING:
+		snprintf(out, len, "  %-32s %10s  in %.1f s, %s/s, indexing", r->label, size,
+			 r->seconds, rate);
+		break;
+	case OCI_ROW_DONE:
+		snprintf(out, len, "  %-32s %10s  done in %.1f s, %s/s", r->label, size, r->seconds,
+			 rate);
+		break;
+	case OCI_ROW_FAILED:
+		snprintf(out, len, "  %-32s %10s  failed", r->label, size);
+		break;
+	}
+}
+
+static void rows_update(void *arg, const struct oci_pull_row *r)
+{
+	struct rows *rs = arg;
+
+	if (!rs->tty) {
+		char line[ROW_TEXT];
+
+		if (r->state != OCI_ROW_DONE)
+			return;
+		row_text(line, sizeof(line), r);
+		fprintf(stderr, "%s\n", line);
+		return;
+	}
+	if (r->row >= ROWS_MAX)
+		return;
+	row_text(rs->text[r->row], ROW_TEXT, r);
+	if (r->row >= rs->n) {
+		for (unsigned i = rs->n; i < r->row; i++)
+			rs->text[i][0] = '\0';
+		rs->n = r->row + 1;
+	}
+	if (r->state != OCI_ROW_MOVING || !r->got || now_ms() - rs->last_ms >= DRAW_EVERY_MS)
+		rows_draw(rs);
+}
+
+static void rows_init(struct rows *rs)
+{
+	struct winsize ws;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->tty = isatty(2);
+	rs->width = 80;
+	if (rs->tty && ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		rs->width = ws.ws_col < ROW_TEXT ? ws.ws_col : ROW_TEXT;
+}
+
+/*
  * begin - --help (USAGE and the options), then the options and MIN to MAX
  * arguments into A.  0 to go on; else *STATUS is the exit status (A is
  * released by the caller in either case).
@@ -178,8 +294,15 @@ int cmd_pull(int argc, char **argv)
 		"complete.  Plain HTTP is used for a registry on localhost whose port does\n"
 		"not speak TLS, or with --tls-verify=false.\n"
 		"\n"
-		"  --platform OS/ARCH[/VARIANT]  from a multi-platform image (default: the host's)\n";
+		"  --platform OS/ARCH[/VARIANT]  from a multi-platform image (default: the host's)\n"
+		"  -j, --jobs N          layers downloaded at once (default 4, or $GOVC_PULL_JOBS);\n"
+		"                        layers are indexed as they come in\n"
+		"\n"
+		"Progress: on a terminal a line per layer with its bytes and rate, updated\n"
+		"in place; otherwise a line per blob once it is in.\n";
 	struct oci_import_opts io = { 0 };
+	struct oci_pull_progress pp;
+	struct rows *rs = NULL;
 	struct oci_remote_ref ref;
 	char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], hex[OCI_DIGEST_STRLEN + 1];
 	struct oci_digest m;
@@ -203,14 +326,17 @@ int cmd_pull(int argc, char **argv)
 		goto out;
 	}
 	io.platform = a.platform;
-	if (!a.ro.quiet) {
-		io.progress = progress;
-		io.progress_done = isatty(2) ? govc_progress_done : NULL;
-		io.progress_arg = "pulling";
+	if (!a.ro.quiet && (rs = malloc(sizeof(*rs)))) {
+		rows_init(rs);
+		pp.row = rows_update;
+		pp.arg = rs;
+		a.ro.progress = &pp;
 	}
 	rc = store_open(&s, a.pos[0], 0);
 	if (rc == 0)
 		rc = oci_pull(s, &ref, name, tag, &a.ro, &io, &m);
+	if (rs && rs->tty && rs->n)
+		rows_draw(rs);
 	if (rc) {
 		rc = govc_fail("pull of %s: %s", a.pos[1], store_errmsg());
 		goto out;
@@ -218,6 +344,7 @@ int cmd_pull(int argc, char **argv)
 	if (!a.ro.quiet)
 		printf("%s:%s %s\n", name, tag, oci_digest_fmt(hex, &m));
 out:
+	free(rs);
 	store_free(s);
 	args_release(&a);
 	return rc;

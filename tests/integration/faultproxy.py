@@ -9,9 +9,10 @@ FAULTs (each counted from the proxy's start):
     drop=BYTES    the first blob GET of more than BYTES sends BYTES of its
                   body, then hangs up
     bigmanifest   every manifest GET answers a 5 MiB body
+    slow=BPS      blob bodies are sent at about BPS bytes a second each
 LOG gets a line per request: method, path, Range, the status sent.
 """
-import http.client, http.server, sys
+import http.client, http.server, sys, time
 
 port, upstream, logname = sys.argv[1:4]
 faults = dict(f.split("=", 1) if "=" in f else (f, "1") for f in sys.argv[4:])
@@ -62,6 +63,13 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)
+            return
+        if self.command != "HEAD" and blob_get and "slow" in faults:
+            piece = max(1, int(faults["slow"]) // 20)
+            for i in range(0, len(data), piece):
+                self.wfile.write(data[i:i + piece])
+                self.wfile.flush()
+                time.sleep(0.05)
             return
         if self.command != "HEAD":
             self.wfile.write(data)
