@@ -14,7 +14,7 @@ command -v umoci >/dev/null || skip_all "umoci is not installed"
 # this test runs its builds itself: the daemon's own (t0210) stay off
 MOUNT_OPTS=no_builds
 setup
-plan 18
+plan 19
 
 # the busybox base
 R=$T/bb
@@ -62,6 +62,22 @@ if command -v bwrap >/dev/null; then
 else
 	skip "bwrap is not installed"
 fi
+
+# and under crun, from a bundle whose root is the image's rootfs
+mkdir -p "$T/bundle" && (cd "$T/bundle" && crun spec)
+python3 - "$T/bundle/config.json" "$M/images/app/rootfs" <<'PY'
+import json, sys
+p, root = sys.argv[1], sys.argv[2]
+s = json.load(open(p))
+s['root'] = {'path': root, 'readonly': True}
+s['process']['terminal'] = False
+s['process']['args'] = ['/bin/cat', '/app/greeting']
+json.dump(s, open(p, 'w'))
+PY
+cg=/sys/fs/cgroup/unified/cgroup.controllers
+hide=; [ -f "$cg" ] && hide="mount --bind /dev/null $cg &&"
+(cd "$T/bundle" && timeout 60 unshare -m --propagation private sh -c "$hide crun --cgroup-manager=disabled run govc-t0199-$$") > "$T/crun.out" 2>&1 || true
+check "the built image runs under crun" sh -c "[ \"\$(cat '$T/crun.out')\" = hi ] || { sed 's/^/# /' '$T/crun.out'; exit 1; }"
 
 "$GOVC" build "$S" app > "$T/b2.out" 2> "$T/b2.err"
 check "an unchanged rebuild gives the same image" test "$(cat "$T/b2.out")" = "$d1"
