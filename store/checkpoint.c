@@ -244,6 +244,15 @@ int store_checkpoint(struct store *s)
 		rc = store_mdb_error(rc, "checkpoint");
 		goto out;
 	}
+	/*
+	 * The writer lock goes before the file's fsyncs: the state is on
+	 * disk and R keeps its pages from reuse, the meta pages are in
+	 * PAGES, and the previous checkpoint (and its reader) stays valid
+	 * until the new file replaces it.  Writers wait for the sync above,
+	 * not for these.
+	 */
+	mdb_txn_abort(w);
+	w = NULL;
 	rc = save(s, &h, pages);
 	if (rc) {
 		/* no checkpoint is better than a stale one: its pages are
