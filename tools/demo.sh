@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh - the main job end to end: create a store, mount it, make a
 # repository, write files, show the history; import an image and run a
-# program from its rootfs; unmount.
+# program from its rootfs; write a Govcfile and watch the image it
+# builds appear; unmount.
 set -eu
 govc=${GOVC:-$(cd "$(dirname "$0")" && pwd)/govc}
 demo=$(mktemp -d /tmp/govc-demo.XXXXXX)
@@ -48,6 +49,26 @@ if command -v umoci >/dev/null && [ -x /bin/busybox ]; then
 	ls "$mnt/images/busybox/rootfs"
 	echo "== chroot $mnt/images/busybox/rootfs /bin/sh -c 'cat /etc/motd'"
 	chroot "$mnt/images/busybox/rootfs" /bin/sh -c 'cat /etc/motd'
+
+	# a Govcfile written into the repository builds an image by itself
+	if command -v crun >/dev/null && [ "$(id -u)" = 0 ]; then
+		printf 'FROM busybox:1\nCOPY README /README\nRUN echo "built by govc on $(uname -s)" > /built\nCMD ["/bin/cat", "/built"]\n' \
+			> "$mnt/repos/hello/Govcfile"
+		echo "== wrote $mnt/repos/hello/Govcfile; waiting for builds/hello/1/status"
+		i=0
+		until grep -qx 'succeeded\|failed' "$mnt/builds/hello/1/status" 2>/dev/null || [ $i -ge 300 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		cat "$mnt/builds/hello/1/status" "$mnt/builds/hello/1/log"
+		i=0	# the mount shows a new image within a second
+		until [ -e "$mnt/images/hello/rootfs/built" ] || [ $i -ge 30 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		echo "== chroot $mnt/images/hello/rootfs /bin/cat /built /README"
+		chroot "$mnt/images/hello/rootfs" /bin/cat /built /README
+	fi
 fi
 "$govc" umount "$mnt"
 trap - EXIT
