@@ -1603,8 +1603,17 @@ static int finish(struct build *b, struct stage *st, struct oci_digest *m)
 			snprintf(tag, sizeof(tag), "%s", b->o->tag);
 			p.tags[p.ntags++] = tag;
 		} else {
+			/* latest follows the repository's current branch: a build
+			 * of another branch's commit gets its short id only */
+			struct store_txn *t;
+			int on_branch = 1;
+			if (store_txn_begin(&t, b->s, 0) == 0) {
+				on_branch = store_commit_reachable(b->s, t, b->repo, &b->commit) != 0;
+				store_txn_abort(t);
+			}
 			snprintf(shorttag, sizeof(shorttag), "%.12s", b->commit_hex);
-			p.tags[p.ntags++] = "latest";
+			if (on_branch)
+				p.tags[p.ntags++] = "latest";
 			p.tags[p.ntags++] = shorttag;
 		}
 		rc = store_ingest_finish(b->in, publish, &p);

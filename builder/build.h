@@ -70,7 +70,9 @@ struct bld_build_opts {
 	const char *const *secrets;	/* "id=ID,src=PATH" */
 	size_t nsecrets;
 	const char *name, *tag;		/* the image; NULL: REPO, and the tags
-					 * latest and the short commit id */
+					 * latest (if the commit is on the
+					 * current branch) and the short
+					 * commit id */
 	int no_cache;			/* run every step */
 	unsigned timeout;		/* seconds a RUN may take; 0: the
 					 * default (LIMIT_BUILD_RUN_SECONDS) */

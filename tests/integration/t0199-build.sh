@@ -14,7 +14,7 @@ command -v umoci >/dev/null || skip_all "umoci is not installed"
 # this test runs its builds itself: the daemon's own (t0210) stay off
 MOUNT_OPTS=no_builds
 setup
-plan 19
+plan 20
 
 # the busybox base
 R=$T/bb
@@ -136,3 +136,14 @@ wait_for_commit child 1
 i=0
 until [ -f "$M/images/child/rootfs/both" ] || [ $i -ge 20 ]; do sleep 0.1; i=$((i + 1)); done
 check "ONBUILD triggers of the base run in the child's build, with the child's context" sh -c "grep -q triggered '$M/images/child/rootfs/both' && grep -q 'from the child context' '$M/images/child/rootfs/both' && ! grep -q OnBuild '$M/images/child/config.json'"
+
+# latest follows the current branch: a build of another branch's commit
+# gets only its short id
+git -C "$T/appgit" checkout -q -b other
+printf 'FROM busybox:1\nRUN echo other > /other\n' > "$T/appgit/Govcfile"
+git -C "$T/appgit" -c user.email=t@t -c user.name=t commit -qam other
+oc=$(git -C "$T/appgit" rev-parse HEAD)
+git -C "$T/appgit" checkout -q -
+"$GOVC" import "$S" "git:$T/appgit" branchy >/dev/null
+"$GOVC" build -q --commit "$oc" "$S" branchy >/dev/null 2>&1
+check "a build of a commit off the current branch is tagged with its short id, not latest" sh -c "\"$GOVC\" images '$S' | grep '^branchy ' | grep -q \"$(echo $oc | cut -c1-12)\" && ! \"$GOVC\" images '$S' | grep '^branchy ' | grep -q latest"
