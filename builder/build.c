@@ -613,7 +613,6 @@ static int meta_insn(struct build *b, struct stage *st, const struct bld_insn *i
 	default:
 		return store_error(-EINVAL, "line %u: %s is not handled", in->line, bld_op_name(in->op));
 	}
-	(void)b;
 	history(b, st, in, 1);
 	return 0;
 }

@@ -561,14 +561,9 @@ static int fs_entry(struct cp *cp, int sdfd, const char *name, const char *dest)
 	if (!S_ISREG(st.st_mode)) {
 		if (mknodat(dfd, base, st.st_mode & (S_IFMT | 0777), st.st_rdev))
 			return store_error(-errno, "%s: %s", dest, strerror(errno));
-		fd = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return store_error(-errno, "%s: %s", dest, strerror(errno));
-		rc = fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) ||
-			     fchmodat(dfd, base, file_mode(cp, st.st_mode & 07777), 0)
-			     ? store_error(-errno, "%s: %s", dest, strerror(errno)) : 0;
-		close(fd);
-		return rc;
+		return fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) ||
+			       fchmodat(dfd, base, file_mode(cp, st.st_mode & 07777), 0)
+			       ? store_error(-errno, "%s: %s", dest, strerror(errno)) : 0;
 	}
 	{
 		int sfd = openat(sdfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

@@ -351,6 +351,51 @@ static la_ssize_t unpack_read(struct archive *a, void *arg, const void **buf)
 	return n;
 }
 
+/* a tar reader on a stored layer: the blob, decompressed (oci_blob_stream),
+ * read again as a tar */
+struct layer_reader {
+	struct oci_blob_stream bs;
+	struct unpack u;
+	struct archive *a;	/* NULL: the blob is empty (an empty layer) */
+};
+
+/* layer_open - LR reading stored layer D (WHAT names it in messages) */
+static int layer_open(struct layer_reader *lr, struct store *s, const struct oci_digest *d,
+		      const char *what)
+{
+	int rc;
+
+	memset(lr, 0, sizeof(*lr));
+	rc = oci_blob_stream_init(&lr->bs, s, d);
+	if (rc)
+		return rc == -ENOENT ? store_error(rc, "%s is not in the store", what) : rc;
+	rc = oci_blob_stream_open(&lr->u.outer, &lr->bs, what);
+	if (rc == -ENODATA)
+		return 0;
+	if (rc)
+		return rc;
+	lr->u.buf = malloc(1 << 16);
+	lr->a = archive_read_new();
+	if (!lr->u.buf || !lr->a)
+		return store_error(-ENOMEM, "out of memory");
+	archive_read_support_format_tar(lr->a);
+	archive_read_support_format_empty(lr->a);
+	if (archive_read_open(lr->a, &lr->u, NULL, unpack_read, NULL) != ARCHIVE_OK)
+		return store_error(-EBADMSG, "%s: %s", what, archive_error_string(lr->a));
+	return 0;
+}
+
+/* layer_close - free what layer_open made (after a failed open too) */
+static void layer_close(struct layer_reader *lr)
+{
+	if (lr->a)
+		archive_read_free(lr->a);
+	if (lr->u.outer)
+		archive_read_free(lr->u.outer);
+	free(lr->u.buf);
+	oci_blob_stream_release(&lr->bs);
+}
+
 /* clean_path - an entry's name without "./" and leading "/"; NULL if it
  * has a ".." component */
 static const char *clean_path(const char *p)
@@ -458,59 +503,38 @@ static int unpack_entries(struct archive *a, struct archive *disk, const char *l
  * restored) */
 static int unpack_layer(struct store *s, const struct bx_layer *l, const char *dir)
 {
-	struct oci_blob_stream bs;
-	struct unpack u = { 0 };
-	struct archive *a = NULL, *disk = NULL;
-	char lname[OCI_DIGEST_STRLEN + 1];
+	struct layer_reader lr;
+	struct archive *disk = NULL;
+	char lname[OCI_DIGEST_STRLEN + 8];
 	int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc;
 
-	oci_digest_fmt(lname, &l->desc.digest);
+	snprintf(lname, sizeof(lname), "layer ");
+	oci_digest_fmt(lname + 6, &l->desc.digest);
 	if (cwd < 0)
 		return store_error(-errno, "cwd: %s", strerror(errno));
-	rc = oci_blob_stream_init(&bs, s, &l->desc.digest);
-	if (rc) {
-		close(cwd);
-		return rc == -ENOENT ? store_error(rc, "layer %s is not in the store", lname) : rc;
-	}
-	rc = oci_blob_stream_open(&u.outer, &bs, lname);
-	if (rc == -ENODATA) {
-		rc = 0;
+	rc = layer_open(&lr, s, &l->desc.digest, lname);
+	if (rc || !lr.a)
 		goto out;
-	}
-	if (rc)
-		goto out;
-	u.buf = malloc(1 << 16);
-	a = archive_read_new();
 	disk = bx_disk_new();
-	if (!u.buf || !a || !disk) {
+	if (!disk) {
 		rc = store_error(-ENOMEM, "out of memory");
 		goto out;
 	}
-	archive_read_support_format_tar(a);
-	archive_read_support_format_empty(a);
 	archive_write_disk_set_standard_lookup(disk);
 	if (chdir(dir)) {
 		rc = store_error(-errno, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (archive_read_open(a, &u, NULL, unpack_read, NULL) != ARCHIVE_OK)
-		rc = store_error(-EBADMSG, "layer %s: %s", lname, archive_error_string(a));
-	else
-		rc = unpack_entries(a, disk, lname);
+	rc = unpack_entries(lr.a, disk, lname + 6);
 	if (rc == 0 && archive_write_close(disk) != ARCHIVE_OK)
-		rc = store_error(-EIO, "layer %s: %s", lname, archive_error_string(disk));
+		rc = store_error(-EIO, "%s: %s", lname, archive_error_string(disk));
 	if (fchdir(cwd) && rc == 0)
 		rc = store_error(-errno, "cwd: %s", strerror(errno));
 out:
 	if (disk)
 		archive_write_free(disk);
-	if (a)
-		archive_read_free(a);
-	if (u.outer)
-		archive_read_free(u.outer);
-	free(u.buf);
-	oci_blob_stream_release(&bs);
+	layer_close(&lr);
 	close(cwd);
 	return rc;
 }
@@ -1045,53 +1069,23 @@ struct retime_arg {
 static int retime_body(struct lw *w, void *arg)
 {
 	struct retime_arg *ra = arg;
-	struct oci_blob_stream bs;
-	struct unpack u = { 0 };
-	struct archive *a = NULL;
+	struct layer_reader lr;
 	struct archive_entry *e;
-	int rc, r;
+	int rc = layer_open(&lr, ra->s, &ra->raw->desc.digest, ra->what), r = ARCHIVE_EOF;
 
-	rc = oci_blob_stream_init(&bs, ra->s, &ra->raw->desc.digest);
-	if (rc)
-		return rc;
-	rc = oci_blob_stream_open(&u.outer, &bs, ra->what);
-	if (rc == -ENODATA) {
-		oci_blob_stream_release(&bs);
-		return 0;
-	}
-	u.buf = malloc(1 << 16);
-	a = archive_read_new();
-	if (rc == 0 && (!u.buf || !a))
-		rc = store_error(-ENOMEM, "out of memory");
-	if (rc)
-		goto out;
-	archive_read_support_format_tar(a);
-	archive_read_support_format_empty(a);
-	if (archive_read_open(a, &u, NULL, unpack_read, NULL) != ARCHIVE_OK) {
-		rc = store_error(-EBADMSG, "%s: %s", ra->what, archive_error_string(a));
-		goto out;
-	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+	while (rc == 0 && lr.a && (r = archive_read_next_header(lr.a, &e)) == ARCHIVE_OK) {
 		la_ssize_t n;
 		if (archive_entry_mtime(e) > w->epoch)
 			archive_entry_set_mtime(e, w->epoch, 0);
 		rc = lw_header(w, e, ra->what);
-		while (rc == 0 && (n = archive_read_data(a, w->buf, sizeof(w->buf))) > 0)
+		while (rc == 0 && (n = archive_read_data(lr.a, w->buf, sizeof(w->buf))) > 0)
 			if (archive_write_data(w->a, w->buf, (size_t)n) != n)
 				rc = store_error(w->err ? w->err : -EIO, "%s: %s", ra->what,
 						 archive_error_string(w->a));
-		if (rc)
-			goto out;
 	}
-	if (r != ARCHIVE_EOF)
-		rc = store_error(-EBADMSG, "%s: %s", ra->what, archive_error_string(a));
-out:
-	if (a)
-		archive_read_free(a);
-	if (u.outer)
-		archive_read_free(u.outer);
-	free(u.buf);
-	oci_blob_stream_release(&bs);
+	if (rc == 0 && r != ARCHIVE_EOF)
+		rc = store_error(-EBADMSG, "%s: %s", ra->what, archive_error_string(lr.a));
+	layer_close(&lr);
 	return rc;
 }
 

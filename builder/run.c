@@ -116,7 +116,7 @@ static json_t *spec(const struct bx_run *r, const char *root)
 					      "/proc/scsi", "/sys/firmware", NULL };
 	static const char *const ro[] = { "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq",
 					  "/proc/sys", "/proc/sysrq-trigger", NULL };
-	json_t *caps_all = strv_json(caps), *none = json_array();
+	json_t *caps_all = strv_json(caps);
 	json_t *groups = json_array(), *mounts = json_array(), *ns = json_array();
 	json_t *s;
 
@@ -167,7 +167,6 @@ static json_t *spec(const struct bx_run *r, const char *root)
 		      "linux", "namespaces", ns, "maskedPaths", strv_json(masked),
 		      "readonlyPaths", strv_json(ro));
 	json_decref(caps_all);
-	json_decref(none);
 	return s;
 }
 
