@@ -6,11 +6,14 @@
  * page cache, and the disk may receive them in any order: after a power
  * loss the newest meta page may point at pages that never reached it.  A
  * checkpoint is a state known to be whole on disk: with the writer lock
- * held, the data file is synced and its two meta pages are copied, with the
+ * held for a moment, the state is named (its txnid and two meta pages
+ * copied, a read transaction begun on that very snapshot); then, with the
+ * lock released, the data file is synced and the meta pages go, with the
  * boot id, into STORE/checkpoint (a temporary file, fsync'd, renamed, the
- * directory fsync'd).  A read transaction on that very snapshot is then
- * held until the next checkpoint, so LMDB reuses none of its pages, in this
- * process or any other (the reader table is shared).  Every writing process
+ * directory fsync'd).  The read transaction is held until the next
+ * checkpoint, so LMDB reuses none of the snapshot's pages, in this process
+ * or any other (the reader table is shared): writers that run during the
+ * sync write other pages, and never wait for the disk.  Every writing process
  * checkpoints when it opens the store (before its first write), at least
  * once a second while it writes (store_checkpoint_due), on store_sync (so
  * an fsync'd change is in a checkpoint), and when it closes the store.
@@ -29,8 +32,12 @@
  * File: "GOVCCKP1", boot id (40 bytes, NUL-padded), u32 page size, u32
  * pad, u64 txnid, the two meta pages, sha256 of all that.
  *
- * Threads: store_checkpoint takes s->ckpt_lock (a leaf lock) and the
- * writer lock; callers hold no write transaction.
+ * Threads: store_checkpoint takes s->ckpt_lock (a leaf lock) and, for a
+ * moment, the writer lock; callers hold no write transaction.  A writer
+ * tests for a checkpoint (store_checkpoint_before_write) without taking
+ * ckpt_lock, so it never waits for a sync.  store_checkpointer_hold runs
+ * store_checkpoint_due in a thread of its own (s->bg_lock, taken before
+ * ckpt_lock) while long work writes.
  */
 #include "config.h"
 
@@ -52,6 +59,7 @@
 #define CKPT_BOOT 40
 #define CKPT_PAGE_MAX 65536
 #define CKPT_EVERY_MS 1000
+#define CKPT_TICK_MS 100	/* the checkpointer thread looks this often */
 
 struct ckpt_head {
 	char magic[8];
@@ -209,16 +217,23 @@ int store_checkpoint(struct store *s)
 		return mrc ? store_mdb_error(mrc, "syncing the store") : 0;
 	}
 	pthread_mutex_lock(&s->ckpt_lock);
-	/* the bulk first, without the writer lock: then little is left */
-	mdb_env_sync(s->env, 1);
+	pages = malloc(CKPT_PAGE_MAX * 2);
+	if (!pages) {
+		rc = store_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	/*
+	 * The writer lock only while the state is named: its txnid, its meta
+	 * pages, and R, a reader of that very snapshot, which keeps its pages
+	 * from reuse until the next checkpoint.  Every page of it was written
+	 * (to the page cache) before its commit returned, so the sync below,
+	 * after the lock is gone, puts it whole on disk; the writers that run
+	 * meanwhile write only pages R keeps them off.  Writers never wait
+	 * for the disk.
+	 */
 	rc = mdb_txn_begin(s->env, NULL, 0, &w);	/* the writer lock */
 	if (rc) {
 		rc = store_mdb_error(rc, "checkpoint");
-		goto out;
-	}
-	rc = mdb_env_sync(s->env, 1);
-	if (rc) {
-		rc = store_mdb_error(rc, "syncing the store");
 		goto out;
 	}
 	mdb_env_stat(s->env, &st);
@@ -228,31 +243,26 @@ int store_checkpoint(struct store *s)
 	boot_id(h.boot);
 	h.psize = st.ms_psize;
 	h.txnid = info.me_last_txnid;
-	pages = malloc(2 * (size_t)h.psize);
-	if (!pages) {
-		rc = store_error(-ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = util_pread_all(s->fd, pages, 2 * (size_t)h.psize, 0);
+	rc = h.psize > CKPT_PAGE_MAX ? -EINVAL : util_pread_all(s->fd, pages, 2 * (size_t)h.psize, 0);
 	if (rc) {
 		rc = store_error(rc, "checkpoint: cannot read the meta pages");
 		goto out;
 	}
-	/* the snapshot the file describes, held until the next checkpoint */
 	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r);
 	if (rc) {
 		rc = store_mdb_error(rc, "checkpoint");
 		goto out;
 	}
-	/*
-	 * The writer lock goes before the file's fsyncs: the state is on
-	 * disk and R keeps its pages from reuse, the meta pages are in
-	 * PAGES, and the previous checkpoint (and its reader) stays valid
-	 * until the new file replaces it.  Writers wait for the sync above,
-	 * not for these.
-	 */
 	mdb_txn_abort(w);
 	w = NULL;
+	/* the state, on disk; then the file that names it (the previous
+	 * checkpoint, and its reader, stay valid until it is replaced) */
+	rc = mdb_env_sync(s->env, 1);
+	if (rc) {
+		rc = store_mdb_error(rc, "syncing the store");
+		mdb_txn_abort(r);
+		goto out;
+	}
 	rc = save(s, &h, pages);
 	if (rc) {
 		/* no checkpoint is better than a stale one: its pages are
@@ -267,7 +277,7 @@ int store_checkpoint(struct store *s)
 	}
 	if (s->ckpt_reader)
 		mdb_txn_abort(s->ckpt_reader);
-	s->ckpt_reader = r;
+	__atomic_store_n(&s->ckpt_reader, r, __ATOMIC_RELEASE);
 	s->ckpt_txnid = h.txnid;
 	s->ckpt_ms = now_ms();
 	s->ckpt_gen = __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED);
@@ -311,7 +321,10 @@ int store_checkpoint_due(struct store *s)
 
 	if ((s->flags & STORE_RDONLY) || disabled())
 		return 0;
-	pthread_mutex_lock(&s->ckpt_lock);
+	/* another thread checkpointing now covers what this one wrote, or
+	 * the next one does: never wait for its sync */
+	if (pthread_mutex_trylock(&s->ckpt_lock))
+		return 0;
 	if (s->ckpt_reader && newer_elsewhere(s)) {
 		/* another process's checkpoint is the one a power loss falls
 		 * back to now, and that process protects it: ours only keeps
@@ -319,7 +332,7 @@ int store_checkpoint_due(struct store *s)
 		 * take a new one (store_checkpoint_before_write), so the newest
 		 * stays protected even once that process has gone. */
 		mdb_txn_abort(s->ckpt_reader);
-		s->ckpt_reader = NULL;
+		__atomic_store_n(&s->ckpt_reader, NULL, __ATOMIC_RELEASE);
 	}
 	due = s->ckpt_reader && __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED) != s->ckpt_gen &&
 	      now_ms() - s->ckpt_ms >= CKPT_EVERY_MS;
@@ -332,6 +345,9 @@ int store_checkpoint_before_write(struct store *s)
 	int none;
 
 	if ((s->flags & STORE_RDONLY) || disabled())
+		return 0;
+	/* the common case, without waiting for a checkpoint's sync to end */
+	if (__atomic_load_n(&s->ckpt_reader, __ATOMIC_ACQUIRE))
 		return 0;
 	pthread_mutex_lock(&s->ckpt_lock);
 	/* after a failure (a full disk) the old checkpoint is gone, so a
@@ -355,5 +371,81 @@ void store_ckpt_close(struct store *s)
 		store_checkpoint(s);
 	if (s->ckpt_reader)
 		mdb_txn_abort(s->ckpt_reader);
-	s->ckpt_reader = NULL;
+	__atomic_store_n(&s->ckpt_reader, NULL, __ATOMIC_RELEASE);
+}
+
+/* checkpointer - store_checkpointer_hold's thread: store_checkpoint_due
+ * every CKPT_TICK_MS until it is told to stop (bg_running cleared) */
+static void *checkpointer(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->bg_lock);
+	while (s->bg_running) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += CKPT_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->bg_cond, &s->bg_lock, &ts);
+		if (!s->bg_running)
+			break;
+		pthread_mutex_unlock(&s->bg_lock);
+		if (store_checkpoint_due(s))
+			store_error_clear();	/* as after a commit: the next tick retries */
+		pthread_mutex_lock(&s->bg_lock);
+	}
+	pthread_mutex_unlock(&s->bg_lock);
+	return NULL;
+}
+
+/* bg_start - start the thread (bg_lock held); commits stop checkpointing */
+static void bg_start(struct store *s)
+{
+	s->bg_running = 1;
+	if (pthread_create(&s->bg_thread, NULL, checkpointer, s)) {
+		s->bg_running = 0;
+		return;
+	}
+	__atomic_store_n(&s->ckpt_background, 1, __ATOMIC_RELAXED);
+}
+
+void store_checkpointer_hold(struct store *s)
+{
+	if ((s->flags & STORE_RDONLY) || disabled())
+		return;
+	pthread_mutex_lock(&s->bg_lock);
+	/* not where another thread does it already (the daemon's watcher,
+	 * or ours while a release joins it: that release restarts it) */
+	if (s->bg_holds++ == 0 && !s->bg_running &&
+	    !__atomic_load_n(&s->ckpt_background, __ATOMIC_RELAXED))
+		bg_start(s);
+	pthread_mutex_unlock(&s->bg_lock);
+}
+
+void store_checkpointer_release(struct store *s)
+{
+	int join;
+
+	if ((s->flags & STORE_RDONLY) || disabled())
+		return;
+	pthread_mutex_lock(&s->bg_lock);
+	join = --s->bg_holds == 0 && s->bg_running;
+	if (join) {
+		s->bg_running = 0;
+		pthread_cond_broadcast(&s->bg_cond);
+	}
+	pthread_mutex_unlock(&s->bg_lock);
+	if (!join)
+		return;
+	pthread_join(s->bg_thread, NULL);
+	pthread_mutex_lock(&s->bg_lock);
+	if (s->bg_holds && !s->bg_running)
+		bg_start(s);	/* held again meanwhile */
+	if (!s->bg_running)	/* commits checkpoint again */
+		__atomic_store_n(&s->ckpt_background, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->bg_lock);
 }

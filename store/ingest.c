@@ -13,14 +13,20 @@
  * fair) takes the lock before the session asks for it again.
  *
  * Several sessions in one process (a pull's download threads) take turns
- * through the gate: a ticket lock, first come first served, that a
- * session holds from the moment it begins a transaction until it has
- * committed it and yielded.  So at most one of a process's sessions waits
- * on LMDB's writer lock at a time, and a writer of another process (the
- * mount) competes with one session, as beside a single import, not with a
- * queue of them.  gate_mu is a leaf lock, held only to take or pass a
- * turn; a session never waits for the gate while it has a transaction
+ * through the gate, a mutex that a session holds from the moment it
+ * begins a transaction until it has committed it and yielded.  So at most
+ * one of a process's sessions waits on LMDB's writer lock at a time, and a
+ * writer of another process (the mount) competes with one session, as
+ * beside a single import, not with a queue of them.  The gate is a plain
+ * mutex, not a queue: a running thread takes it at once, where a first
+ * come, first served ticket would idle until a preempted waiter is
+ * scheduled (four download threads on two cores).  gate_mu is a leaf
+ * lock; a session never waits for the gate while it has a transaction
  * open (one session per thread, one transaction per session).
+ *
+ * While sessions are open, checkpoints (their syncs) run in a thread of
+ * their own (store_checkpointer_hold), never in a commit of a session's,
+ * which would hold the gate meanwhile.
  */
 #include "config.h"
 
@@ -48,39 +54,29 @@
 #define DISK_CHECK_BYTES (64u << 20)	/* statvfs once per this written */
 #define INGEST_PAUSE_NS 1000000u	/* store_ingest_pause keeps younger ones */
 
-/* the gate (above): tickets handed out, the ticket whose turn it is */
+/* the gate (above): held while a session has a transaction open;
+ * gate_waiting counts the sessions blocked on it */
 static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
-static uint64_t gate_next;	/* protected by gate_mu */
-static uint64_t gate_turn;	/* protected by gate_mu */
+static unsigned gate_waiting;	/* atomic */
 
 static void gate_enter(void)
 {
+	if (pthread_mutex_trylock(&gate_mu) == 0)
+		return;
+	__atomic_add_fetch(&gate_waiting, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&gate_mu);
-	uint64_t mine = gate_next++;
-
-	while (gate_turn != mine)
-		pthread_cond_wait(&gate_cv, &gate_mu);
-	pthread_mutex_unlock(&gate_mu);
+	__atomic_sub_fetch(&gate_waiting, 1, __ATOMIC_RELAXED);
 }
 
 static void gate_leave(void)
 {
-	pthread_mutex_lock(&gate_mu);
-	gate_turn++;
-	pthread_cond_broadcast(&gate_cv);
 	pthread_mutex_unlock(&gate_mu);
 }
 
 /* gate_contended - does another session of this process wait for its turn? */
 static int gate_contended(void)
 {
-	int waiting;
-
-	pthread_mutex_lock(&gate_mu);
-	waiting = gate_next - gate_turn > 1;
-	pthread_mutex_unlock(&gate_mu);
-	return waiting;
+	return __atomic_load_n(&gate_waiting, __ATOMIC_RELAXED) > 0;
 }
 
 struct store_ingest {
@@ -154,6 +150,8 @@ int store_ingest_begin(struct store_ingest **out, struct store *s, const char *w
 		free(in);
 		return rc;
 	}
+	/* syncs in a thread of their own while sessions write (store_int.h) */
+	store_checkpointer_hold(s);
 	*out = in;
 	return 0;
 }
@@ -360,6 +358,7 @@ static void session_free(struct store_ingest *in)
 		unlink(path);
 		close(in->lockfd);
 	}
+	store_checkpointer_release(in->s);
 	free(in);
 }
 

@@ -293,6 +293,8 @@ int store_open(struct store **out, const char *dir, unsigned flags)
 		return store_error(-ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&s->ckpt_lock, NULL);
+	pthread_mutex_init(&s->bg_lock, NULL);
+	pthread_cond_init(&s->bg_cond, NULL);
 	if (!create) {
 		rc = store_ckpt_recover(dir);	/* after a restart: the checkpoint */
 		if (rc)
@@ -335,6 +337,8 @@ out_free:
 	if (s->env)
 		mdb_env_close(s->env);
 	pthread_mutex_destroy(&s->ckpt_lock);
+	pthread_mutex_destroy(&s->bg_lock);
+	pthread_cond_destroy(&s->bg_cond);
 	free(s->dir);
 	free(s);
 	return rc;
@@ -360,6 +364,8 @@ void store_free(struct store *s)
 	store_ckpt_close(s);	/* the last checkpoint, synced */
 	mdb_env_close(s->env);
 	pthread_mutex_destroy(&s->ckpt_lock);
+	pthread_mutex_destroy(&s->bg_lock);
+	pthread_cond_destroy(&s->bg_cond);
 	free(s->dir);
 	free(s);
 }

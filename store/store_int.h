@@ -61,7 +61,8 @@ struct store {
 	int fd;
 	/* checkpoints (checkpoint.c): protected by ckpt_lock */
 	pthread_mutex_t ckpt_lock;
-	MDB_txn *ckpt_reader;		/* the last checkpoint's snapshot */
+	MDB_txn *ckpt_reader;		/* the last checkpoint's snapshot; written
+				 * atomically, so it may be tested without */
 	int64_t ckpt_ms;		/* when it was taken (monotonic) */
 	uint64_t ckpt_gen;		/* gen_seen then */
 	uint64_t ckpt_txnid;		/* the snapshot's transaction */
@@ -69,6 +70,13 @@ struct store {
 	int64_t ckpt_failed_ms;		/* when a checkpoint last failed */
 	uint64_t gen_seen;		/* atomic: write commits of this process */
 	int ckpt_background;		/* atomic: a thread calls _due, not commits */
+	/* the checkpointer thread (store_checkpointer_hold): protected by
+	 * bg_lock, which is taken before ckpt_lock, never after */
+	pthread_mutex_t bg_lock;
+	pthread_cond_t bg_cond;
+	pthread_t bg_thread;
+	unsigned bg_holds;
+	int bg_running;			/* the thread runs (and set ckpt_background) */
 };
 
 /* checkpoint.c: store_ckpt_recover before LMDB opens DIR (after a reboot
@@ -79,6 +87,19 @@ void store_ckpt_close(struct store *s);
 /* store_checkpoint_before_write - a checkpoint first if this process has
  * dropped its snapshot (another's was newer); before a write transaction */
 int store_checkpoint_before_write(struct store *s);
+
+/*
+ * store_checkpointer_hold - while at least one hold is taken, a thread of
+ * its own calls store_checkpoint_due every CKPT_TICK_MS and commits do not
+ * checkpoint themselves: for long work in several threads (ingest
+ * sessions), so that no writer waits while the disk is synced, and the
+ * disk is written while the work goes on.  A no-op where a thread already
+ * does it (the daemon's watcher), or if the thread cannot start (commits
+ * then go on checkpointing).  store_checkpointer_release - drop a hold;
+ * the last one stops the thread.  Threads: any.
+ */
+void store_checkpointer_hold(struct store *s);
+void store_checkpointer_release(struct store *s);
 
 struct store_txn {
 	struct store *s;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -243,6 +244,48 @@ static void test_generation(void **state)
 	assert_true(store_generation(s) > g1);
 }
 
+/* a checkpoint syncing in another thread: it holds ckpt_lock until told */
+static int syncing;	/* atomic: 1 held, 0 release */
+
+static void *checkpoint_syncing(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->ckpt_lock);
+	__atomic_store_n(&syncing, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&syncing, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	pthread_mutex_unlock(&s->ckpt_lock);
+	return NULL;
+}
+
+/* writers never wait for a checkpoint's sync: a write transaction begins
+ * and commits while a checkpoint holds its lock (they used to wait for
+ * the whole sync: writes of 100-300 ms on a mount beside a pull) */
+static void test_write_during_checkpoint(void **state)
+{
+	struct store *s = *state;
+	struct store_txn *t;
+	pthread_t th;
+	uint64_t id;
+
+	assert_int_equal(pthread_create(&th, NULL, checkpoint_syncing, s), 0);
+	while (!__atomic_load_n(&syncing, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	alarm(10);	/* a writer that waits is killed: the test fails */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+		assert_int_equal(store_next_id(t, "x", &id), 0);
+		assert_int_equal(store_txn_commit(t), 0);
+		if (i == 1)
+			sleep(1);	/* a checkpoint is due now */
+	}
+	alarm(0);
+	__atomic_store_n(&syncing, 0, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	assert_int_equal(store_checkpoint(s), 0);
+}
+
 /* a message built from the last one keeps it whole (issue 16: it read
  * "index.json: index.json: def' is not a digest") */
 static void test_error_wraps_last(void **state)
@@ -277,6 +320,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_trimmed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_during_checkpoint, setup, teardown),
 		cmocka_unit_test(test_error_wraps_last),
 		cmocka_unit_test(test_cursor_end),
 	};
