@@ -17,11 +17,14 @@
  * checkpoints when it opens the store (before its first write), at least
  * once a second while it writes (store_checkpoint_due), on store_sync (so
  * an fsync'd change is in a checkpoint), and when it closes the store.
- * A process that sees another's newer checkpoint drops its own snapshot
- * (store_checkpoint_due), which would only keep the pages freed since
- * from reuse, and takes a new checkpoint before its next write
- * (store_checkpoint_before_write): the newest checkpoint's pages are never
- * written over, even once the process that took it has gone.
+ * A process that sees another's newer checkpoint while idle drops its own
+ * snapshot (store_checkpoint_due), which would only keep the pages freed
+ * since from reuse, and takes a new checkpoint before its next write
+ * (store_checkpoint_before_write); one that writes keeps it until its own
+ * next checkpoint, taken soon (an older snapshot protects every newer
+ * one's pages).
+ * So the newest checkpoint's pages are never written over, even once the
+ * process that took it has gone.
  *
  * Recovery: a store opened with a checkpoint from another boot (the machine
  * restarted since) gets the checkpoint's meta pages written back before
@@ -59,6 +62,7 @@
 #define CKPT_BOOT 40
 #define CKPT_PAGE_MAX 65536
 #define CKPT_EVERY_MS 1000
+#define CKPT_NEWER_MS 250	/* after another process's: see _due */
 #define CKPT_TICK_MS 100	/* the checkpointer thread looks this often */
 
 struct ckpt_head {
@@ -279,6 +283,7 @@ int store_checkpoint(struct store *s)
 		mdb_txn_abort(s->ckpt_reader);
 	__atomic_store_n(&s->ckpt_reader, r, __ATOMIC_RELEASE);
 	s->ckpt_txnid = h.txnid;
+	s->ckpt_newer = 0;
 	s->ckpt_ms = now_ms();
 	s->ckpt_gen = __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED);
 out:
@@ -317,7 +322,7 @@ static int newer_elsewhere(struct store *s)
 
 int store_checkpoint_due(struct store *s)
 {
-	int due;
+	int due, written;
 
 	if ((s->flags & STORE_RDONLY) || disabled())
 		return 0;
@@ -325,17 +330,30 @@ int store_checkpoint_due(struct store *s)
 	 * the next one does: never wait for its sync */
 	if (pthread_mutex_trylock(&s->ckpt_lock))
 		return 0;
+	/*
+	 * Another process's newer checkpoint is the one a power loss falls
+	 * back to now, and that process protects it: ours only keeps the
+	 * pages freed since from reuse (an idle daemon's snapshot would grow
+	 * the file by every image rmi'd and gc'd beside it).  An idle process
+	 * drops it, and takes a checkpoint before its next write
+	 * (store_checkpoint_before_write).  One that writes replaces it soon
+	 * (CKPT_NEWER_MS; the daemon in its watcher thread) and keeps it
+	 * meanwhile: dropping it would make its next write wait for that
+	 * checkpoint's sync of all the other process wrote (400 ms on a
+	 * mount beside a pull).  Keeping it is safe: a reader protects the
+	 * pages of every newer snapshot too.
+	 */
+	written = __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED) != s->ckpt_gen;
 	if (s->ckpt_reader && newer_elsewhere(s)) {
-		/* another process's checkpoint is the one a power loss falls
-		 * back to now, and that process protects it: ours only keeps
-		 * freed pages from reuse.  Drop it; before our next write we
-		 * take a new one (store_checkpoint_before_write), so the newest
-		 * stays protected even once that process has gone. */
-		mdb_txn_abort(s->ckpt_reader);
-		__atomic_store_n(&s->ckpt_reader, NULL, __ATOMIC_RELEASE);
+		if (written) {
+			s->ckpt_newer = 1;
+		} else {
+			mdb_txn_abort(s->ckpt_reader);
+			__atomic_store_n(&s->ckpt_reader, NULL, __ATOMIC_RELEASE);
+		}
 	}
-	due = s->ckpt_reader && __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED) != s->ckpt_gen &&
-	      now_ms() - s->ckpt_ms >= CKPT_EVERY_MS;
+	due = s->ckpt_reader && written &&
+	      now_ms() - s->ckpt_ms >= (s->ckpt_newer ? CKPT_NEWER_MS : CKPT_EVERY_MS);
 	pthread_mutex_unlock(&s->ckpt_lock);
 	return due ? store_checkpoint(s) : 0;
 }

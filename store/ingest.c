@@ -167,7 +167,7 @@ int store_ingest_txn(struct store_ingest *in, struct store_txn **t)
 		int rc;
 
 		gate_enter();
-		rc = store_txn_begin(&in->t, in->s, STORE_TXN_WRITE);
+		rc = store_txn_begin(&in->t, in->s, STORE_TXN_WRITE | STORE_TXN_BULK);
 		if (rc) {
 			in->t = NULL;
 			gate_leave();

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -245,6 +246,74 @@ static int open_tables(struct store *s, int create)
 	return rc ? store_mdb_error(rc, s->dir) : 0;
 }
 
+/*
+ * The writers' turnstile.  LMDB's writer lock is a mutex that is not fair:
+ * a bulk writer that commits and asks again at once usually gets it back
+ * before a writer it woke has run.  So a writer that is not bulk holds a
+ * shared flock on STORE/writers while it waits for the lock (one per
+ * process, while any of its threads waits: turn_waiting), and a bulk one
+ * first waits until it could take an exclusive flock, that is, until no
+ * writer of any process waits; at most STORE_YIELD_MAX_MS, so a stream of
+ * small writers slows long work down but never stops it.  flock locks go
+ * with their process, so a killed writer leaves nothing behind.
+ */
+static void turnstile_open(struct store *s)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/writers", s->dir);
+	s->turn_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	s->turn_probe_fd = s->turn_fd < 0 ? -1 : open(path, O_RDWR | O_CLOEXEC);
+}
+
+static void turnstile_close(struct store *s)
+{
+	if (s->turn_fd >= 0)
+		close(s->turn_fd);
+	if (s->turn_probe_fd >= 0)
+		close(s->turn_probe_fd);
+	s->turn_fd = s->turn_probe_fd = -1;
+	pthread_mutex_destroy(&s->turn_lock);
+}
+
+static void turnstile_enter(struct store *s)
+{
+	if (s->turn_fd < 0)
+		return;
+	pthread_mutex_lock(&s->turn_lock);
+	if (s->turn_waiting++ == 0 && flock(s->turn_fd, LOCK_SH))
+		(void)0;	/* only a courtesy to bulk writers */
+	pthread_mutex_unlock(&s->turn_lock);
+}
+
+static void turnstile_leave(struct store *s)
+{
+	if (s->turn_fd < 0)
+		return;
+	pthread_mutex_lock(&s->turn_lock);
+	if (--s->turn_waiting == 0)
+		flock(s->turn_fd, LOCK_UN);
+	pthread_mutex_unlock(&s->turn_lock);
+}
+
+static void turnstile_yield(struct store *s)
+{
+	struct timespec t0, now;
+
+	if (s->turn_probe_fd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (flock(s->turn_probe_fd, LOCK_EX | LOCK_NB)) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (errno != EWOULDBLOCK ||
+		    (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >=
+			    STORE_YIELD_MAX_MS)
+			return;
+		usleep(200);
+	}
+	flock(s->turn_probe_fd, LOCK_UN);
+}
+
 int store_open(struct store **out, const char *dir, unsigned flags)
 {
 	struct store *s;
@@ -295,6 +364,8 @@ int store_open(struct store **out, const char *dir, unsigned flags)
 	pthread_mutex_init(&s->ckpt_lock, NULL);
 	pthread_mutex_init(&s->bg_lock, NULL);
 	pthread_cond_init(&s->bg_cond, NULL);
+	pthread_mutex_init(&s->turn_lock, NULL);
+	s->turn_fd = s->turn_probe_fd = -1;
 	if (!create) {
 		rc = store_ckpt_recover(dir);	/* after a restart: the checkpoint */
 		if (rc)
@@ -317,6 +388,8 @@ int store_open(struct store **out, const char *dir, unsigned flags)
 	rc = locate_map(s);
 	if (rc == 0)
 		rc = open_tables(s, create);
+	if (rc == 0 && !(flags & STORE_RDONLY))
+		turnstile_open(s);
 	/* before this process writes anything; a full disk must not keep
 	 * the store from opening (the failure drops the old checkpoint) */
 	if (rc == 0 && store_checkpoint(s))
@@ -339,6 +412,7 @@ out_free:
 	pthread_mutex_destroy(&s->ckpt_lock);
 	pthread_mutex_destroy(&s->bg_lock);
 	pthread_cond_destroy(&s->bg_cond);
+	turnstile_close(s);
 	free(s->dir);
 	free(s);
 	return rc;
@@ -366,6 +440,7 @@ void store_free(struct store *s)
 	pthread_mutex_destroy(&s->ckpt_lock);
 	pthread_mutex_destroy(&s->bg_lock);
 	pthread_cond_destroy(&s->bg_cond);
+	turnstile_close(s);
 	free(s->dir);
 	free(s);
 }
@@ -404,7 +479,13 @@ int store_txn_begin(struct store_txn **out, struct store *s, unsigned flags)
 		*out = t;
 		return 0;
 	}
+	if (write && (flags & STORE_TXN_BULK))
+		turnstile_yield(s);
+	else if (write)
+		turnstile_enter(s);
 	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (write && !(flags & STORE_TXN_BULK))
+		turnstile_leave(s);
 	if (rc) {
 		free(t);
 		return store_mdb_error(rc, "beginning a transaction");

@@ -85,7 +85,18 @@ void store_checkpoint_in_background(struct store *s);
 
 enum store_txn_flags {
 	STORE_TXN_WRITE = 1 << 0,
+	/*
+	 * With WRITE: a transaction of long work (an ingest session, ingest.h)
+	 * that yields to other writers: it begins only once no other write
+	 * transaction, of any process, is waiting to begin (or after
+	 * STORE_YIELD_MAX_MS).  LMDB's writer lock is not fair: without this a
+	 * pull, taking it again every few milliseconds, kept a mount's write
+	 * waiting 400 ms.
+	 */
+	STORE_TXN_BULK = 1 << 1,
 };
+
+#define STORE_YIELD_MAX_MS 50
 
 /*
  * store_txn_begin - begin a transaction.  A write transaction blocks

@@ -68,6 +68,7 @@ struct store {
 	uint64_t ckpt_txnid;		/* the snapshot's transaction */
 	struct timespec ckpt_mtime;	/* of the file when last read */
 	int64_t ckpt_failed_ms;		/* when a checkpoint last failed */
+	int ckpt_newer;			/* another process's is newer */
 	uint64_t gen_seen;		/* atomic: write commits of this process */
 	int ckpt_background;		/* atomic: a thread calls _due, not commits */
 	/* the checkpointer thread (store_checkpointer_hold): protected by
@@ -77,6 +78,13 @@ struct store {
 	pthread_t bg_thread;
 	unsigned bg_holds;
 	int bg_running;			/* the thread runs (and set ckpt_background) */
+	/* the writers' turnstile (store.c, STORE_TXN_BULK): two descriptors
+	 * of STORE/writers (-1: none), and the process's writers waiting to
+	 * begin, protected by turn_lock (a leaf lock) */
+	int turn_fd;
+	int turn_probe_fd;
+	pthread_mutex_t turn_lock;
+	unsigned turn_waiting;
 };
 
 /* checkpoint.c: store_ckpt_recover before LMDB opens DIR (after a reboot

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <git2.h>
@@ -286,6 +288,129 @@ static void test_write_during_checkpoint(void **state)
 	assert_int_equal(store_checkpoint(s), 0);
 }
 
+/* another process checkpoints a newer state: a process that writes keeps
+ * its own checkpoint's snapshot until its next checkpoint (it used to drop
+ * it, so its next write had to checkpoint first and wait for the sync of
+ * all the other had written); an idle one drops it (it would only keep
+ * freed pages from reuse) */
+static void other_process_checkpoints(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *o;
+		struct store_txn *t;
+		uint64_t id;
+		int ok = store_open(&o, dir, 0) == 0 &&
+			 store_txn_begin(&t, o, STORE_TXN_WRITE) == 0 &&
+			 store_next_id(t, "x", &id) == 0 && store_txn_commit(t) == 0;
+
+		store_free(o);	/* its checkpoint, newer than ours */
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_newer_checkpoint_elsewhere(void **state)
+{
+	struct store *s = *state;
+	struct store_txn *t;
+	uint64_t id;
+
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(store_next_id(t, "y", &id), 0);
+	assert_int_equal(store_txn_commit(t), 0);	/* we write: not idle */
+	other_process_checkpoints();
+	assert_int_equal(store_checkpoint_due(s), 0);
+	assert_non_null(s->ckpt_reader);
+
+	assert_int_equal(store_checkpoint(s), 0);	/* idle from now on */
+	other_process_checkpoints();
+	assert_int_equal(store_checkpoint_due(s), 0);
+	assert_null(s->ckpt_reader);
+}
+
+static int bulk_stop;		/* atomic */
+static unsigned bulk_commits;	/* atomic */
+
+static void spin_ms(long ms)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+}
+
+/* a thread keeping a CPU busy, as a pull's hashing threads do */
+static void *spinner(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&bulk_stop, __ATOMIC_ACQUIRE))
+		spin_ms(1);
+	return NULL;
+}
+
+/* a bulk writer committing again and again, counting its commits */
+
+static void *bulk_writer(void *arg)
+{
+	struct store *s = arg;
+
+	while (!__atomic_load_n(&bulk_stop, __ATOMIC_ACQUIRE)) {
+		struct store_txn *t;
+		uint64_t id;
+
+		if (store_txn_begin(&t, s, STORE_TXN_WRITE | STORE_TXN_BULK))
+			break;
+		store_next_id(t, "bulk", &id);
+		spin_ms(2);	/* a few ms of work, as an ingest session's */
+		if (store_txn_commit(t))
+			break;
+		__atomic_add_fetch(&bulk_commits, 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* a bulk writer that takes LMDB's writer lock again the moment it lets
+ * it go yields it to a writer that waits: that writer waits for the
+ * bulk transaction in flight, not for a run of them (a pull kept a
+ * mount's write waiting 400 ms) */
+static void test_bulk_yields(void **state)
+{
+	struct store *s = *state;
+	pthread_t th, spin[2];
+	unsigned worst = 0;
+
+	assert_int_equal(pthread_create(&th, NULL, bulk_writer, s), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&spin[i], NULL, spinner, NULL), 0);
+	while (__atomic_load_n(&bulk_commits, __ATOMIC_ACQUIRE) < 3)
+		usleep(1000);
+	for (int i = 0; i < 20; i++) {
+		struct store_txn *t;
+		uint64_t id;
+		unsigned before = __atomic_load_n(&bulk_commits, __ATOMIC_ACQUIRE), passed;
+
+		assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+		passed = __atomic_load_n(&bulk_commits, __ATOMIC_ACQUIRE) - before;
+		worst = passed > worst ? passed : worst;
+		assert_int_equal(store_next_id(t, "x", &id), 0);
+		assert_int_equal(store_txn_commit(t), 0);
+		usleep(3000);
+	}
+	__atomic_store_n(&bulk_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(spin[i], NULL);
+	print_message("bulk commits while a writer waited: at most %u\n", worst);
+	assert_true(worst <= 2);
+}
+
 /* a message built from the last one keeps it whole (issue 16: it read
  * "index.json: index.json: def' is not a digest") */
 static void test_error_wraps_last(void **state)
@@ -321,6 +446,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events_trimmed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_during_checkpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_checkpoint_elsewhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_yields, setup, teardown),
 		cmocka_unit_test(test_error_wraps_last),
 		cmocka_unit_test(test_cursor_end),
 	};
