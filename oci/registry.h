@@ -51,7 +51,7 @@
 #define REG_CHUNK_ENV "GOVC_REGISTRY_CHUNK"	/* both of them, for tests */
 #define REG_RETRIES 4			/* tries after a 5xx, a 429, a drop */
 #define REG_RETRY_AFTER_MAX 30		/* seconds of Retry-After honoured */
-#define REG_JOBS_DEFAULT 4		/* layers a pull downloads at once */
+#define REG_JOBS_DEFAULT 6		/* layers a pull downloads at once (skopeo: 6) */
 #define REG_JOBS_MAX 16
 #define REG_JOBS_ENV "GOVC_PULL_JOBS"	/* overrides the default */
 #define REG_DOCKER_HUB "docker.io"

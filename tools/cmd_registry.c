@@ -295,7 +295,7 @@ int cmd_pull(int argc, char **argv)
 		"not speak TLS, or with --tls-verify=false.\n"
 		"\n"
 		"  --platform OS/ARCH[/VARIANT]  from a multi-platform image (default: the host's)\n"
-		"  -j, --jobs N          layers downloaded at once (default 4, or $GOVC_PULL_JOBS);\n"
+		"  -j, --jobs N          layers downloaded at once (default 6, or $GOVC_PULL_JOBS);\n"
 		"                        layers are indexed as they come in\n"
 		"\n"
 		"Progress: on a terminal a line per layer with its bytes and rate, updated\n"
