@@ -243,6 +243,7 @@ int store_ingest_step(struct store_ingest *in, size_t bytes)
 		int rc = disk_check(in);
 		if (rc)
 			return rc;
+		store_map_release(in->s);	/* a resident set that does not grow */
 	}
 	if (in->bytes >= INGEST_TXN_BYTES)
 		return store_ingest_flush(in);

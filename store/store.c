@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -210,6 +211,14 @@ static int locate_map(struct store *s)
 	}
 	fclose(maps);
 	return 0;
+}
+
+void store_map_release(struct store *s)
+{
+	/* the map is read-only and shared: the pages stay in the page cache,
+	 * and a later read faults them back in */
+	if (s->map && s->map_size)
+		madvise((void *)s->map, s->map_size, MADV_DONTNEED);
 }
 
 static int open_tables(struct store *s, int create)

@@ -97,6 +97,15 @@ void store_ckpt_close(struct store *s);
 int store_checkpoint_before_write(struct store *s);
 
 /*
+ * store_map_release - unmap from this process the pages of the store's
+ * map it has touched (they stay in the page cache): long work that reads
+ * a growing file through the map would otherwise count gigabytes of page
+ * cache in its resident set (the kernel maps up to 16 cached neighbours
+ * of each page read).  Pointers into the map stay valid.  Threads: any.
+ */
+void store_map_release(struct store *s);
+
+/*
  * store_checkpointer_hold - while at least one hold is taken, a thread of
  * its own calls store_checkpoint_due every CKPT_TICK_MS and commits do not
  * checkpoint themselves: for long work in several threads (ingest
