@@ -23,9 +23,11 @@
  *
  * Threads: a session belongs to the thread that began it (its
  * transactions do).  Several sessions, in any processes, may run at once;
- * those of one process take turns at writing, first come first served
- * (ingest.c, "the gate"), so another process's writer competes with one
- * of them at a time.
+ * those of one process take turns at writing (ingest.c, "the gate"), so
+ * another process's writer competes with one of them at a time, and their
+ * transactions are bulk (STORE_TXN_BULK): any other writer waiting for
+ * the writer lock goes first.  While sessions are open a thread of the
+ * store's takes the checkpoints (store_checkpointer_hold).
  *
  * Errors: 0 or a negative errno with a message (store_errmsg()).
  */
