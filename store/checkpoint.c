@@ -212,6 +212,7 @@ int store_checkpoint(struct store *s)
 	MDB_envinfo info;
 	MDB_stat st;
 	MDB_txn *w = NULL, *r = NULL;
+	uint64_t gen;
 	int rc;
 
 	if (s->flags & STORE_RDONLY)
@@ -247,6 +248,10 @@ int store_checkpoint(struct store *s)
 	boot_id(h.boot);
 	h.psize = st.ms_psize;
 	h.txnid = info.me_last_txnid;
+	/* the commits the snapshot holds: one that ends after this is seen
+	 * as written since (one counted after its commit is checkpointed
+	 * twice, which is harmless) */
+	gen = __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED);
 	rc = h.psize > CKPT_PAGE_MAX ? -EINVAL : util_pread_all(s->fd, pages, 2 * (size_t)h.psize, 0);
 	if (rc) {
 		rc = store_error(rc, "checkpoint: cannot read the meta pages");
@@ -285,7 +290,7 @@ int store_checkpoint(struct store *s)
 	s->ckpt_txnid = h.txnid;
 	s->ckpt_newer = 0;
 	s->ckpt_ms = now_ms();
-	s->ckpt_gen = __atomic_load_n(&s->gen_seen, __ATOMIC_RELAXED);
+	s->ckpt_gen = gen;
 out:
 	if (w)
 		mdb_txn_abort(w);
