@@ -3,7 +3,8 @@
 # pull of a 6-layer image with --jobs 4 gives the image, blobs and rootfs
 # that --jobs 1 gives; without -q and off a terminal it prints one line per
 # layer once it is in; a second pull transfers no blob (the registry's
-# access log); a registry that dies while several layers are moving fails
+# access log), nor does a pull of an image built on it but its own layer
+# and config; a registry that dies while several layers are moving fails
 # the pull with nothing published and no download session left behind,
 # and the next pull, once it is back, completes with the right rootfs.
 set -eu
@@ -11,7 +12,7 @@ set -eu
 . "$(dirname "$0")/registry.sh"
 setup
 reg_trap
-plan 16
+plan 18
 HERE=${GOVC_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration
 MK=$HERE/mkimage.py
 export PYTHONDONTWRITEBYTECODE=1
@@ -66,7 +67,27 @@ check "  ... downloads no blob (registry log)" test "$(blob_gets main)" = "$gets
 # 12: a bad --jobs is a usage error
 check "--jobs 0 is refused" sh -c "'$GOVC' pull --jobs 0 '$S' 'docker://$REG/p/app:v1' x:1 2>/dev/null; test \$? = 2"
 
-# 13-16: the registry dies while layers move (a slow proxy, killed), then
+# 13-14: an image built on the one held: only its own layer and config move
+python3 - "$T/spec.json" > "$T/spec2.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["tag"] = "v2"
+spec["layers"].append({"compress": "gzip", "entries": [
+    {"type": "file", "path": "top/added", "size": 200000, "content": "random", "seed": 99}]})
+print(json.dumps(spec))
+PY
+python3 "$MK" layout "$T/spec2.json" "$T/img2" --list "$T/img2.list"
+skopeo copy -q --preserve-digests --dest-tls-verify=false oci:"$T/img2":v2 "docker://$REG/p/derived:v2"
+gets=$(blob_gets main)
+check "a pull of an image on top of the held one" \
+	"$GOVC" pull -q "$T/store2" "docker://$REG/p/derived:v2" derived:2
+grep '"GET /v2/[^ ]*/blobs/sha256' "$T/reg-main/registry.log" | tail -n +$((gets + 1)) > "$T/gets2"
+python3 "$MK" blobs "$T/img" v1 | tail -n +3 > "$T/held"
+check "  ... downloads its new layer and config only (2 blob GETs, none of a held layer)" \
+	sh -c "[ \$(wc -l < '$T/gets2') = 2 ] && [ \$(wc -l < '$T/held') = 6 ] &&
+	       ! grep -F -f '$T/held' '$T/gets2'"
+
+# 15-18: the registry dies while layers move (a slow proxy, killed), then
 # is back
 "$GOVC" init "$T/store3" >/dev/null
 pport=$(free_port)
