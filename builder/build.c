@@ -306,7 +306,40 @@ static int base_name(const char *ref, char *name, char *tag)
 	return 0;
 }
 
-static int base_load(struct build *b, const char *ref, struct base *ib, int may_pull)
+/*
+ * platform_check - does CONFIG (an image config) run on PLATFORM
+ * ("os/arch[/variant]")?  0, or -ENOEXEC with a message naming both
+ */
+static int platform_check(json_t *config, const char *platform, const char *ref)
+{
+	const char *os = json_string_value(json_object_get(config, "os"));
+	const char *arch = json_string_value(json_object_get(config, "architecture"));
+	const char *variant = json_string_value(json_object_get(config, "variant"));
+	char want[128], *wos, *warch, *wvar;
+
+	snprintf(want, sizeof(want), "%s", platform);
+	wos = want;
+	warch = strchr(wos, '/');
+	if (!warch || !warch[1])
+		return store_error(-EINVAL, "--platform=%s is not OS/ARCH[/VARIANT] (e.g. linux/arm64)",
+				   platform);
+	*warch++ = '\0';
+	wvar = strchr(warch, '/');
+	if (wvar)
+		*wvar++ = '\0';
+	os = os ? os : "linux";
+	arch = arch ? arch : "";
+	if (!strcmp(os, wos) && !strcmp(arch, warch) &&
+	    (!wvar || !variant || !strcmp(variant, wvar)))
+		return 0;
+	return store_error(-ENOEXEC,
+			   "the store's %s is %s/%s%s%s, not %s (the store keeps one platform per tag: "
+			   "govc pull --platform %s into another name, and build FROM that)",
+			   ref, os, arch, variant ? "/" : "", variant ? variant : "", platform, platform);
+}
+
+static int base_load(struct build *b, const char *ref, const char *platform, struct base *ib,
+		     int may_pull)
 {
 	char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1];
 	struct store_txn *t;
@@ -326,7 +359,8 @@ static int base_load(struct build *b, const char *ref, struct base *ib, int may_
 		store_txn_abort(t);
 		say(b, "pulling %s", ref);
 		oci_remote_ref_parse(ref, &r);
-		rc = oci_pull(b->s, &r, name, tag, &ro, NULL, &ib->manifest);
+		struct oci_import_opts io = { .platform = platform };
+		rc = oci_pull(b->s, &r, name, tag, &ro, &io, &ib->manifest);
 		if (rc) {
 			snprintf(msg, sizeof(msg), "%s", store_errmsg());
 			return store_error(rc, "no image %s:%s in the store, and pulling %s failed: %s"
@@ -344,6 +378,8 @@ static int base_load(struct build *b, const char *ref, struct base *ib, int may_
 		rc = oci_image_info(t, &ib->manifest, &ib->info);
 	if (rc == 0)
 		rc = oci_json_load(t, &ib->info.config, ref, &ib->config);
+	if (rc == 0 && platform)
+		rc = platform_check(ib->config, platform, ref);
 	if (rc == 0 && ib->info.nlayers) {
 		ib->layers = calloc(ib->info.nlayers, sizeof(*ib->layers));
 		if (!ib->layers)
@@ -385,7 +421,7 @@ static const char *const *image_env(void *ctx, const char *ref, size_t *n)
 	b->env_strs = NULL;
 	b->nenv_strs = 0;
 	*n = 0;
-	if (base_load(b, ref, &ib, 0))
+	if (base_load(b, ref, NULL, &ib, 0))
 		return NULL;
 	env = json_object_get(json_object_get(ib.config, "config"), "Env");
 	b->env_strs = calloc(json_array_size(env) + 1, sizeof(char *));
@@ -904,7 +940,7 @@ static int do_copy(struct build *b, struct stage *st, const struct bld_insn *in,
 		if (from_stage)
 			cp.from = from_stage;
 		else {
-			rc = base_load(b, in->copy.from, &ib, 1);
+			rc = base_load(b, in->copy.from, NULL, &ib, 1);
 			if (rc) {
 				h_end(&h, key);
 				return store_error(rc, "%s: --from=%s: %s", b->step_what, in->copy.from,
@@ -1297,7 +1333,7 @@ static int stage_base(struct build *b, const struct bld_stage *sp, struct stage 
 				    "config");
 		return st->img ? 0 : store_error(-ENOMEM, "out of memory");
 	}
-	rc = base_load(b, sp->image, &ib, 1);
+	rc = base_load(b, sp->image, sp->platform, &ib, 1);
 	if (rc)
 		return store_error(rc, "line %u: FROM %s: %s", sp->line, sp->image, store_errmsg());
 	st->img = json_pack("{s:O*, s:O*, s:O*, s:O*}", "architecture",

@@ -6,7 +6,7 @@
 # added); the store passes fsck at the end.  Cases: an unknown instruction,
 # an unterminated quote, an unterminated heredoc, COPY of a path outside
 # the context and of a missing one, FROM of an image the store does not
-# have, a RUN that fails (its exit status and the end of its output in the
+# have, FROM --platform of a platform the image is not, a RUN that fails (its exit status and the end of its output in the
 # message), a RUN that never ends (--timeout 2: it stops in seconds and
 # leaves no process behind).  And COPY through symlinks of the commit that
 # point out of the context never reads the host's files.
@@ -14,7 +14,7 @@ set -eu
 . "$(dirname "$0")/buildlib.sh"
 build_setup
 make_base umoci
-plan 28
+plan 32
 
 check "govc has a build command" have_build
 HOSTSIDE=$T/hostside
@@ -56,6 +56,10 @@ bad bad-missing.Govcfile 4 "COPY of a missing file"
 check "the message names the missing path" grep -q no-such-file.txt "$T/log/bad-bad-missing.Govcfile"
 bad bad-from.Govcfile 2 "FROM of an image the store does not have"
 check "the message names the image" grep -q no-such-image "$T/log/bad-bad-from.Govcfile"
+bad bad-platform.Govcfile 2 "FROM --platform=linux/s390x of an image of another platform"
+check "the message names both platforms" sh -c "
+	grep -q 'linux/s390x' '$T/log/bad-bad-platform.Govcfile' &&
+	grep -Eq 'is linux/(amd64|arm64)' '$T/log/bad-bad-platform.Govcfile'"
 bad bad-run.Govcfile 4 "a RUN that exits 7"
 check "the message has the exit status and the end of the RUN's output" sh -c "
 	grep -Eiq '(exit|status|code)[^0-9]{0,20}7([^0-9]|\$)' '$T/log/bad-bad-run.Govcfile' &&
@@ -79,4 +83,7 @@ else
 	check "COPY through symlinks out of the context fails (or copies no host file)" \
 		sh -c "! grep -q 'host-.*-marker' '$T/log/gbuild-symlinks'"
 fi
+ARCH=$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
+check "FROM --platform=linux/$ARCH of an image of that platform builds" \
+	gbuild errors plat --file platform.Govcfile --build-arg P=linux/$ARCH
 check "the store passes fsck" "$GOVC" fsck "$S"
