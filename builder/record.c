@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "builder/record.h"
 #include "store/repo.h"
 #include "store/store.h"
+#include "util/array.h"
 
 /* the longest commit name a record keeps (a full SHA-256 hex id is 64) */
 #define RECORD_COMMIT_MAX 200
@@ -91,6 +93,69 @@ static int highest(const char *path, unsigned *out)
 	return 0;
 }
 
+static int cmp_unsigned(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* remove_record - DIR/N and its files (plain files only, as records hold) */
+static void remove_record(const char *dir, unsigned n)
+{
+	char path[4200], file[4600];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%u", dir, n);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+			unlink(file);
+		}
+	closedir(d);
+	rmdir(path);
+}
+
+int bld_record_prune(struct store *s, const char *repo, unsigned keep)
+{
+	char dir[4096], status[32];
+	struct util_array nums = UTIL_ARRAY_INIT(unsigned);
+	struct dirent *e;
+	DIR *d;
+	int rc = bld_record_path(s, repo, 0, NULL, dir, sizeof(dir));
+
+	if (rc)
+		return rc;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : store_error(-errno, "cannot read '%s': %s", dir,
+							 strerror(errno));
+	while ((e = readdir(d)) && rc == 0) {
+		unsigned n = bld_record_number(e->d_name), *slot;
+		if (n && !(slot = UTIL_ARRAY_PUSH(&nums, unsigned)))
+			rc = store_error(-ENOMEM, "out of memory");
+		else if (n)
+			*slot = n;
+	}
+	closedir(d);
+	if (rc == 0 && nums.len > keep) {
+		unsigned *v = nums.v;
+
+		qsort(v, nums.len, sizeof(*v), cmp_unsigned);
+		for (size_t i = 0; i < nums.len - keep; i++)
+			if (bld_record_get(s, repo, v[i], BLD_RECORD_STATUS, status, sizeof(status)) == 0 &&
+			    (!strcmp(status, "succeeded") || !strcmp(status, "failed")))
+				remove_record(dir, v[i]);
+		store_error_clear();
+	}
+	util_array_release(&nums);
+	return rc;
+}
+
 int bld_record_create(struct store *s, const char *repo, const char *commit, unsigned *n)
 {
 	char dir[4096], path[4200];
@@ -128,6 +193,8 @@ int bld_record_create(struct store *s, const char *repo, const char *commit, uns
 		rc = bld_record_put(s, repo, top, BLD_RECORD_STATUS, "queued", 6);
 	if (rc == 0)
 		*n = top;
+	if (rc == 0 && bld_record_prune(s, repo, BLD_RECORDS_KEEP))
+		store_error_clear();	/* old records stay; the new one is made */
 	return rc;
 }
 

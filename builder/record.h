@@ -58,6 +58,17 @@ int bld_record_get(struct store *s, const char *repo, unsigned n, const char *fi
 		   char *buf, size_t len);
 
 /*
+ * bld_record_prune - remove the records of REPO older than its KEEP
+ * newest ones (by number), but never one whose status is not final
+ * ("succeeded" or "failed": a queued or running build keeps its record).
+ * bld_record_create calls it with BLD_RECORDS_KEEP after each new record.
+ * Returns 0 or a negative errno with a message (what could not be read;
+ * a record that cannot be removed is left for the next time).
+ */
+#define BLD_RECORDS_KEEP 100
+int bld_record_prune(struct store *s, const char *repo, unsigned keep);
+
+/*
  * bld_record_number - N if NAME is a record's directory name (a decimal
  * number from 1, no leading zero, at most BLD_RECORD_MAX), else 0.
  */

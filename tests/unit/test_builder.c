@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <sys/stat.h>
@@ -1407,6 +1408,20 @@ static void test_records(void **state)
 	assert_int_equal(bld_record_number(""), 0);
 	assert_int_equal(bld_record_number("9999999999"), 0);
 	assert_int_equal(bld_record_number("latest"), 0);
+
+	/* pruning: the newest KEEP stay, and any record not finished */
+	for (unsigned i = 0; i < 5; i++) {
+		assert_int_equal(bld_record_create(s, "prune", commit, &n), 0);
+		const char *st = i == 1 ? "running" : i % 2 ? "failed" : "succeeded";
+
+		assert_int_equal(bld_record_put(s, "prune", n, BLD_RECORD_STATUS, st, strlen(st)), 0);
+	}
+	assert_int_equal(bld_record_prune(s, "prune", 2), 0);
+	for (unsigned i = 1; i <= 5; i++) {
+		snprintf(path, sizeof(path), "%s/store/builds/prune/%u", dir, i);
+		assert_int_equal(access(path, F_OK) == 0, i == 2 || i >= 4);
+	}
+	assert_int_equal(bld_record_prune(s, "none-yet", 2), 0);
 
 	store_free(s);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
