@@ -157,10 +157,11 @@ void oci_registry_free(struct oci_registry *r);
 int oci_registry_clone(struct oci_registry **out, const struct oci_registry *r);
 
 /*
- * oci_registry_watch - while a blob downloads: MOVED(ARG, bytes so far)
- * after each piece that arrives (may be NULL), and once *CANCEL (may be
- * NULL; read atomically, set by another thread) is non-zero the download
- * stops with -ECANCELED.  Stays set until changed.
+ * oci_registry_watch - while a blob moves (down or up): MOVED(ARG, bytes
+ * so far; may be NULL) after each piece that arrives or before each piece
+ * sent, and once *CANCEL (may be NULL; read atomically, set by another
+ * thread) is non-zero the transfer stops with -ECANCELED.  Stays set until
+ * changed.
  */
 void oci_registry_watch(struct oci_registry *r, const int *cancel,
 			void (*moved)(void *arg, uint64_t got), void *arg);
@@ -201,19 +202,29 @@ int oci_registry_blob_fetch(struct oci_registry *r, const char *repo,
 /*
  * oci_registry_blob_exists - HEAD blob D of REPO: 0 if the registry has
  * it (*size, may be NULL, gets its size), -ENOENT (no message) if not.
+ * oci_registry_manifest_exists - the same for manifest (or index) D.
  */
 int oci_registry_blob_exists(struct oci_registry *r, const char *repo,
 			     const struct oci_digest *d, uint64_t *size);
+int oci_registry_manifest_exists(struct oci_registry *r, const char *repo,
+				 const struct oci_digest *d);
 
 /*
- * oci_registry_blob_push - upload blob D (read from store S in short read
- * transactions, never one across the network) to REPO: a POST for an
- * upload session, then one PUT with the body and ?digest=, or, from
- * REG_CHUNK_MIN bytes, PATCHes of REG_CHUNK and a closing PUT.
+ * oci_registry_blob_push - put blob D (read from store S in short read
+ * transactions, never one across the network) in REPO.  With FROM (may be
+ * NULL: none), a repository of the same registry that should hold it,
+ * first a cross-repository mount (POST ?mount=D&from=FROM, with a token
+ * for both repositories): 201 is done, nothing sent, *MOUNTED set (the
+ * Docker-Content-Digest checked if sent); 202 is an upload session the
+ * registry opened instead, used for the upload; a refusal (a token that
+ * grants FROM nothing) is followed by a plain upload.  The upload: a POST
+ * for a session, then one PUT with the body and ?digest=, or, from
+ * REG_CHUNK_MIN bytes, PATCHes of REG_CHUNK and a closing PUT.  WHAT
+ * names the blob in messages.
  */
 int oci_registry_blob_push(struct oci_registry *r, const char *repo,
 			   struct store *s, const struct oci_descriptor *d,
-			   const char *what);
+			   const char *from, const char *what, int *mounted);
 
 /*
  * oci_registry_manifest_put - PUT LEN bytes of BODY (of MEDIA_TYPE) as

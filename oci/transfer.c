@@ -560,7 +560,7 @@ int oci_push(struct store *s, const char *name, const char *tag,
 	struct oci_registry *r = NULL;
 	struct push_plan p;
 	char what[600], hex[OCI_DIGEST_STRLEN + 1];
-	int rc = plan_read(s, name, tag, &p);
+	int mounted, rc = plan_read(s, name, tag, &p);
 
 	if (rc == 0)
 		rc = oci_registry_open(&r, ref->host, ropts);
@@ -581,7 +581,7 @@ int oci_push(struct store *s, const char *name, const char *tag,
 		store_error_clear();
 		if (progress)
 			progress(progress_arg, what, b);
-		rc = oci_registry_blob_push(r, ref->repo, s, b, what);
+		rc = oci_registry_blob_push(r, ref->repo, s, b, NULL, what, &mounted);
 	}
 	if (rc == 0)
 		rc = oci_registry_manifest_put(r, ref->repo,
