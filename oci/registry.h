@@ -99,38 +99,39 @@ struct oci_registry_opts {
 	/* pulls only: */
 	unsigned jobs;		/* layers downloaded at once (1 to REG_JOBS_MAX);
 				 * 0: $GOVC_PULL_JOBS, else REG_JOBS_DEFAULT */
-	const struct oci_pull_progress *progress;	/* NULL: none */
+	const struct oci_progress *progress;	/* NULL: none */
 };
 
 /*
- * A pull's progress: one row per blob it downloads (layers, the config,
- * manifests an index names), numbered from 0 in the order rows appear.
- * Rows of layers appear together, waiting, once the manifest is known; a
- * row then moves (GOT bytes of SIZE, SECONDS since it started), a layer
- * is then indexed, and a row ends done (SECONDS: its download) or
- * failed.  Blobs the store holds get no row.  ROW is called from
- * the pull's threads (the caller's and the download threads), never two
- * calls at once; it must not call into the pull.  R is borrowed for the
- * call.
+ * The progress of a transfer: one row per blob it moves, numbered from 0
+ * in the order rows appear.  A pull's rows are the blobs it downloads
+ * (layers, the config, manifests an index names): the layers' rows
+ * appear together, waiting, once the manifest is known; a row then moves
+ * (GOT bytes of SIZE, SECONDS since it started), a layer is then indexed,
+ * and a row ends done (SECONDS: its download) or failed.  Blobs the store
+ * holds get no row.  ROW is called from the transfer's threads, never two
+ * calls at once; it must not call into the transfer.  R is borrowed for
+ * the call.
  */
 enum oci_row_state {
 	OCI_ROW_WAITING,
 	OCI_ROW_MOVING,
-	OCI_ROW_INDEXING,	/* a layer downloaded (SECONDS it took) */
-	OCI_ROW_DONE,		/* in, and a layer indexed */
+	OCI_ROW_INDEXING,	/* pulls: a layer downloaded (SECONDS it took) */
+	OCI_ROW_DONE,		/* in (a layer indexed), or sent */
 	OCI_ROW_FAILED,
 };
 
-struct oci_pull_row {
+struct oci_progress_row {
 	unsigned row;
 	const char *label;	/* "layer 2/5 sha256:0123456789ab" */
 	uint64_t size, got;
 	enum oci_row_state state;
 	double seconds;
+	const char *note;	/* DONE: how, if not by moving bytes; or NULL */
 };
 
-struct oci_pull_progress {
-	void (*row)(void *arg, const struct oci_pull_row *r);
+struct oci_progress {
+	void (*row)(void *arg, const struct oci_progress_row *r);
 	void *arg;
 };
 
