@@ -1,7 +1,7 @@
 /*
  * oci_int.h - what the transports of oci/ share: small-file helpers for
- * untrusted input and atomic output; progress rows, job counts and labels
- * for the registry's transfers.  Nothing here is used
+ * untrusted input and atomic output; progress rows, job counts and known
+ * locations for the registry's pulls and pushes.  Nothing here is used
  * outside oci/.
  */
 #ifndef GOVC_OCI_INT_H_
@@ -42,7 +42,7 @@ int oci_export_begin(struct store *s, const char *name, const char *tag,
 		     struct store_txn **t, struct oci_digest *m,
 		     struct oci_image_info *info);
 
-/* ---- what the registry's transfers share (transfer.c) ------------------- */
+/* ---- what pulls and pushes share (transfer.c) ---------------------------- */
 
 /*
  * Progress rows (struct oci_progress) for a transfer's threads: row
@@ -93,5 +93,14 @@ unsigned oci_jobs_wanted(const struct oci_registry_opts *ro, const char *env);
 /* oci_short_label - "KIND I/N sha256:0123456789ab" (N 0: no "I/N") */
 void oci_short_label(char *out, size_t len, const char *kind, unsigned i,
 		     unsigned n, const struct oci_digest *d);
+
+/*
+ * oci_locations_record - in one short write transaction of S, record the
+ * N blobs D as seen in REPO of HOST (oci_blob_location_add; blobs the
+ * store lacks are passed over).  A hint: a failure (a read-only store)
+ * is returned but no caller need fail for it.
+ */
+int oci_locations_record(struct store *s, const char *host, const char *repo,
+			 const struct oci_digest *d, unsigned n);
 
 #endif

@@ -44,12 +44,11 @@
  * set before the threads start and only read afterwards.  Each thread has
  * its own registry client (a clone: curl handle, token cache).
  *
- * A push reads the image's facts in one short read transaction, then
- * uploads, reading blobs piece by piece in read transactions of their own:
- * nothing of the store is held while the network is waited on.
+ * Once the image is published its blobs are recorded as known to be in
+ * the registry's repository (oci_locations_record), for pushes to mount.
  *
- * Also here, for every transfer: the progress rows of its threads, the
- * number of jobs, labels.
+ * Also here, for push.c too: the progress rows of a transfer's threads,
+ * the number of jobs, labels, and recording known locations.
  */
 #include "config.h"
 
@@ -202,6 +201,26 @@ void oci_short_label(char *out, size_t len, const char *kind, unsigned i, unsign
 		snprintf(out, len, "%s %u/%u %.19s", kind, i, n, hex);
 	else
 		snprintf(out, len, "%s %.19s", kind, hex);
+}
+
+int oci_locations_record(struct store *s, const char *host, const char *repo,
+			 const struct oci_digest *d, unsigned n)
+{
+	struct store_txn *t;
+	int rc;
+
+	if (!n)
+		return 0;
+	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		rc = oci_blob_location_add(t, &d[i], host, repo);
+		if (rc == -ENOENT)
+			rc = 0;	/* not stored (any more): nothing to say */
+	}
+	if (rc == 0)
+		return store_txn_commit(t);
+	store_txn_abort(t);
+	return rc;
 }
 
 /* ---- pull --------------------------------------------------------------- */
@@ -486,6 +505,38 @@ static void pull_close(struct pull *p, int published)
 	free(p->jobs);
 }
 
+/*
+ * pull_record - the image pulled (TOP, the manifest M, its config and
+ * layers) is in REF's repository: known locations for later pushes.  A
+ * hint: its failure is not the pull's.
+ */
+static void pull_record(struct store *s, const struct oci_remote_ref *ref,
+			const struct oci_digest *top, const struct oci_digest *m)
+{
+	struct oci_image_info info;
+	struct oci_digest *d = NULL;
+	struct store_txn *t;
+	unsigned n = 0;
+	int rc = store_txn_begin(&t, s, 0);
+
+	if (rc == 0)
+		rc = oci_image_info(t, m, &info);
+	if (rc == 0 && !(d = calloc(info.nlayers + 3, sizeof(*d))))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		d[n++] = *top;
+		d[n++] = *m;
+		d[n++] = info.config;
+	}
+	for (unsigned i = 0; rc == 0 && i < info.nlayers; i++)
+		rc = oci_image_layer(t, m, i, &d[n++], NULL);
+	store_txn_abort(t);
+	if (rc == 0)
+		oci_locations_record(s, ref->host, ref->repo, d, n);
+	free(d);
+	store_error_clear();
+}
+
 int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name,
 	     const char *tag, const struct oci_registry_opts *ropts,
 	     const struct oci_import_opts *iopts, struct oci_digest *m)
@@ -494,6 +545,7 @@ int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name
 	struct oci_source src = { NULL, &p, p.location, reg_put_blob, reg_prefetch,
 				  reg_await };
 	char hex[OCI_DIGEST_STRLEN + 1];
+	struct oci_digest man;
 	int rc;
 
 	memset(&p, 0, sizeof(p));
@@ -519,98 +571,17 @@ int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name
 				 oci_digest_is_zero(&ref->digest) ? ref->tag : hex, why);
 	}
 	if (rc == 0)
-		rc = oci_import(s, &src, &p.top, name, tag, iopts, m);
+		rc = oci_import(s, &src, &p.top, name, tag, iopts, &man);
 	pull_close(&p, rc == 0);
+	if (rc == 0) {
+		pull_record(s, ref, &p.top.digest, &man);
+		if (m)
+			*m = man;
+	}
 	free(p.top_body);
 	oci_registry_free(p.r);
 	oci_rows_release(&p.rows);
 	pthread_cond_destroy(&p.cond);
 	pthread_mutex_destroy(&p.lock);
-	return rc;
-}
-
-/* ---- push ------------------------------------------------------------------ */
-
-/* What a push sends: read in one short read transaction. */
-struct push_plan {
-	struct oci_image_info info;
-	struct oci_digest manifest;
-	struct oci_descriptor *blobs;	/* layers bottom first, then the config; owned */
-	unsigned nblobs;
-	char *body;			/* the manifest, owned */
-	size_t len;
-};
-
-static int plan_read(struct store *s, const char *name, const char *tag, struct push_plan *p)
-{
-	struct store_txn *t;
-	int rc = store_txn_begin(&t, s, 0);
-
-	memset(p, 0, sizeof(*p));
-	if (rc)
-		return rc;
-	rc = oci_tag_get(t, name, tag, &p->manifest, NULL);
-	if (rc == 0)
-		rc = oci_image_info(t, &p->manifest, &p->info);
-	if (rc)
-		goto out;
-	p->blobs = calloc(p->info.nlayers + 1, sizeof(*p->blobs));
-	if (!p->blobs) {
-		rc = store_error(-ENOMEM, "out of memory");
-		goto out;
-	}
-	for (unsigned i = 0; i < p->info.nlayers && rc == 0; i++)
-		rc = oci_image_layer(t, &p->manifest, i, &p->blobs[i].digest, &p->blobs[i].size);
-	p->blobs[p->info.nlayers].digest = p->info.config;
-	p->blobs[p->info.nlayers].size = p->info.config_size;
-	p->nblobs = p->info.nlayers + 1;
-	if (rc == 0)
-		rc = oci_blob_load(t, &p->manifest, OCI_JSON_MAX, "the image's manifest", &p->body,
-				   &p->len);
-out:
-	store_txn_abort(t);
-	return rc;
-}
-
-int oci_push(struct store *s, const char *name, const char *tag,
-	     const struct oci_remote_ref *ref, const struct oci_registry_opts *ropts,
-	     void (*progress)(void *arg, const char *what, const struct oci_descriptor *d),
-	     void *progress_arg, struct oci_digest *m)
-{
-	struct oci_registry *r = NULL;
-	struct push_plan p;
-	char what[600], hex[OCI_DIGEST_STRLEN + 1];
-	int mounted, rc = plan_read(s, name, tag, &p);
-
-	if (rc == 0)
-		rc = oci_registry_open(&r, ref->host, ropts);
-	for (unsigned i = 0; i < p.nblobs && rc == 0; i++) {
-		const struct oci_descriptor *b = &p.blobs[i];
-
-		if (i + 1 < p.nblobs)
-			snprintf(what, sizeof(what), "layer %u (%s) of %s:%s", i + 1,
-				 oci_digest_fmt(hex, &b->digest), name, tag);
-		else
-			snprintf(what, sizeof(what), "config %s of %s:%s",
-				 oci_digest_fmt(hex, &b->digest), name, tag);
-		rc = oci_registry_blob_exists(r, ref->repo, &b->digest, NULL);
-		if (rc == 0)
-			continue;	/* the registry has it */
-		if (rc != -ENOENT)
-			break;
-		store_error_clear();
-		if (progress)
-			progress(progress_arg, what, b);
-		rc = oci_registry_blob_push(r, ref->repo, s, b, NULL, what, &mounted);
-	}
-	if (rc == 0)
-		rc = oci_registry_manifest_put(r, ref->repo,
-					       ref->tag[0] ? ref->tag : oci_digest_fmt(hex, &p.manifest),
-					       p.info.media_type, p.body, p.len);
-	if (rc == 0 && m)
-		*m = p.manifest;
-	oci_registry_free(r);
-	free(p.blobs);
-	free(p.body);
 	return rc;
 }

@@ -153,17 +153,8 @@ static void args_release(struct reg_args *a)
 	}
 }
 
-static void progress(void *arg, const char *what, const struct oci_descriptor *d)
-{
-	const char *verb = arg;
-	char size[32];
-
-	govc_human_size(size, sizeof(size), d->size);
-	fprintf(stderr, "  %s %s (%s)\n", verb, what, size);
-}
-
 /*
- * The progress of a transfer (struct oci_progress; the transfer
+ * The progress of a pull or a push (struct oci_progress; the transfer
  * serializes the calls).  On a terminal every row is one line, redrawn in
  * place (the cursor goes back up over the rows drawn) at most every
  * DRAW_EVERY_MS and whenever a row starts or ends, its labels in a column
@@ -388,6 +379,45 @@ out:
 	return rc;
 }
 
+/*
+ * left_out - say which platforms of the index a push left out, and how to
+ * bring them into STORE so that the next push takes the whole index
+ */
+static void left_out(const struct oci_push_result *res, const char *store, const char *name,
+		     const char *tag, const struct oci_remote_ref *ref)
+{
+	char hex[OCI_DIGEST_STRLEN + 1], mhex[OCI_DIGEST_STRLEN + 1];
+
+	oci_digest_fmt(hex, &res->index);
+	fprintf(stderr,
+		"govc push: %s:%s came in a multi-platform index that neither the store\n"
+		"nor %s/%s holds whole: pushed its own manifest, without the index.\n"
+		"Left out of index %s:\n",
+		name, tag, ref->host, ref->repo, hex);
+	for (unsigned i = 0; i < res->nmissing; i++)
+		fprintf(stderr, "  %s (manifest %s)\n",
+			res->missing[i].platform[0] ? res->missing[i].platform : "a platform",
+			oci_digest_fmt(mhex, &res->missing[i].manifest));
+	fprintf(stderr, "To push the whole index, pull what is missing into the store, then\n"
+			"push again:\n");
+	for (unsigned i = 0; i < res->nmissing; i++) {
+		char suffix[sizeof(res->missing[i].platform)];
+		const char *pl = res->missing[i].platform;
+
+		if (!pl[0] || !strncmp(pl, "unknown/", 8)) {
+			if (pl[0])	/* attestations (buildx's): no platform to pull */
+				fprintf(stderr, "  (%s: not an image; a pull does not bring it)\n", pl);
+			continue;
+		}
+		snprintf(suffix, sizeof(suffix), "%s", pl);
+		for (char *c = suffix; *c; c++)
+			*c = *c == '/' ? '-' : *c;
+		fprintf(stderr, "  govc pull --platform %s %s docker://%s@%s %s:%.60s-%s\n", pl, store,
+			res->index_seen[0] ? res->index_seen : "WHERE-IT-CAME-FROM", hex, name, tag,
+			suffix);
+	}
+}
+
 int cmd_push(int argc, char **argv)
 {
 	static const char usage[] =
@@ -396,11 +426,22 @@ int cmd_push(int argc, char **argv)
 		"Push image NAME:TAG of STORE to a registry: the layers and config the\n"
 		"registry lacks (it is asked first), then the manifest, byte for byte as\n"
 		"the store holds it (the digests do not change).  The destination's tag\n"
-		"defaults to TAG.\n";
+		"defaults to TAG.  An image that came in a multi-platform index goes with\n"
+		"every platform of it the store holds, and the index itself once the\n"
+		"registry has every platform; otherwise the platforms left out are named.\n"
+		"A blob the store saw in another repository of the same registry is\n"
+		"mounted from there (no bytes sent) when the registry allows it.\n"
+		"\n"
+		"  -j, --jobs N          blobs uploaded at once (default 4, or $GOVC_PUSH_JOBS)\n"
+		"\n"
+		"Progress: on a terminal a line per blob sent with its bytes and rate,\n"
+		"updated in place; otherwise a line per blob once it is sent.\n";
+	struct oci_push_result res = { 0 };
+	struct oci_progress pp;
 	struct oci_remote_ref ref;
 	char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], hex[OCI_DIGEST_STRLEN + 1];
-	struct oci_digest m;
 	struct store *s = NULL;
+	struct rows *rs;
 	struct reg_args a;
 	int rc;
 
@@ -415,18 +456,26 @@ int cmd_push(int argc, char **argv)
 	if (!strchr(strrchr(a.pos[2], '/') ? strrchr(a.pos[2], '/') : a.pos[2], ':') &&
 	    !strchr(a.pos[2], '@'))
 		snprintf(ref.tag, sizeof(ref.tag), "%s", tag);
-	rc = store_open(&s, a.pos[0], STORE_RDONLY);
+	/* writable, to record where blobs went; a store this user may only
+	 * read still pushes */
+	rc = store_open(&s, a.pos[0], 0);
+	if (rc == -EACCES || rc == -EROFS || rc == -EPERM)
+		rc = store_open(&s, a.pos[0], STORE_RDONLY);
+	rs = rows_begin(&a, &pp);
 	if (rc == 0)
-		rc = oci_push(s, name, tag, &ref, &a.ro, a.ro.quiet ? NULL : progress, "pushing",
-			      &m);
+		rc = oci_push(s, name, tag, &ref, &a.ro, &res);
+	rows_end(rs);
 	if (rc) {
 		rc = govc_fail("push to %s: %s", a.pos[2], store_errmsg());
 		goto out;
 	}
+	if (res.nmissing)
+		left_out(&res, a.pos[0], name, tag, &ref);
 	if (!a.ro.quiet)
-		printf("%s/%s:%s %s\n", ref.host, ref.repo, ref.tag[0] ? ref.tag : "",
-		       oci_digest_fmt(hex, &m));
+		printf("%s/%s%s%s %s\n", ref.host, ref.repo, ref.tag[0] ? ":" : "", ref.tag,
+		       oci_digest_fmt(hex, &res.digest));
 out:
+	oci_push_result_release(&res);
 	store_free(s);
 	args_release(&a);
 	return rc;
