@@ -513,7 +513,7 @@ static void pull_close(struct pull *p, int published)
 static void pull_record(struct store *s, const struct oci_remote_ref *ref,
 			const struct oci_digest *top, const struct oci_digest *m)
 {
-	struct oci_image_info info;
+	struct oci_image_info info = { 0 };
 	struct oci_digest *d = NULL;
 	struct store_txn *t;
 	unsigned n = 0;

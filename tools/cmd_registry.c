@@ -239,7 +239,7 @@ static void rows_draw(struct rows *rs)
 static void rows_update(void *arg, const struct oci_progress_row *r)
 {
 	struct rows *rs = arg;
-	struct row one, *w = rs->tty && r->row < ROWS_MAX ? &rs->row[r->row] : &one;
+	struct row one = { 0 }, *w = rs->tty && r->row < ROWS_MAX ? &rs->row[r->row] : &one;
 
 	if ((!rs->tty && r->state != OCI_ROW_DONE) || (rs->tty && w == &one))
 		return;
