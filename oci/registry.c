@@ -366,7 +366,7 @@ static int token_fetch(struct oci_registry *r, const char *key, const char *scop
 	struct req q;
 	struct token *t;
 	json_t *doc = NULL, *tok;
-	char *esc_s = NULL, *esc_sc = NULL;
+	char *esc_s = NULL;
 	int rc;
 
 	if (strncmp(r->realm, "https://", 8) && strncmp(r->realm, "http://", 7))
@@ -374,10 +374,19 @@ static int token_fetch(struct oci_registry *r, const char *key, const char *scop
 				   r->host, r->realm);
 	req_init(&q, "GET", REG_ERRBODY_MAX);
 	esc_s = curl_easy_escape(r->curl, r->service, 0);
-	esc_sc = curl_easy_escape(r->curl, scope ? scope : "", 0);
-	snprintf(q.url, sizeof(q.url), "%s%cservice=%s%s%s", r->realm,
-		 strchr(r->realm, '?') ? '&' : '?', esc_s ? esc_s : "", scope ? "&scope=" : "",
-		 scope ? esc_sc : "");
+	snprintf(q.url, sizeof(q.url), "%s%cservice=%s", r->realm, strchr(r->realm, '?') ? '&' : '?',
+		 esc_s ? esc_s : "");
+	/* "repository:a:pull,push repository:b:pull": a scope= each, as
+	 * docker and skopeo ask for a mount's two repositories */
+	for (const char *sc = scope; sc && *sc;) {
+		size_t n = strcspn(sc, " ");
+		char *e = n ? curl_easy_escape(r->curl, sc, (int)n) : NULL;
+
+		if (e && strlen(q.url) + strlen(e) + 8 < sizeof(q.url))
+			snprintf(q.url + strlen(q.url), sizeof(q.url) - strlen(q.url), "&scope=%s", e);
+		curl_free(e);
+		sc += n + (sc[n] == ' ');
+	}
 	if (r->user) {
 		char acct[512];
 		char *e = curl_easy_escape(r->curl, r->user, 0);
@@ -433,7 +442,6 @@ static int token_fetch(struct oci_registry *r, const char *key, const char *scop
 out:
 	json_decref(doc);
 	curl_free(esc_s);
-	curl_free(esc_sc);
 	util_buf_release(&body);
 	req_release(&q);
 	return rc;
@@ -608,8 +616,9 @@ static int reg_perform(struct oci_registry *r, struct req *q)
 			if (cc == CURLE_WRITE_ERROR && q->overflow)
 				return store_error(-EFBIG, "%s %s: the answer is more than %zu bytes",
 						   q->method, q->url, q->buf.max);
-			if (cc == CURLE_WRITE_ERROR && store_errmsg()[0])
-				return -EIO;	/* the sink failed: its message stands */
+			if ((cc == CURLE_WRITE_ERROR || cc == CURLE_ABORTED_BY_CALLBACK) &&
+			    store_errmsg()[0])
+				return -EIO;	/* the sink or reader failed: its message stands */
 			if (retryable(cc) && !q->sunk && attempt < REG_RETRIES) {
 				backoff(attempt, 0);
 				continue;
@@ -1034,8 +1043,10 @@ fail:
 
 /* ---- blobs up -------------------------------------------------------------------- */
 
-int oci_registry_blob_exists(struct oci_registry *r, const char *repo,
-			     const struct oci_digest *d, uint64_t *size)
+/* head - HEAD /v2/REPO/KIND/D ("blobs" or "manifests"): 0 (*size, may be
+ * NULL, gets its size) if the registry has it, -ENOENT (no message) if not */
+static int head(struct oci_registry *r, const char *repo, const char *kind,
+		const struct oci_digest *d, uint64_t *size)
 {
 	char scope[OCI_NAME_MAX + 64], hex[OCI_DIGEST_STRLEN + 1], what[600];
 	struct req q;
@@ -1043,10 +1054,12 @@ int oci_registry_blob_exists(struct oci_registry *r, const char *repo,
 
 	scope_of(scope, sizeof(scope), repo, 1);
 	req_init(&q, "HEAD", REG_ERRBODY_MAX);
-	snprintf(q.url, sizeof(q.url), "%s://%s/v2/%s/blobs/%s", r->scheme, r->api, repo,
+	snprintf(q.url, sizeof(q.url), "%s://%s/v2/%s/%s/%s", r->scheme, r->api, repo, kind,
 		 oci_digest_fmt(hex, d));
 	q.scope = scope;
 	q.follow = 1;
+	if (!strcmp(kind, "manifests"))
+		q.accept = MANIFEST_ACCEPT;
 	rc = reg_perform(r, &q);
 	if (rc == 0 && q.status == 200) {
 		if (size)
@@ -1054,15 +1067,29 @@ int oci_registry_blob_exists(struct oci_registry *r, const char *repo,
 	} else if (rc == 0 && q.status == 404) {
 		rc = -ENOENT;
 	} else if (rc == 0) {
-		snprintf(what, sizeof(what), "blob %s of %s/%s", hex, r->host, repo);
+		snprintf(what, sizeof(what), "%s %s of %s/%s", q.accept ? "manifest" : "blob", hex,
+			 r->host, repo);
 		rc = http_error(r, &q, what);
 	}
 	req_release(&q);
 	return rc;
 }
 
+int oci_registry_blob_exists(struct oci_registry *r, const char *repo,
+			     const struct oci_digest *d, uint64_t *size)
+{
+	return head(r, repo, "blobs", d, size);
+}
+
+int oci_registry_manifest_exists(struct oci_registry *r, const char *repo,
+				 const struct oci_digest *d)
+{
+	return head(r, repo, "manifests", d, NULL);
+}
+
 /* an upload's reader: the blob from the store, a piece at a time */
 struct upload {
+	struct oci_registry *r;		/* its watcher */
 	struct store *s;
 	struct oci_digest d;
 	uint64_t start, end, pos;	/* the range this request sends */
@@ -1076,18 +1103,23 @@ static size_t upload_read(char *p, size_t size, size_t n, void *arg)
 	struct store_txn *t;
 	long got;
 
+	if (u->r->moved)
+		u->r->moved(u->r->moved_arg, u->pos);
+	if (cancelled(u->r)) {
+		u->failed = store_error(-ECANCELED, "the upload was cancelled");
+		return CURL_READFUNC_ABORT;
+	}
 	if (u->pos >= u->end)
 		return 0;
 	if (want > u->end - u->pos)
 		want = (size_t)(u->end - u->pos);
-	if (store_txn_begin(&t, u->s, 0)) {
-		u->failed = 1;
+	u->failed = store_txn_begin(&t, u->s, 0);
+	if (u->failed)
 		return CURL_READFUNC_ABORT;
-	}
 	got = oci_blob_read(t, &u->d, u->pos, p, want);
 	store_txn_abort(t);
 	if (got <= 0) {
-		u->failed = 1;
+		u->failed = got < 0 ? (int)got : store_error(-EIO, "a blob of the store ends early");
 		return CURL_READFUNC_ABORT;
 	}
 	u->pos += (uint64_t)got;
@@ -1123,12 +1155,66 @@ static int next_url(struct oci_registry *r, struct req *q, char *out, size_t len
 	return 0;
 }
 
+/*
+ * upload_open - an upload session of REPO for blob D into URL: with FROM,
+ * first a cross-repository mount (POST ?mount=&from=, under a token for
+ * both repositories); 201 is the blob mounted (*MOUNTED), 202 a session
+ * the registry opened instead.  A mount refused in any other way (a token
+ * that grants FROM nothing, a registry that does not mount) is followed
+ * by a plain POST.
+ */
+static int upload_open(struct oci_registry *r, const char *repo, const struct oci_descriptor *d,
+		       const char *from, const char *what, char *url, size_t len, int *mounted)
+{
+	char scope[2 * OCI_NAME_MAX + 128], hex[OCI_DIGEST_STRLEN + 1];
+	struct req q;
+	int rc = 0;
+
+	*mounted = 0;
+	oci_digest_fmt(hex, &d->digest);
+	req_init(&q, "POST", REG_ERRBODY_MAX);
+	if (from && strcmp(from, repo)) {
+		char *esc = curl_easy_escape(r->curl, from, 0);
+
+		snprintf(scope, sizeof(scope), "repository:%s:pull,push repository:%s:pull", repo,
+			 from);
+		snprintf(q.url, sizeof(q.url), "%s://%s/v2/%s/blobs/uploads/?mount=%s&from=%s",
+			 r->scheme, r->api, repo, hex, esc ? esc : "");
+		curl_free(esc);
+		q.scope = scope;
+		rc = reg_perform(r, &q);
+		if (rc == 0 && q.status == 201) {
+			if (q.digest[0] && strcmp(q.digest, hex))
+				rc = store_error(-EBADMSG, "%s: registry %s mounted it from %s as %.80s",
+						 what, r->host, from, q.digest);
+			*mounted = rc == 0;
+			goto out;
+		}
+		if (rc == 0 && q.status == 202)
+			goto out;
+		store_error_clear();	/* not mounted: an upload */
+		rc = 0;
+	}
+	scope_of(scope, sizeof(scope), repo, 1);
+	snprintf(q.url, sizeof(q.url), "%s://%s/v2/%s/blobs/uploads/", r->scheme, r->api, repo);
+	q.scope = scope;
+	rc = reg_perform(r, &q);
+	if (rc == 0 && q.status != 202)
+		rc = http_error(r, &q, what);
+out:
+	if (rc == 0 && !*mounted)
+		rc = next_url(r, &q, url, len, what);
+	req_release(&q);
+	return rc;
+}
+
 int oci_registry_blob_push(struct oci_registry *r, const char *repo, struct store *s,
-			   const struct oci_descriptor *d, const char *what)
+			   const struct oci_descriptor *d, const char *from, const char *what,
+			   int *mounted)
 {
 	char scope[OCI_NAME_MAX + 64], hex[OCI_DIGEST_STRLEN + 1], url[URL_MAX];
 	char crange[96];
-	struct upload u = { s, d->digest, 0, 0, 0, 0 };
+	struct upload u = { r, s, d->digest, 0, 0, 0, 0 };
 	uint64_t chunk = REG_CHUNK, chunk_min = REG_CHUNK_MIN;
 	const char *env = getenv(REG_CHUNK_ENV);
 	struct req q;
@@ -1137,15 +1223,12 @@ int oci_registry_blob_push(struct oci_registry *r, const char *repo, struct stor
 	if (env && strtoull(env, NULL, 10) > 0)
 		chunk = chunk_min = strtoull(env, NULL, 10);
 	oci_digest_fmt(hex, &d->digest);
+	rc = upload_open(r, repo, d, from, what, url, sizeof(url), mounted);
+	if (rc || *mounted)
+		return rc;
 	scope_of(scope, sizeof(scope), repo, 1);
-	req_init(&q, "POST", REG_ERRBODY_MAX);
-	snprintf(q.url, sizeof(q.url), "%s://%s/v2/%s/blobs/uploads/", r->scheme, r->api, repo);
+	req_init(&q, "PATCH", REG_ERRBODY_MAX);
 	q.scope = scope;
-	rc = reg_perform(r, &q);
-	if (rc == 0 && q.status != 202)
-		rc = http_error(r, &q, what);
-	if (rc == 0)
-		rc = next_url(r, &q, url, sizeof(url), what);
 	q.read = upload_read;
 	q.rewind = upload_rewind;
 	q.read_arg = &u;
@@ -1154,15 +1237,14 @@ int oci_registry_blob_push(struct oci_registry *r, const char *repo, struct stor
 	while (rc == 0 && d->size >= chunk_min && u.end < d->size) {
 		u.start = u.pos = u.end;
 		u.end = u.start + chunk < d->size ? u.start + chunk : d->size;
-		q.method = "PATCH";
 		snprintf(q.url, sizeof(q.url), "%s", url);
 		q.read_len = u.end - u.start;
 		snprintf(crange, sizeof(crange), "Content-Range: %llu-%llu",
 			 (unsigned long long)u.start, (unsigned long long)u.end - 1);
 		q.range = crange;
 		rc = reg_perform(r, &q);
-		if (rc == 0 && u.failed)
-			rc = -EIO;
+		if (u.failed)
+			rc = u.failed;	/* its message stands */
 		if (rc == 0 && q.status != 202)
 			rc = http_error(r, &q, what);
 		if (rc == 0)
@@ -1182,8 +1264,8 @@ int oci_registry_blob_push(struct oci_registry *r, const char *repo, struct stor
 		goto out;
 	}
 	rc = reg_perform(r, &q);
-	if (rc == 0 && u.failed)
-		rc = -EIO;
+	if (u.failed)
+		rc = u.failed;
 	if (rc == 0 && q.status != 201)
 		rc = http_error(r, &q, what);
 	if (rc == 0 && q.digest[0] && strcmp(q.digest, hex))

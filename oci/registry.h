@@ -26,12 +26,19 @@
  * REG_ERRBODY_MAX) or streamed into a blob writer that checks size and
  * digest; headers are cut at their buffer's size.
  *
- * Parallel downloads: a pull fetches up to `jobs` layers at once, each in
+ * Parallel transfers: a pull fetches up to `jobs` layers at once, each in
  * a download thread of its own (transfer.c) which then indexes it, while
- * the import waits for the layers in order and publishes the image.
+ * the import waits for the layers in order and publishes the image; a
+ * push uploads up to `jobs` blobs at once (push.c).
+ *
+ * Known locations: a pull records, for each blob of the image, that the
+ * registry's repository has it, and a push what it uploaded or found
+ * (oci_blob_location_add); a push then asks for a cross-repository mount
+ * of a blob the target lacks from a repository of the same registry known
+ * to hold it, before uploading it.
  *
  * Threads: a struct oci_registry belongs to one thread (its curl handle
- * and token cache are not shared); a download thread works on a clone
+ * and token cache are not shared); a transfer thread works on a clone
  * (oci_registry_clone).  Errors: 0 or a negative errno with a message
  * (store_errmsg()) naming the registry, the image and the blob.
  */
@@ -51,9 +58,10 @@
 #define REG_CHUNK_ENV "GOVC_REGISTRY_CHUNK"	/* both of them, for tests */
 #define REG_RETRIES 4			/* tries after a 5xx, a 429, a drop */
 #define REG_RETRY_AFTER_MAX 30		/* seconds of Retry-After honoured */
-#define REG_JOBS_DEFAULT 6		/* layers a pull downloads at once (skopeo: 6) */
+#define REG_JOBS_DEFAULT 6		/* blobs a pull or push moves at once (skopeo: 6) */
 #define REG_JOBS_MAX 16
-#define REG_JOBS_ENV "GOVC_PULL_JOBS"	/* overrides the default */
+#define REG_JOBS_ENV "GOVC_PULL_JOBS"	/* override the default: pulls, */
+#define REG_PUSH_JOBS_ENV "GOVC_PUSH_JOBS"	/* pushes */
 #define REG_DOCKER_HUB "docker.io"
 #define REG_DOCKER_HUB_API "registry-1.docker.io"
 
@@ -96,41 +104,46 @@ struct oci_registry_opts {
 	const char *password;
 	const char *authfile;	/* NULL: the usual places (oci_auth_lookup) */
 	int quiet;		/* no progress lines */
-	/* pulls only: */
-	unsigned jobs;		/* layers downloaded at once (1 to REG_JOBS_MAX);
-				 * 0: $GOVC_PULL_JOBS, else REG_JOBS_DEFAULT */
-	const struct oci_pull_progress *progress;	/* NULL: none */
+	unsigned jobs;		/* blobs moved at once (1 to REG_JOBS_MAX); 0:
+				 * $GOVC_PULL_JOBS or $GOVC_PUSH_JOBS, else
+				 * REG_JOBS_DEFAULT */
+	const struct oci_progress *progress;	/* NULL: none */
 };
 
 /*
- * A pull's progress: one row per blob it downloads (layers, the config,
- * manifests an index names), numbered from 0 in the order rows appear.
- * Rows of layers appear together, waiting, once the manifest is known; a
- * row then moves (GOT bytes of SIZE, SECONDS since it started), a layer
- * is then indexed, and a row ends done (SECONDS: its download) or
- * failed.  Blobs the store holds get no row.  ROW is called from
- * the pull's threads (the caller's and the download threads), never two
- * calls at once; it must not call into the pull.  R is borrowed for the
- * call.
+ * The progress of a pull or a push: one row per blob it moves, numbered
+ * from 0 in the order rows appear.  A pull's rows are the blobs it
+ * downloads (layers, the config, manifests an index names): the layers'
+ * rows appear together, waiting, once the manifest is known; a row then
+ * moves (GOT bytes of SIZE, SECONDS since it started), a layer is then
+ * indexed, and a row ends done (SECONDS: its download) or failed.  Blobs
+ * the store holds get no row.  A push's rows are what it sends: a blob
+ * (layer, config) the registry lacks gets a row once the registry said
+ * so, which moves and ends done (NOTE "mounted from REPO" when the
+ * registry took it from another repository without a byte sent) or
+ * failed; each manifest and the index it puts get a row, done when put.
+ * ROW is called from the transfer's threads, never two calls at once;
+ * it must not call into the transfer.  R is borrowed for the call.
  */
 enum oci_row_state {
 	OCI_ROW_WAITING,
 	OCI_ROW_MOVING,
-	OCI_ROW_INDEXING,	/* a layer downloaded (SECONDS it took) */
-	OCI_ROW_DONE,		/* in, and a layer indexed */
+	OCI_ROW_INDEXING,	/* pulls: a layer downloaded (SECONDS it took) */
+	OCI_ROW_DONE,		/* in (a layer indexed), or sent */
 	OCI_ROW_FAILED,
 };
 
-struct oci_pull_row {
+struct oci_progress_row {
 	unsigned row;
 	const char *label;	/* "layer 2/5 sha256:0123456789ab" */
 	uint64_t size, got;
 	enum oci_row_state state;
 	double seconds;
+	const char *note;	/* DONE: how, if not by moving bytes; or NULL */
 };
 
-struct oci_pull_progress {
-	void (*row)(void *arg, const struct oci_pull_row *r);
+struct oci_progress {
+	void (*row)(void *arg, const struct oci_progress_row *r);
 	void *arg;
 };
 
@@ -157,10 +170,11 @@ void oci_registry_free(struct oci_registry *r);
 int oci_registry_clone(struct oci_registry **out, const struct oci_registry *r);
 
 /*
- * oci_registry_watch - while a blob downloads: MOVED(ARG, bytes so far)
- * after each piece that arrives (may be NULL), and once *CANCEL (may be
- * NULL; read atomically, set by another thread) is non-zero the download
- * stops with -ECANCELED.  Stays set until changed.
+ * oci_registry_watch - while a blob moves (down or up): MOVED(ARG, bytes
+ * so far; may be NULL) after each piece that arrives or before each piece
+ * sent, and once *CANCEL (may be NULL; read atomically, set by another
+ * thread) is non-zero the transfer stops with -ECANCELED.  Stays set until
+ * changed.
  */
 void oci_registry_watch(struct oci_registry *r, const int *cancel,
 			void (*moved)(void *arg, uint64_t got), void *arg);
@@ -201,19 +215,29 @@ int oci_registry_blob_fetch(struct oci_registry *r, const char *repo,
 /*
  * oci_registry_blob_exists - HEAD blob D of REPO: 0 if the registry has
  * it (*size, may be NULL, gets its size), -ENOENT (no message) if not.
+ * oci_registry_manifest_exists - the same for manifest (or index) D.
  */
 int oci_registry_blob_exists(struct oci_registry *r, const char *repo,
 			     const struct oci_digest *d, uint64_t *size);
+int oci_registry_manifest_exists(struct oci_registry *r, const char *repo,
+				 const struct oci_digest *d);
 
 /*
- * oci_registry_blob_push - upload blob D (read from store S in short read
- * transactions, never one across the network) to REPO: a POST for an
- * upload session, then one PUT with the body and ?digest=, or, from
- * REG_CHUNK_MIN bytes, PATCHes of REG_CHUNK and a closing PUT.
+ * oci_registry_blob_push - put blob D (read from store S in short read
+ * transactions, never one across the network) in REPO.  With FROM (may be
+ * NULL: none), a repository of the same registry that should hold it,
+ * first a cross-repository mount (POST ?mount=D&from=FROM, with a token
+ * for both repositories): 201 is done, nothing sent, *MOUNTED set (the
+ * Docker-Content-Digest checked if sent); 202 is an upload session the
+ * registry opened instead, used for the upload; a refusal (a token that
+ * grants FROM nothing) is followed by a plain upload.  The upload: a POST
+ * for a session, then one PUT with the body and ?digest=, or, from
+ * REG_CHUNK_MIN bytes, PATCHes of REG_CHUNK and a closing PUT.  WHAT
+ * names the blob in messages.
  */
 int oci_registry_blob_push(struct oci_registry *r, const char *repo,
 			   struct store *s, const struct oci_descriptor *d,
-			   const char *what);
+			   const char *from, const char *what, int *mounted);
 
 /*
  * oci_registry_manifest_put - PUT LEN bytes of BODY (of MEDIA_TYPE) as
@@ -240,25 +264,61 @@ int oci_registry_manifest_put(struct oci_registry *r, const char *repo,
  * stored and indexed, and pins it in its own session before it refers to
  * it.  A layer no thread has started when the import needs it is
  * downloaded and indexed by the caller's thread.  ROPTS->progress is told
- * of every download.
+ * of every download.  Once the image is in, its blobs (the index or
+ * manifest named, the manifest, its config and layers) are recorded as
+ * known to be in REF's repository (oci_blob_location_add), in one short
+ * write transaction; a failure to record is not the pull's.
  */
 int oci_pull(struct store *s, const struct oci_remote_ref *ref,
 	     const char *name, const char *tag,
 	     const struct oci_registry_opts *ropts,
 	     const struct oci_import_opts *iopts, struct oci_digest *m);
 
+/* A platform of an index that a push left out. */
+struct oci_push_missing {
+	char platform[96];		/* "linux/arm64/v8", or "" if not given */
+	struct oci_digest manifest;
+};
+
+/* What a push did. */
+struct oci_push_result {
+	struct oci_digest digest;	/* what REF's tag (or digest) now names */
+	struct oci_digest index;	/* the index of the image's tag, or zero */
+	int index_pushed;		/* DIGEST is INDEX */
+	/* when the index stayed behind: the platforms neither the store
+	 * holds whole nor the registry has (owned: oci_push_result_release),
+	 * and where the index was last seen ("HOST/REPO", or "") */
+	struct oci_push_missing *missing;
+	unsigned nmissing;
+	char index_seen[REG_HOST_MAX + OCI_NAME_MAX + 2];
+};
+
 /*
- * oci_push - upload image NAME:TAG of S to REF: each layer and the config
- * unless the registry has it (HEAD), then the manifest, tagged REF's tag
- * (or put by digest).  PROGRESS (may be NULL) is told of each blob sent.
- * M (may be NULL) receives the manifest digest.
+ * oci_push - upload image NAME:TAG of S to REF.  What goes is read in one
+ * short read transaction.  When the tag came with a multi-platform
+ * index, every platform the index lists that the store holds whole
+ * (manifest, config, every layer) is pushed, its blobs and then its
+ * manifest by digest, and the registry is asked (HEAD) for the others; if
+ * it then has them all, the index is put under REF's tag, byte for byte.
+ * Otherwise the tag's own manifest is put under the tag, and OUT->missing
+ * names the platforms left out: an index never names a manifest the
+ * registry lacks.  Without an index, the manifest is put under the tag.
+ * REF without a tag: the document is put by its digest.
+ *
+ * Blobs: each config and layer the registry lacks (HEAD) is mounted from
+ * another repository of the registry where the store last saw it
+ * (oci_blob_location_foreach), else uploaded; up to ROPTS->jobs at once,
+ * each thread with a clone of the client, reading the store in short
+ * read transactions.  ROPTS->progress is told of every blob sent.  What
+ * the registry has (found or sent) is recorded as known locations, in
+ * one short write transaction at the end, when S is writable.
+ * OUT (may be NULL) is filled on success; release it with
+ * oci_push_result_release.
  */
 int oci_push(struct store *s, const char *name, const char *tag,
 	     const struct oci_remote_ref *ref,
-	     const struct oci_registry_opts *ropts,
-	     void (*progress)(void *arg, const char *what,
-			      const struct oci_descriptor *d),
-	     void *progress_arg, struct oci_digest *m);
+	     const struct oci_registry_opts *ropts, struct oci_push_result *out);
+void oci_push_result_release(struct oci_push_result *res);
 
 /* ---- credentials (auth.c) ------------------------------------------------ */
 

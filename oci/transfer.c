@@ -35,18 +35,20 @@
  *     pull.cond is signalled when a job ends and when the pull closes;
  *   - cancel: written under pull.lock, read without it (atomic loads) by
  *     the downloads' write callbacks;
- *   - rows and the progress callback: serialized by pull.plock, a leaf
- *     lock (nothing else is taken while it is held).
- * Lock order: pull.lock and pull.plock are never held together, and no
- * store call (which may wait for the ingest gate or LMDB's writer lock)
- * is made while either is held.
+ *   - rows and the progress callback: serialized by pull.rows.lock, a
+ *     leaf lock (nothing else is taken while it is held).
+ * Lock order: pull.lock and pull.rows.lock are never held together, and
+ * no store call (which may wait for the ingest gate or LMDB's writer
+ * lock) is made while either is held.
  * Everything else (the store, the repository name, the descriptors) is
  * set before the threads start and only read afterwards.  Each thread has
  * its own registry client (a clone: curl handle, token cache).
  *
- * A push reads the image's facts in one short read transaction, then
- * uploads, reading blobs piece by piece in read transactions of their own:
- * nothing of the store is held while the network is waited on.
+ * Once the image is published its blobs are recorded as known to be in
+ * the registry's repository (oci_locations_record), for pushes to mount.
+ *
+ * Also here, for push.c too: the progress rows of a transfer's threads,
+ * the number of jobs, labels, and recording known locations.
  */
 #include "config.h"
 
@@ -57,7 +59,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "oci/registry.h"
+#include "oci/oci_int.h"
 #include "store/ingest.h"
 
 #define ROW_EVERY_MS 100	/* a moving row is reported this often at most */
@@ -76,10 +78,7 @@ struct pull_job {
 	int rc;			/* protected by pull.lock; once DONE */
 	char *err;		/* protected by pull.lock; its message, owned */
 	int by_worker;		/* protected by pull.lock; a thread fetched it */
-	/* the downloading thread's own */
-	struct pull *p;
-	struct timespec t0;
-	uint64_t last_ms;
+	struct oci_row_mover mover;	/* the downloading thread's own */
 };
 
 struct pull {
@@ -87,7 +86,6 @@ struct pull {
 	struct oci_registry *r;		/* the import thread's client */
 	const char *repo;
 	unsigned jobs_max;
-	const struct oci_pull_progress *progress;
 	struct oci_descriptor top;
 	char *top_body;			/* owned */
 	size_t top_len;
@@ -106,58 +104,126 @@ struct pull {
 	struct oci_registry *clients[REG_JOBS_MAX];	/* each thread's, owned */
 	unsigned nthreads;
 
-	pthread_mutex_t plock;		/* leaf: rows and progress calls */
-	unsigned nrows;			/* protected by plock */
+	struct oci_rows rows;
 };
+
+/* ---- progress rows ----------------------------------------------------- */
+
+void oci_rows_init(struct oci_rows *rs, const struct oci_progress *cb)
+{
+	rs->cb = cb && cb->row ? cb : NULL;
+	rs->n = 0;
+	pthread_mutex_init(&rs->lock, NULL);
+}
+
+void oci_rows_release(struct oci_rows *rs)
+{
+	pthread_mutex_destroy(&rs->lock);
+}
+
+unsigned oci_rows_new(struct oci_rows *rs)
+{
+	unsigned row;
+
+	pthread_mutex_lock(&rs->lock);
+	row = rs->n++;
+	pthread_mutex_unlock(&rs->lock);
+	return row;
+}
+
+void oci_rows_report(struct oci_rows *rs, unsigned row, const char *label, uint64_t size,
+		     uint64_t got, enum oci_row_state state, double seconds, const char *note)
+{
+	struct oci_progress_row r = { row, label, size, got, state, seconds, note };
+
+	if (!rs->cb)
+		return;
+	pthread_mutex_lock(&rs->lock);
+	rs->cb->row(rs->cb->arg, &r);
+	pthread_mutex_unlock(&rs->lock);
+}
 
 static uint64_t mono_ms(const struct timespec *ts)
 {
 	return (uint64_t)ts->tv_sec * 1000 + (uint64_t)ts->tv_nsec / 1000000;
 }
 
-static double since(const struct timespec *t0)
+void oci_row_start(struct oci_row_mover *m, struct oci_rows *rs, unsigned row, const char *label,
+		   uint64_t size)
+{
+	m->rs = rs;
+	m->row = row;
+	m->label = label;
+	m->size = size;
+	m->last_ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, &m->t0);
+	oci_rows_report(rs, row, label, size, 0, OCI_ROW_MOVING, 0, NULL);
+}
+
+double oci_row_seconds(const struct oci_row_mover *m)
 {
 	struct timespec t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+	return (double)(t1.tv_sec - m->t0.tv_sec) + (double)(t1.tv_nsec - m->t0.tv_nsec) / 1e9;
 }
 
-/* row_new - a row number for a download about to be shown */
-static unsigned row_new(struct pull *p)
+void oci_row_moved(void *arg, uint64_t got)
 {
-	unsigned row;
-
-	pthread_mutex_lock(&p->plock);
-	row = p->nrows++;
-	pthread_mutex_unlock(&p->plock);
-	return row;
-}
-
-static void row_report(struct pull *p, unsigned row, const char *label,
-		       const struct oci_descriptor *d, uint64_t got, enum oci_row_state state,
-		       double seconds)
-{
-	struct oci_pull_row r = { row, label, d->size, got, state, seconds };
-
-	if (!p->progress || !p->progress->row)
-		return;
-	pthread_mutex_lock(&p->plock);
-	p->progress->row(p->progress->arg, &r);
-	pthread_mutex_unlock(&p->plock);
-}
-
-static void job_moved(void *arg, uint64_t got)
-{
-	struct pull_job *j = arg;
+	struct oci_row_mover *m = arg;
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (mono_ms(&now) - j->last_ms < ROW_EVERY_MS)
+	if (mono_ms(&now) - m->last_ms < ROW_EVERY_MS)
 		return;
-	j->last_ms = mono_ms(&now);
-	row_report(j->p, j->row, j->label, &j->d, got, OCI_ROW_MOVING, since(&j->t0));
+	m->last_ms = mono_ms(&now);
+	oci_rows_report(m->rs, m->row, m->label, m->size, got, OCI_ROW_MOVING, oci_row_seconds(m),
+			NULL);
 }
+
+unsigned oci_jobs_wanted(const struct oci_registry_opts *ro, const char *env_name)
+{
+	const char *env = getenv(env_name);
+	unsigned n = ro && ro->jobs ? ro->jobs : REG_JOBS_DEFAULT;
+
+	if ((!ro || !ro->jobs) && env && *env)
+		n = (unsigned)strtoul(env, NULL, 10);
+	return n < 1 ? 1 : n > REG_JOBS_MAX ? REG_JOBS_MAX : n;
+}
+
+void oci_short_label(char *out, size_t len, const char *kind, unsigned i, unsigned n,
+		     const struct oci_digest *d)
+{
+	char hex[OCI_DIGEST_STRLEN + 1];
+
+	oci_digest_fmt(hex, d);
+	if (n)
+		snprintf(out, len, "%s %u/%u %.19s", kind, i, n, hex);
+	else
+		snprintf(out, len, "%s %.19s", kind, hex);
+}
+
+int oci_locations_record(struct store *s, const char *host, const char *repo,
+			 const struct oci_digest *d, unsigned n)
+{
+	struct store_txn *t;
+	int rc;
+
+	if (!n)
+		return 0;
+	rc = store_txn_begin(&t, s, STORE_TXN_WRITE);
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		rc = oci_blob_location_add(t, &d[i], host, repo);
+		if (rc == -ENOENT)
+			rc = 0;	/* not stored (any more): nothing to say */
+	}
+	if (rc == 0)
+		return store_txn_commit(t);
+	store_txn_abort(t);
+	return rc;
+}
+
+/* ---- pull --------------------------------------------------------------- */
 
 /*
  * job_run - download layer J with client R into session IN, then index it
@@ -169,17 +235,15 @@ static int job_run(struct pull *p, struct oci_registry *r, struct store_ingest *
 	double secs;
 	int rc;
 
-	j->p = p;
-	clock_gettime(CLOCK_MONOTONIC, &j->t0);
-	j->last_ms = 0;
-	row_report(p, j->row, j->label, &j->d, 0, OCI_ROW_MOVING, 0);
-	oci_registry_watch(r, &p->cancel, job_moved, j);
+	oci_row_start(&j->mover, &p->rows, j->row, j->label, j->d.size);
+	oci_registry_watch(r, &p->cancel, oci_row_moved, &j->mover);
 	store_error_clear();
 	rc = oci_registry_blob_fetch(r, p->repo, &j->d, in, j->what);
 	oci_registry_watch(r, NULL, NULL, NULL);
-	secs = since(&j->t0);
+	secs = oci_row_seconds(&j->mover);
 	if (rc == 0) {
-		row_report(p, j->row, j->label, &j->d, j->d.size, OCI_ROW_INDEXING, secs);
+		oci_rows_report(&p->rows, j->row, j->label, j->d.size, j->d.size,
+				OCI_ROW_INDEXING, secs, NULL);
 		rc = oci_layer_index(in, &j->d.digest, j->has_diff_id ? &j->diff_id : NULL);
 	}
 	/* nothing held while this thread waits for its next job or the end */
@@ -187,8 +251,8 @@ static int job_run(struct pull *p, struct oci_registry *r, struct store_ingest *
 		store_ingest_flush(in);	/* the failure's message stands */
 	else
 		rc = store_ingest_flush(in);
-	row_report(p, j->row, j->label, &j->d, rc ? 0 : j->d.size,
-		   rc ? OCI_ROW_FAILED : OCI_ROW_DONE, secs);
+	oci_rows_report(&p->rows, j->row, j->label, j->d.size, rc ? 0 : j->d.size,
+			rc ? OCI_ROW_FAILED : OCI_ROW_DONE, secs, NULL);
 	return rc;
 }
 
@@ -268,28 +332,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static unsigned jobs_wanted(const struct oci_registry_opts *ro)
-{
-	const char *env = getenv(REG_JOBS_ENV);
-	unsigned n = ro && ro->jobs ? ro->jobs : REG_JOBS_DEFAULT;
-
-	if ((!ro || !ro->jobs) && env && *env)
-		n = (unsigned)strtoul(env, NULL, 10);
-	return n < 1 ? 1 : n > REG_JOBS_MAX ? REG_JOBS_MAX : n;
-}
-
-static void short_label(char *out, size_t len, const char *kind, unsigned i, unsigned n,
-			const struct oci_digest *d)
-{
-	char hex[OCI_DIGEST_STRLEN + 1];
-
-	oci_digest_fmt(hex, d);
-	if (n)
-		snprintf(out, len, "%s %u/%u %.19s", kind, i, n, hex);
-	else
-		snprintf(out, len, "%s %.19s", kind, hex);
-}
-
 /* reg_prefetch - the import's layers: the missing ones become jobs, and
  * the download threads start (oci_source.prefetch) */
 static int reg_prefetch(void *arg, struct store_ingest *in, const struct oci_descriptor *d,
@@ -325,14 +367,15 @@ static int reg_prefetch(void *arg, struct store_ingest *in, const struct oci_des
 		}
 		snprintf(j->what, sizeof(j->what), "layer %u (%s) of %.100s", i + 1,
 			 oci_digest_fmt(hex, &d[i].digest), p->location);
-		short_label(j->label, sizeof(j->label), "layer", i + 1, n, &d[i].digest);
+		oci_short_label(j->label, sizeof(j->label), "layer", i + 1, n, &d[i].digest);
 		p->njobs++;
 	}
 	store_txn_abort(t);
 	store_error_clear();
 	for (unsigned i = 0; i < p->njobs; i++) {
-		p->jobs[i].row = row_new(p);
-		row_report(p, p->jobs[i].row, p->jobs[i].label, &p->jobs[i].d, 0, OCI_ROW_WAITING, 0);
+		p->jobs[i].row = oci_rows_new(&p->rows);
+		oci_rows_report(&p->rows, p->jobs[i].row, p->jobs[i].label, p->jobs[i].d.size, 0,
+				OCI_ROW_WAITING, 0, NULL);
 	}
 	nthreads = p->njobs < p->jobs_max ? p->njobs : p->jobs_max;
 	for (unsigned i = 0; i < nthreads; i++) {
@@ -416,8 +459,7 @@ static int reg_put_blob(void *arg, struct store_ingest *in, const struct oci_des
 	struct pull_job *j = job_find(p, &d->digest);
 	char hex[OCI_DIGEST_STRLEN + 1], label[64], *body;
 	struct oci_descriptor got;
-	struct timespec t0;
-	unsigned row;
+	struct oci_row_mover mover;
 	size_t len;
 	int rc;
 
@@ -435,14 +477,12 @@ static int reg_put_blob(void *arg, struct store_ingest *in, const struct oci_des
 		return rc;
 	}
 	/* the config, or a layer of a manifest never prefetched */
-	short_label(label, sizeof(label), strncmp(what, "config", 6) ? "blob" : "config", 0, 0,
-		    &d->digest);
-	row = row_new(p);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	row_report(p, row, label, d, 0, OCI_ROW_MOVING, 0);
+	oci_short_label(label, sizeof(label), strncmp(what, "config", 6) ? "blob" : "config", 0, 0,
+			&d->digest);
+	oci_row_start(&mover, &p->rows, oci_rows_new(&p->rows), label, d->size);
 	rc = oci_registry_blob_fetch(p->r, p->repo, d, in, what);
-	row_report(p, row, label, d, rc ? 0 : d->size, rc ? OCI_ROW_FAILED : OCI_ROW_DONE,
-		   since(&t0));
+	oci_rows_report(&p->rows, mover.row, label, d->size, rc ? 0 : d->size,
+			rc ? OCI_ROW_FAILED : OCI_ROW_DONE, oci_row_seconds(&mover), NULL);
 	return rc;
 }
 
@@ -465,6 +505,38 @@ static void pull_close(struct pull *p, int published)
 	free(p->jobs);
 }
 
+/*
+ * pull_record - the image pulled (TOP, the manifest M, its config and
+ * layers) is in REF's repository: known locations for later pushes.  A
+ * hint: its failure is not the pull's.
+ */
+static void pull_record(struct store *s, const struct oci_remote_ref *ref,
+			const struct oci_digest *top, const struct oci_digest *m)
+{
+	struct oci_image_info info = { 0 };
+	struct oci_digest *d = NULL;
+	struct store_txn *t;
+	unsigned n = 0;
+	int rc = store_txn_begin(&t, s, 0);
+
+	if (rc == 0)
+		rc = oci_image_info(t, m, &info);
+	if (rc == 0 && !(d = calloc(info.nlayers + 3, sizeof(*d))))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		d[n++] = *top;
+		d[n++] = *m;
+		d[n++] = info.config;
+	}
+	for (unsigned i = 0; rc == 0 && i < info.nlayers; i++)
+		rc = oci_image_layer(t, m, i, &d[n++], NULL);
+	store_txn_abort(t);
+	if (rc == 0)
+		oci_locations_record(s, ref->host, ref->repo, d, n);
+	free(d);
+	store_error_clear();
+}
+
 int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name,
 	     const char *tag, const struct oci_registry_opts *ropts,
 	     const struct oci_import_opts *iopts, struct oci_digest *m)
@@ -473,16 +545,16 @@ int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name
 	struct oci_source src = { NULL, &p, p.location, reg_put_blob, reg_prefetch,
 				  reg_await };
 	char hex[OCI_DIGEST_STRLEN + 1];
+	struct oci_digest man;
 	int rc;
 
 	memset(&p, 0, sizeof(p));
 	p.s = s;
 	p.repo = ref->repo;
-	p.jobs_max = jobs_wanted(ropts);
-	p.progress = ropts ? ropts->progress : NULL;
+	p.jobs_max = oci_jobs_wanted(ropts, REG_JOBS_ENV);
+	oci_rows_init(&p.rows, ropts ? ropts->progress : NULL);
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.cond, NULL);
-	pthread_mutex_init(&p.plock, NULL);
 	snprintf(p.location, sizeof(p.location), "docker://%s/%s", ref->host, ref->repo);
 	rc = oci_registry_open(&p.r, ref->host, ropts);
 	if (rc == 0)
@@ -499,98 +571,17 @@ int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name
 				 oci_digest_is_zero(&ref->digest) ? ref->tag : hex, why);
 	}
 	if (rc == 0)
-		rc = oci_import(s, &src, &p.top, name, tag, iopts, m);
+		rc = oci_import(s, &src, &p.top, name, tag, iopts, &man);
 	pull_close(&p, rc == 0);
+	if (rc == 0) {
+		pull_record(s, ref, &p.top.digest, &man);
+		if (m)
+			*m = man;
+	}
 	free(p.top_body);
 	oci_registry_free(p.r);
-	pthread_mutex_destroy(&p.plock);
+	oci_rows_release(&p.rows);
 	pthread_cond_destroy(&p.cond);
 	pthread_mutex_destroy(&p.lock);
-	return rc;
-}
-
-/* ---- push ------------------------------------------------------------------ */
-
-/* What a push sends: read in one short read transaction. */
-struct push_plan {
-	struct oci_image_info info;
-	struct oci_digest manifest;
-	struct oci_descriptor *blobs;	/* layers bottom first, then the config; owned */
-	unsigned nblobs;
-	char *body;			/* the manifest, owned */
-	size_t len;
-};
-
-static int plan_read(struct store *s, const char *name, const char *tag, struct push_plan *p)
-{
-	struct store_txn *t;
-	int rc = store_txn_begin(&t, s, 0);
-
-	memset(p, 0, sizeof(*p));
-	if (rc)
-		return rc;
-	rc = oci_tag_get(t, name, tag, &p->manifest, NULL);
-	if (rc == 0)
-		rc = oci_image_info(t, &p->manifest, &p->info);
-	if (rc)
-		goto out;
-	p->blobs = calloc(p->info.nlayers + 1, sizeof(*p->blobs));
-	if (!p->blobs) {
-		rc = store_error(-ENOMEM, "out of memory");
-		goto out;
-	}
-	for (unsigned i = 0; i < p->info.nlayers && rc == 0; i++)
-		rc = oci_image_layer(t, &p->manifest, i, &p->blobs[i].digest, &p->blobs[i].size);
-	p->blobs[p->info.nlayers].digest = p->info.config;
-	p->blobs[p->info.nlayers].size = p->info.config_size;
-	p->nblobs = p->info.nlayers + 1;
-	if (rc == 0)
-		rc = oci_blob_load(t, &p->manifest, OCI_JSON_MAX, "the image's manifest", &p->body,
-				   &p->len);
-out:
-	store_txn_abort(t);
-	return rc;
-}
-
-int oci_push(struct store *s, const char *name, const char *tag,
-	     const struct oci_remote_ref *ref, const struct oci_registry_opts *ropts,
-	     void (*progress)(void *arg, const char *what, const struct oci_descriptor *d),
-	     void *progress_arg, struct oci_digest *m)
-{
-	struct oci_registry *r = NULL;
-	struct push_plan p;
-	char what[600], hex[OCI_DIGEST_STRLEN + 1];
-	int rc = plan_read(s, name, tag, &p);
-
-	if (rc == 0)
-		rc = oci_registry_open(&r, ref->host, ropts);
-	for (unsigned i = 0; i < p.nblobs && rc == 0; i++) {
-		const struct oci_descriptor *b = &p.blobs[i];
-
-		if (i + 1 < p.nblobs)
-			snprintf(what, sizeof(what), "layer %u (%s) of %s:%s", i + 1,
-				 oci_digest_fmt(hex, &b->digest), name, tag);
-		else
-			snprintf(what, sizeof(what), "config %s of %s:%s",
-				 oci_digest_fmt(hex, &b->digest), name, tag);
-		rc = oci_registry_blob_exists(r, ref->repo, &b->digest, NULL);
-		if (rc == 0)
-			continue;	/* the registry has it */
-		if (rc != -ENOENT)
-			break;
-		store_error_clear();
-		if (progress)
-			progress(progress_arg, what, b);
-		rc = oci_registry_blob_push(r, ref->repo, s, b, what);
-	}
-	if (rc == 0)
-		rc = oci_registry_manifest_put(r, ref->repo,
-					       ref->tag[0] ? ref->tag : oci_digest_fmt(hex, &p.manifest),
-					       p.info.media_type, p.body, p.len);
-	if (rc == 0 && m)
-		*m = p.manifest;
-	oci_registry_free(r);
-	free(p.blobs);
-	free(p.body);
 	return rc;
 }

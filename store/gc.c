@@ -803,6 +803,13 @@ static int sweep_one(struct gc *g, struct cand *c, struct store_gc_stats *st, un
 				st->blobs++;
 				st->blob_bytes += c->bytes;
 			}
+			/* its known locations, in the same transaction
+			 * (oci_blob_location_add finds the header first) */
+			key[0] = OCI_K_LOCATION;
+			memcpy(key + 1, c->key, 32);
+			rc = store_del_prefix(g->t, TBL_OCI_META, key, 33);
+			if (rc && rc != -ENOENT)
+				return rc;
 			c->n = 0;
 			--*budget;
 		}

@@ -32,6 +32,14 @@
 
 #define PIN_OWNER_MAX 200
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* ---- digests ------------------------------------------------------------ */
 
 static int hexval(int c)
@@ -666,6 +674,138 @@ int oci_blob_foreach(struct store_txn *t,
 	return store_cursor_end(rc, "oci");
 }
 
+/* ---- known locations of blobs ------------------------------------------- */
+
+/* location_key - 'r' digest[32] host \0 repo into KEY; its length, or 0
+ * if it would pass LMDB's key limit */
+static size_t location_key(unsigned char *key, const struct oci_digest *d, const char *host,
+			   const char *repo)
+{
+	size_t h = strlen(host), r = strlen(repo);
+
+	if (1 + 32 + h + 1 + r > OCI_LOCATION_KEY_MAX)
+		return 0;
+	key[0] = OCI_K_LOCATION;
+	memcpy(key + 1, d->sha256, 32);
+	memcpy(key + 33, host, h);
+	key[33 + h] = '\0';
+	memcpy(key + 34 + h, repo, r);
+	return 34 + h + r;
+}
+
+/* location_walk - CB for each location record of D (cursor C); a non-zero
+ * return from CB stops the walk and is returned */
+static int location_walk(struct store_txn *t, const struct oci_digest *d,
+			 int (*cb)(const MDB_val *k, int64_t time_ns, void *arg), void *arg)
+{
+	unsigned char prefix[33];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(store_mdb_txn(t), store_dbi(t, TBL_OCI_META), &c);
+
+	if (rc)
+		return store_mdb_error(rc, "oci_meta");
+	prefix[0] = OCI_K_LOCATION;
+	memcpy(prefix + 1, d->sha256, 32);
+	k.mv_size = sizeof(prefix);
+	k.mv_data = prefix;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size > sizeof(prefix) && !memcmp(k.mv_data, prefix, sizeof(prefix))) {
+		int64_t time_ns = 0;
+
+		if (v.mv_size == sizeof(time_ns))
+			memcpy(&time_ns, v.mv_data, sizeof(time_ns));
+		rc = cb(&k, time_ns, arg);
+		if (rc)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return store_cursor_end(rc, "oci_meta");
+}
+
+/* the oldest location record of a blob, and how many it has */
+struct oldest {
+	unsigned n;
+	int64_t time_ns;
+	unsigned char key[OCI_LOCATION_KEY_MAX];
+	size_t klen;
+};
+
+static int oldest_cb(const MDB_val *k, int64_t time_ns, void *arg)
+{
+	struct oldest *o = arg;
+
+	if (!o->n++ || time_ns < o->time_ns) {
+		o->time_ns = time_ns;
+		o->klen = k->mv_size <= sizeof(o->key) ? k->mv_size : 0;
+		memcpy(o->key, k->mv_data, o->klen);
+	}
+	return 0;
+}
+
+int oci_blob_location_add(struct store_txn *t, const struct oci_digest *d, const char *host,
+			  const char *repo)
+{
+	unsigned char key[OCI_LOCATION_KEY_MAX];
+	size_t klen = location_key(key, d, host, repo);
+	int64_t now = now_ns();
+	struct oldest o = { 0 };
+	uint64_t size;
+	MDB_val v;
+	int rc;
+
+	if (!klen || !host[0] || !repo[0])
+		return store_error(-ENAMETOOLONG, "cannot record where a blob is: '%.80s/%.80s' is empty or too long",
+				   host, repo);
+	/* in the transaction that finds the blob: gc drops a blob's
+	 * locations in the one that deletes its header */
+	rc = oci_blob_size(t, d, &size);
+	if (rc)
+		return rc;
+	rc = store_get(t, TBL_OCI_META, key, klen, &v);
+	if (rc == -ENOENT) {
+		rc = location_walk(t, d, oldest_cb, &o);
+		if (rc == 0 && o.n >= OCI_LOCATIONS_MAX && o.klen)
+			rc = store_del(t, TBL_OCI_META, o.key, o.klen);
+	}
+	if (rc)
+		return rc;
+	return store_put(t, TBL_OCI_META, key, klen, &now, sizeof(now), 0);
+}
+
+struct location_call {
+	int (*cb)(const char *host, const char *repo, int64_t time_ns, void *arg);
+	void *arg;
+};
+
+static int location_call(const MDB_val *k, int64_t time_ns, void *arg)
+{
+	struct location_call *lc = arg;
+	char buf[OCI_LOCATION_KEY_MAX];
+	size_t n = k->mv_size - 33;
+	const char *nul;
+
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, (const char *)k->mv_data + 33, n);
+	buf[n] = '\0';
+	nul = memchr(buf, '\0', n);
+	if (!nul || nul == buf || !nul[1])
+		return 0;	/* not a location: nothing to say */
+	return lc->cb(buf, nul + 1, time_ns, lc->arg);
+}
+
+int oci_blob_location_foreach(struct store_txn *t, const struct oci_digest *d,
+			      int (*cb)(const char *host, const char *repo, int64_t time_ns,
+					void *arg),
+			      void *arg)
+{
+	struct location_call lc = { cb, arg };
+
+	return location_walk(t, d, location_call, &lc);
+}
+
 /* ---- image records ------------------------------------------------------ */
 
 int oci_image_rec_get(struct store_txn *t, const struct oci_digest *m,
@@ -780,14 +920,6 @@ static int tag_key(char *key, const char *name, const char *tag, size_t *klen)
 	memcpy(key + n + 1, tag, m);
 	*klen = n + 1 + m;
 	return 0;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* image_event - append {"type":"image","action":...} to the event log */

@@ -187,6 +187,34 @@ int oci_blob_foreach(struct store_txn *t,
 			       void *arg),
 		     void *arg);
 
+/*
+ * Known locations: the registry repositories a blob is known to exist in
+ * (a pull downloaded it from there or found it listed there, a push
+ * uploaded it or found it there), so that a push to another repository of
+ * the same registry can ask for a cross-repository mount instead of
+ * sending the bytes.  A hint, never a promise: the registry may have
+ * deleted it since, and a mount it declines is an upload.  At most
+ * OCI_LOCATIONS_MAX per blob (the oldest goes); gc drops them with their
+ * blob.
+ *
+ * oci_blob_location_add - record that blob D is in REPO of registry HOST
+ * (now; a known one is refreshed).  Write transaction.  -ENOENT (no
+ * message) if the store does not hold D: nothing is recorded, so no
+ * location outlives its blob; -ENAMETOOLONG if HOST and REPO pass the
+ * key limit (OCI_LOCATION_KEY_MAX).
+ * oci_blob_location_foreach - CB(HOST, REPO, TIME_NS) for each location of
+ * D, in host then repo order; strings borrowed for the call.  A non-zero
+ * return from CB stops the walk and is returned.
+ */
+#define OCI_LOCATIONS_MAX 16
+#define OCI_LOCATION_KEY_MAX 511	/* LMDB's key limit: 'r' digest host \0 repo */
+int oci_blob_location_add(struct store_txn *t, const struct oci_digest *d,
+			  const char *host, const char *repo);
+int oci_blob_location_foreach(struct store_txn *t, const struct oci_digest *d,
+			      int (*cb)(const char *host, const char *repo,
+					int64_t time_ns, void *arg),
+			      void *arg);
+
 /* ---- images and tags --------------------------------------------------- */
 
 /* What the store knows about an imported image (a manifest). */

@@ -13,6 +13,7 @@
  *   oci_meta    'i' digest[32]               -> struct oci_image_rec + layers
  *               'L' be64 lid                 -> layer digest[32]
  *               'p' owner \0 digest[32]      -> "" (a pin)
+ *               'r' digest[32] host \0 repo  -> i64 time_ns (a known location)
  *
  * dirhash: the root directory's is 16 zero bytes; a directory's is the
  * first 16 bytes of sha256(parent's dirhash || name).  Keys stay short
@@ -33,6 +34,7 @@
 #define OCI_K_ENTRY 'e'
 #define OCI_K_NODE 'n'
 #define OCI_K_XATTR 'x'
+#define OCI_K_LOCATION 'r'	/* oci_meta: where a blob is known to be */
 #define OCI_ROOT_NODE 1u
 #define OCI_LID_MAX ((1ULL << (OCI_NODE_ID_BITS - 32)) - 1)
 #define OCI_FILES_KEY_MAX (8 + 1 + OCI_HASH_LEN + OCI_ENTRY_NAME_MAX)

@@ -22,7 +22,10 @@
 
 #define PASSWORD_MAX 4096
 #define ROWS_MAX 600		/* progress rows kept (layers + config + manifests) */
-#define ROW_TEXT 160
+#define ROW_TEXT 200
+#define LABEL_MAX 64		/* a row's label kept */
+#define LABEL_W 32		/* the label column, at least */
+#define NOTE_MAX 96		/* "mounted from REPO", cut */
 #define DRAW_EVERY_MS 200	/* a terminal's rows are redrawn this often at most */
 
 struct reg_args {
@@ -150,27 +153,28 @@ static void args_release(struct reg_args *a)
 	}
 }
 
-static void progress(void *arg, const char *what, const struct oci_descriptor *d)
-{
-	const char *verb = arg;
-	char size[32];
-
-	govc_human_size(size, sizeof(size), d->size);
-	fprintf(stderr, "  %s %s (%s)\n", verb, what, size);
-}
-
 /*
- * A pull's progress (struct oci_pull_progress; the pull serializes the
- * calls).  On a terminal every row is one line, redrawn in place (the
- * cursor goes back up over the rows drawn) at most every DRAW_EVERY_MS and
- * whenever a row starts or ends; elsewhere a line per blob once it is in.
+ * The progress of a pull or a push (struct oci_progress; the transfer
+ * serializes the calls).  On a terminal every row is one line, redrawn in
+ * place (the cursor goes back up over the rows drawn) at most every
+ * DRAW_EVERY_MS and whenever a row starts or ends, its labels in a column
+ * as wide as the widest; elsewhere a line per blob once it is in, or sent.
  */
+struct row {
+	char label[LABEL_MAX];
+	char note[NOTE_MAX];		/* "" for none */
+	uint64_t size, got;
+	enum oci_row_state state;
+	double seconds;
+};
+
 struct rows {
 	int tty;
 	unsigned width;			/* the terminal's columns */
+	unsigned label_w;		/* the label column */
 	unsigned n, drawn;		/* rows known; lines on screen */
 	uint64_t last_ms;
-	char text[ROWS_MAX][ROW_TEXT];
+	struct row row[ROWS_MAX];
 };
 
 static uint64_t now_ms(void)
@@ -181,81 +185,111 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void rows_draw(struct rows *rs)
-{
-	if (rs->drawn)
-		fprintf(stderr, "\033[%uA", rs->drawn);
-	for (unsigned i = 0; i < rs->n; i++)
-		fprintf(stderr, "\r\033[K%.*s\n", (int)rs->width - 1, rs->text[i]);
-	rs->drawn = rs->n;
-	rs->last_ms = now_ms();
-	fflush(stderr);
-}
-
-static void row_text(char *out, size_t len, const struct oci_pull_row *r)
+static void row_text(char *out, size_t len, const struct row *r, unsigned w)
 {
 	char size[32], got[32], rate[32];
 	double rate_b = r->seconds > 0.001 ? (double)r->got / r->seconds : 0;
+	int lw = (int)w;
 
 	govc_human_size(size, sizeof(size), r->size);
 	govc_human_size(got, sizeof(got), r->got);
 	govc_human_size(rate, sizeof(rate), (uint64_t)rate_b);
 	switch (r->state) {
 	case OCI_ROW_WAITING:
-		snprintf(out, len, "  %-32s %10s  waiting", r->label, size);
+		snprintf(out, len, "  %-*s %10s  waiting", lw, r->label, size);
 		break;
 	case OCI_ROW_MOVING:
-		snprintf(out, len, "  %-32s %10s / %-9s %3u%%  %s/s", r->label, got, size,
+		snprintf(out, len, "  %-*s %10s / %-9s %3u%%  %s/s", lw, r->label, got, size,
 			 r->size ? (unsigned)(r->got * 100 / r->size) : 100, rate);
 		break;
 	case OCI_ROW_INDEXING:
-		snprintf(out, len, "  %-32s %10s  in %.1f s, %s/s, indexing", r->label, size,
+		snprintf(out, len, "  %-*s %10s  in %.1f s, %s/s, indexing", lw, r->label, size,
 			 r->seconds, rate);
 		break;
 	case OCI_ROW_DONE:
-		snprintf(out, len, "  %-32s %10s  done in %.1f s, %s/s", r->label, size, r->seconds,
-			 rate);
+		if (r->note[0])
+			snprintf(out, len, "  %-*s %10s  %s", lw, r->label, size, r->note);
+		else
+			snprintf(out, len, "  %-*s %10s  done in %.1f s, %s/s", lw, r->label, size,
+				 r->seconds, rate);
 		break;
 	case OCI_ROW_FAILED:
-		snprintf(out, len, "  %-32s %10s  failed", r->label, size);
+		snprintf(out, len, "  %-*s %10s  failed", lw, r->label, size);
 		break;
 	}
 }
 
-static void rows_update(void *arg, const struct oci_pull_row *r)
+static void rows_draw(struct rows *rs)
+{
+	char line[ROW_TEXT];
+
+	if (rs->drawn)
+		fprintf(stderr, "\033[%uA", rs->drawn);
+	for (unsigned i = 0; i < rs->n; i++) {
+		line[0] = '\0';
+		if (rs->row[i].label[0])
+			row_text(line, sizeof(line), &rs->row[i], rs->label_w);
+		fprintf(stderr, "\r\033[K%.*s\n", (int)rs->width - 1, line);
+	}
+	rs->drawn = rs->n;
+	rs->last_ms = now_ms();
+	fflush(stderr);
+}
+
+static void rows_update(void *arg, const struct oci_progress_row *r)
 {
 	struct rows *rs = arg;
+	struct row one = { 0 }, *w = rs->tty && r->row < ROWS_MAX ? &rs->row[r->row] : &one;
 
+	if ((!rs->tty && r->state != OCI_ROW_DONE) || (rs->tty && w == &one))
+		return;
+	snprintf(w->label, sizeof(w->label), "%s", r->label);
+	snprintf(w->note, sizeof(w->note), "%s", r->note ? r->note : "");
+	w->size = r->size;
+	w->got = r->got;
+	w->state = r->state;
+	w->seconds = r->seconds;
+	if (strlen(w->label) > rs->label_w)
+		rs->label_w = (unsigned)strlen(w->label);
 	if (!rs->tty) {
 		char line[ROW_TEXT];
 
-		if (r->state != OCI_ROW_DONE)
-			return;
-		row_text(line, sizeof(line), r);
+		row_text(line, sizeof(line), w, rs->label_w);
 		fprintf(stderr, "%s\n", line);
 		return;
 	}
-	if (r->row >= ROWS_MAX)
-		return;
-	row_text(rs->text[r->row], ROW_TEXT, r);
-	if (r->row >= rs->n) {
-		for (unsigned i = rs->n; i < r->row; i++)
-			rs->text[i][0] = '\0';
-		rs->n = r->row + 1;
-	}
+	if (r->row >= rs->n)
+		rs->n = r->row + 1;	/* rows not told of yet stay blank */
 	if (r->state != OCI_ROW_MOVING || !r->got || now_ms() - rs->last_ms >= DRAW_EVERY_MS)
 		rows_draw(rs);
 }
 
-static void rows_init(struct rows *rs)
+/* rows_begin - progress rows for A's transfer, unless -q; NULL if none
+ * (freed with rows_end) */
+static struct rows *rows_begin(struct reg_args *a, struct oci_progress *pp)
 {
+	struct rows *rs;
 	struct winsize ws;
 
-	memset(rs, 0, sizeof(*rs));
+	if (a->ro.quiet || !(rs = calloc(1, sizeof(*rs))))
+		return NULL;
 	rs->tty = isatty(2);
 	rs->width = 80;
+	rs->label_w = LABEL_W;
 	if (rs->tty && ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
 		rs->width = ws.ws_col < ROW_TEXT ? ws.ws_col : ROW_TEXT;
+	pp->row = rows_update;
+	pp->arg = rs;
+	a->ro.progress = pp;
+	return rs;
+}
+
+/* rows_end - the rows' last state on a terminal, and RS freed */
+static void rows_end(struct rows *rs)
+{
+	if (rs && rs->tty && rs->n)
+		rows_draw(rs);
+	free(rs);
 }
 
 /*
@@ -301,7 +335,7 @@ int cmd_pull(int argc, char **argv)
 		"Progress: on a terminal a line per layer with its bytes and rate, updated\n"
 		"in place; otherwise a line per blob once it is in.\n";
 	struct oci_import_opts io = { 0 };
-	struct oci_pull_progress pp;
+	struct oci_progress pp;
 	struct rows *rs = NULL;
 	struct oci_remote_ref ref;
 	char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], hex[OCI_DIGEST_STRLEN + 1];
@@ -326,17 +360,12 @@ int cmd_pull(int argc, char **argv)
 		goto out;
 	}
 	io.platform = a.platform;
-	if (!a.ro.quiet && (rs = malloc(sizeof(*rs)))) {
-		rows_init(rs);
-		pp.row = rows_update;
-		pp.arg = rs;
-		a.ro.progress = &pp;
-	}
+	rs = rows_begin(&a, &pp);
 	rc = store_open(&s, a.pos[0], 0);
 	if (rc == 0)
 		rc = oci_pull(s, &ref, name, tag, &a.ro, &io, &m);
-	if (rs && rs->tty && rs->n)
-		rows_draw(rs);
+	rows_end(rs);
+	rs = NULL;
 	if (rc) {
 		rc = govc_fail("pull of %s: %s", a.pos[1], store_errmsg());
 		goto out;
@@ -350,6 +379,45 @@ out:
 	return rc;
 }
 
+/*
+ * left_out - say which platforms of the index a push left out, and how to
+ * bring them into STORE so that the next push takes the whole index
+ */
+static void left_out(const struct oci_push_result *res, const char *store, const char *name,
+		     const char *tag, const struct oci_remote_ref *ref)
+{
+	char hex[OCI_DIGEST_STRLEN + 1], mhex[OCI_DIGEST_STRLEN + 1];
+
+	oci_digest_fmt(hex, &res->index);
+	fprintf(stderr,
+		"govc push: %s:%s came in a multi-platform index that neither the store\n"
+		"nor %s/%s holds whole: pushed its own manifest, without the index.\n"
+		"Left out of index %s:\n",
+		name, tag, ref->host, ref->repo, hex);
+	for (unsigned i = 0; i < res->nmissing; i++)
+		fprintf(stderr, "  %s (manifest %s)\n",
+			res->missing[i].platform[0] ? res->missing[i].platform : "a platform",
+			oci_digest_fmt(mhex, &res->missing[i].manifest));
+	fprintf(stderr, "To push the whole index, pull what is missing into the store, then\n"
+			"push again:\n");
+	for (unsigned i = 0; i < res->nmissing; i++) {
+		char suffix[sizeof(res->missing[i].platform)];
+		const char *pl = res->missing[i].platform;
+
+		if (!pl[0] || !strncmp(pl, "unknown/", 8)) {
+			if (pl[0])	/* attestations (buildx's): no platform to pull */
+				fprintf(stderr, "  (%s: not an image; a pull does not bring it)\n", pl);
+			continue;
+		}
+		snprintf(suffix, sizeof(suffix), "%s", pl);
+		for (char *c = suffix; *c; c++)
+			*c = *c == '/' ? '-' : *c;
+		fprintf(stderr, "  govc pull --platform %s %s docker://%s@%s %s:%.60s-%s\n", pl, store,
+			res->index_seen[0] ? res->index_seen : "WHERE-IT-CAME-FROM", hex, name, tag,
+			suffix);
+	}
+}
+
 int cmd_push(int argc, char **argv)
 {
 	static const char usage[] =
@@ -358,11 +426,22 @@ int cmd_push(int argc, char **argv)
 		"Push image NAME:TAG of STORE to a registry: the layers and config the\n"
 		"registry lacks (it is asked first), then the manifest, byte for byte as\n"
 		"the store holds it (the digests do not change).  The destination's tag\n"
-		"defaults to TAG.\n";
+		"defaults to TAG.  An image that came in a multi-platform index goes with\n"
+		"every platform of it the store holds, and the index itself once the\n"
+		"registry has every platform; otherwise the platforms left out are named.\n"
+		"A blob the store saw in another repository of the same registry is\n"
+		"mounted from there (no bytes sent) when the registry allows it.\n"
+		"\n"
+		"  -j, --jobs N          blobs uploaded at once (default 6, or $GOVC_PUSH_JOBS)\n"
+		"\n"
+		"Progress: on a terminal a line per blob sent with its bytes and rate,\n"
+		"updated in place; otherwise a line per blob once it is sent.\n";
+	struct oci_push_result res = { 0 };
+	struct oci_progress pp;
 	struct oci_remote_ref ref;
 	char name[OCI_NAME_MAX + 1], tag[OCI_TAG_MAX + 1], hex[OCI_DIGEST_STRLEN + 1];
-	struct oci_digest m;
 	struct store *s = NULL;
+	struct rows *rs;
 	struct reg_args a;
 	int rc;
 
@@ -377,18 +456,26 @@ int cmd_push(int argc, char **argv)
 	if (!strchr(strrchr(a.pos[2], '/') ? strrchr(a.pos[2], '/') : a.pos[2], ':') &&
 	    !strchr(a.pos[2], '@'))
 		snprintf(ref.tag, sizeof(ref.tag), "%s", tag);
-	rc = store_open(&s, a.pos[0], STORE_RDONLY);
+	/* writable, to record where blobs went; a store this user may only
+	 * read still pushes */
+	rc = store_open(&s, a.pos[0], 0);
+	if (rc == -EACCES || rc == -EROFS || rc == -EPERM)
+		rc = store_open(&s, a.pos[0], STORE_RDONLY);
+	rs = rows_begin(&a, &pp);
 	if (rc == 0)
-		rc = oci_push(s, name, tag, &ref, &a.ro, a.ro.quiet ? NULL : progress, "pushing",
-			      &m);
+		rc = oci_push(s, name, tag, &ref, &a.ro, &res);
+	rows_end(rs);
 	if (rc) {
 		rc = govc_fail("push to %s: %s", a.pos[2], store_errmsg());
 		goto out;
 	}
+	if (res.nmissing)
+		left_out(&res, a.pos[0], name, tag, &ref);
 	if (!a.ro.quiet)
-		printf("%s/%s:%s %s\n", ref.host, ref.repo, ref.tag[0] ? ref.tag : "",
-		       oci_digest_fmt(hex, &m));
+		printf("%s/%s%s%s %s\n", ref.host, ref.repo, ref.tag[0] ? ":" : "", ref.tag,
+		       oci_digest_fmt(hex, &res.digest));
 out:
+	oci_push_result_release(&res);
 	store_free(s);
 	args_release(&a);
 	return rc;

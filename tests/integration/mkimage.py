@@ -18,6 +18,12 @@ written in seconds).  Standard library only.
                                                its digest and has its size
     mkimage.py docker-archive DIR TAG FILE     the image as `docker save` writes
                                                it (config and layers as they are)
+    mkimage.py index DIR NAME TAG=ARCH...      a multi-platform index in DIR named
+                                               NAME, listing image TAG as
+                                               linux/ARCH for each (in that order),
+                                               ARCH "host" or "other": the host's
+                                               architecture (OCI's word) or another
+    mkimage.py arch host|other                 that architecture
 
 SPEC is a JSON file (or "-" for stdin):
 
@@ -66,6 +72,8 @@ LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
+INDEX = "application/vnd.oci.image.index.v1+json"
+REF = "org.opencontainers.image.ref.name"
 
 
 # ---- crc32 of concatenations (zlib's crc32_combine) ------------------------
@@ -472,6 +480,34 @@ def cmd_docker_archive(d, tag, out):
         t.addfile(ti, io.BytesIO(manifest))
 
 
+def arch(which):
+    m = os.uname().machine
+    host = {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+    if which == "host":
+        return host
+    return "arm64" if host != "arm64" else "amd64"
+
+
+def cmd_index(d, name, pairs):
+    idx = json.load(open(os.path.join(d, "index.json")))
+    ms = {m["annotations"][REF]: m for m in idx["manifests"]}
+    entries = []
+    for p in pairs:
+        tag, which = p.split("=")
+        m = {k: v for k, v in ms[tag].items() if k != "annotations"}
+        m["platform"] = {"os": "linux", "architecture": arch(which)}
+        entries.append(m)
+    top = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": entries}).encode()
+    h = hashlib.sha256(top).hexdigest()
+    with open(os.path.join(d, "blobs/sha256", h), "wb") as f:
+        f.write(top)
+    idx["manifests"].append({"mediaType": INDEX, "digest": "sha256:" + h, "size": len(top),
+                             "annotations": {REF: name}})
+    with open(os.path.join(d, "index.json"), "w") as f:
+        json.dump(idx, f)
+    print("sha256:" + h)
+
+
 def main(a):
     if len(a) >= 3 and a[0] == "layout":
         lf = a[a.index("--list") + 1] if "--list" in a else None
@@ -486,6 +522,10 @@ def main(a):
         cmd_verify(a[1], a[2])
     elif len(a) == 4 and a[0] == "docker-archive":
         cmd_docker_archive(a[1], a[2], a[3])
+    elif len(a) >= 4 and a[0] == "index":
+        cmd_index(a[1], a[2], a[3:])
+    elif len(a) == 2 and a[0] == "arch" and a[1] in ("host", "other"):
+        print(arch(a[1]))
     else:
         sys.exit(__doc__)
 

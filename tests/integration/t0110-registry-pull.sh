@@ -60,29 +60,8 @@ cat > "$T/spec2.json" <<'JSON'
   {"type": "file", "path": "which", "size": 100, "content": "text", "seed": 9}]}]}
 JSON
 python3 "$MK" layout "$T/spec2.json" "$T/img" --list "$T/arm.list"
-python3 - "$T/img" <<'PY'
-import hashlib, json, os, sys
-d = sys.argv[1]
-idx = json.load(open(os.path.join(d, "index.json")))
-ms = {m["annotations"]["org.opencontainers.image.ref.name"]: m for m in idx["manifests"]}
-def plat(m, arch):
-    m = {k: v for k, v in m.items() if k != "annotations"}
-    m["platform"] = {"os": "linux", "architecture": arch}
-    return m
-host = os.uname().machine
-arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(host, host)
-other = "arm64" if arch != "arm64" else "amd64"
-top = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                  "manifests": [plat(ms["arm"], other), plat(ms["v1"], arch)]}).encode()
-h = hashlib.sha256(top).hexdigest()
-open(os.path.join(d, "blobs/sha256", h), "wb").write(top)
-idx["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json",
-    "digest": "sha256:" + h, "size": len(top),
-    "annotations": {"org.opencontainers.image.ref.name": "multi"}})
-json.dump(idx, open(os.path.join(d, "index.json"), "w"))
-print(other)
-PY
-OTHER=$(python3 -c 'import os; m=os.uname().machine; print("arm64" if {"x86_64":"amd64","aarch64":"arm64"}.get(m,m) != "arm64" else "amd64")')
+python3 "$MK" index "$T/img" multi arm=other v1=host >/dev/null
+OTHER=$(python3 "$MK" arch other)
 skopeo copy -q --all --dest-tls-verify=false oci:"$T/img":multi "docker://$REG/test/multi:1"
 check "a pull of an index takes the host's platform" \
 	"$GOVC" pull -q "$S" "docker://$REG/test/multi:1" multi:host

@@ -1150,6 +1150,91 @@ static void test_gc(void **state)
 	free_layers(ls, 3);
 }
 
+/* ---- known locations ------------------------------------------------------ */
+
+struct seen {
+	int n;
+	char first[128];	/* "host/repo" of the first reported */
+	int has_repo0;
+};
+
+static int seen_cb(const char *host, const char *repo, int64_t time_ns, void *arg)
+{
+	struct seen *sn = arg;
+
+	assert_true(time_ns > 0);
+	if (!sn->n++)
+		snprintf(sn->first, sizeof(sn->first), "%s/%s", host, repo);
+	sn->has_repo0 |= !strcmp(repo, "team/r00");
+	return 0;
+}
+
+static struct seen seen_of(struct store *s, const struct oci_digest *d)
+{
+	struct seen sn = { 0 };
+	struct store_txn *t;
+
+	assert_int_equal(store_txn_begin(&t, s, 0), 0);
+	assert_int_equal(oci_blob_location_foreach(t, d, seen_cb, &sn), 0);
+	store_txn_abort(t);
+	return sn;
+}
+
+/*
+ * Where blobs were seen: recorded only for blobs the store holds, a known
+ * one refreshed rather than repeated, at most OCI_LOCATIONS_MAX per blob
+ * (the oldest goes), and dropped by gc with the blob (kept with a blob
+ * that stays).
+ */
+static void test_locations(void **state)
+{
+	struct store *s = *state;
+	struct layer ls[3];
+	struct oci_digest m1, m3, absent;
+	struct store_gc_stats st;
+	struct store_txn *t;
+	char repo[64];
+	struct seen sn;
+
+	build_three(ls);
+	assert_int_equal(import_layers(s, "base", "base", ls, 1, &m1), 0);
+	assert_int_equal(import_layers(s, "img", "app", ls, 3, &m3), 0);
+	memset(&absent, 7, sizeof(absent));
+
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(oci_blob_location_add(t, &absent, "reg.io", "team/app"), -ENOENT);
+	for (int i = 0; i < OCI_LOCATIONS_MAX + 4; i++) {
+		snprintf(repo, sizeof(repo), "team/r%02d", i);
+		assert_int_equal(oci_blob_location_add(t, &ls[0].digest, "reg.io:5000", repo), 0);
+	}
+	assert_int_equal(oci_blob_location_add(t, &ls[2].digest, "reg.io:5000", "team/app"), 0);
+	assert_int_equal(oci_blob_location_add(t, &ls[2].digest, "reg.io:5000", "team/app"), 0);
+	assert_int_equal(oci_blob_location_add(t, &ls[2].digest, "other.io", "x"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+
+	sn = seen_of(s, &absent);
+	assert_int_equal(sn.n, 0);
+	sn = seen_of(s, &ls[0].digest);
+	assert_int_equal(sn.n, OCI_LOCATIONS_MAX);
+	assert_false(sn.has_repo0);	/* the oldest went */
+	sn = seen_of(s, &ls[2].digest);
+	assert_int_equal(sn.n, 2);	/* once each, in host order */
+	assert_string_equal(sn.first, "other.io/x");
+
+	/* gc: the blob only "app" holds goes, and its locations with it */
+	assert_int_equal(store_txn_begin(&t, s, STORE_TXN_WRITE), 0);
+	assert_int_equal(oci_tag_delete(t, "app", "latest"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(store_gc(s, 0, &st), 0);
+	assert_int_equal(st.layers, 2);
+	sn = seen_of(s, &ls[2].digest);
+	assert_int_equal(sn.n, 0);
+	sn = seen_of(s, &ls[0].digest);
+	assert_int_equal(sn.n, OCI_LOCATIONS_MAX);
+	assert_int_equal(store_fsck(s, NULL, NULL), 0);
+	free_layers(ls, 3);
+}
+
 /* ---- gc beside other writers ---------------------------------------------- */
 
 struct reimport {
@@ -1222,6 +1307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_export_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_beside_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsck, setup, teardown),
 	};
 
