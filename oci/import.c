@@ -142,7 +142,7 @@ static int fetch_blob(struct imp *im, const struct oci_descriptor *d, const char
 	store_error_clear();
 	if (im->src->put_blob) {
 		rc = im->src->put_blob(im->src->arg, im->in, d, what);
-		if (rc == -ENOENT && !store_errmsg()[0])
+		if (rc == -ENOENT && !store_has_error())
 			rc = store_error(-ENOENT, "%s: blob %s is missing from %s", what,
 					 oci_digest_fmt(hex, &d->digest), im->src->location);
 	} else {

@@ -617,7 +617,7 @@ static int reg_perform(struct oci_registry *r, struct req *q)
 				return store_error(-EFBIG, "%s %s: the answer is more than %zu bytes",
 						   q->method, q->url, q->buf.max);
 			if ((cc == CURLE_WRITE_ERROR || cc == CURLE_ABORTED_BY_CALLBACK) &&
-			    store_errmsg()[0])
+			    store_has_error())
 				return -EIO;	/* the sink or reader failed: its message stands */
 			if (retryable(cc) && !q->sunk && attempt < REG_RETRIES) {
 				backoff(attempt, 0);

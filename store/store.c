@@ -91,6 +91,11 @@ const char *store_errmsg(void)
 	return errmsg[0] ? errmsg : "unknown error";
 }
 
+int store_has_error(void)
+{
+	return errmsg[0] != '\0';
+}
+
 void store_error_clear(void)
 {
 	errmsg[0] = '\0';

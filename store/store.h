@@ -228,13 +228,16 @@ int store_compact(const char *dir, uint64_t *before, uint64_t *after);
  * Errors.  store_error() records a message for the calling thread and
  * returns RC (a negative errno) so it can be written
  * `return store_error(-ENOENT, "no repository '%s'", name);`.
- * store_errmsg() returns the last message, or strerror of nothing; it may
- * be an argument of the next store_error() ("%s: %s", what, store_errmsg()).
+ * store_errmsg() returns the last message, or "unknown error" if none
+ * was recorded since store_error_clear(); it may be an argument of the
+ * next store_error() ("%s: %s", what, store_errmsg()).  store_has_error()
+ * says whether one was.
  */
 int store_error(int rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int store_verror(int rc, const char *fmt, va_list ap);
 const char *store_errmsg(void);
+int store_has_error(void);
 void store_error_clear(void);
 
 #endif

@@ -411,6 +411,22 @@ static void test_bulk_yields(void **state)
 	assert_true(worst <= 2);
 }
 
+/* store_has_error: whether a message was recorded (store_errmsg() always
+ * gives a text, so testing its first byte told nothing: an import and the
+ * registry client did) */
+static void test_has_error(void **state)
+{
+	(void)state;
+	store_error_clear();
+	assert_false(store_has_error());
+	assert_string_equal(store_errmsg(), "unknown error");
+	assert_int_equal(store_error(-ENOENT, "no %s", "thing"), -ENOENT);
+	assert_true(store_has_error());
+	assert_string_equal(store_errmsg(), "no thing");
+	store_error_clear();
+	assert_false(store_has_error());
+}
+
 /* a message built from the last one keeps it whole (issue 16: it read
  * "index.json: index.json: def' is not a digest") */
 static void test_error_wraps_last(void **state)
@@ -448,6 +464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_during_checkpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_checkpoint_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_yields, setup, teardown),
+		cmocka_unit_test(test_has_error),
 		cmocka_unit_test(test_error_wraps_last),
 		cmocka_unit_test(test_cursor_end),
 	};
