@@ -236,7 +236,9 @@ int store_checkpoint(struct store *s)
 	 * meanwhile write only pages R keeps them off.  Writers never wait
 	 * for the disk.
 	 */
+	store_turnstile_enter(s);	/* bulk writers let it pass */
 	rc = mdb_txn_begin(s->env, NULL, 0, &w);	/* the writer lock */
+	store_turnstile_leave(s);
 	if (rc) {
 		rc = store_mdb_error(rc, "checkpoint");
 		goto out;

@@ -290,7 +290,7 @@ static void turnstile_close(struct store *s)
 	pthread_mutex_destroy(&s->turn_lock);
 }
 
-static void turnstile_enter(struct store *s)
+void store_turnstile_enter(struct store *s)
 {
 	if (s->turn_fd < 0)
 		return;
@@ -300,7 +300,7 @@ static void turnstile_enter(struct store *s)
 	pthread_mutex_unlock(&s->turn_lock);
 }
 
-static void turnstile_leave(struct store *s)
+void store_turnstile_leave(struct store *s)
 {
 	if (s->turn_fd < 0)
 		return;
@@ -496,10 +496,10 @@ int store_txn_begin(struct store_txn **out, struct store *s, unsigned flags)
 	if (write && (flags & STORE_TXN_BULK))
 		turnstile_yield(s);
 	else if (write)
-		turnstile_enter(s);
+		store_turnstile_enter(s);
 	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 	if (write && !(flags & STORE_TXN_BULK))
-		turnstile_leave(s);
+		store_turnstile_leave(s);
 	if (rc) {
 		free(t);
 		return store_mdb_error(rc, "beginning a transaction");

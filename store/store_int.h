@@ -97,6 +97,14 @@ void store_ckpt_close(struct store *s);
 int store_checkpoint_before_write(struct store *s);
 
 /*
+ * store_turnstile_enter, store_turnstile_leave - around a wait for LMDB's
+ * writer lock that does not go through store_txn_begin (a checkpoint's):
+ * bulk transactions let it go first (store.c, "the writers' turnstile").
+ */
+void store_turnstile_enter(struct store *s);
+void store_turnstile_leave(struct store *s);
+
+/*
  * store_map_release - unmap from this process the pages of the store's
  * map it has touched (they stay in the page cache): long work that reads
  * a growing file through the map would otherwise count gigabytes of page
