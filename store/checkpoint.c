@@ -390,8 +390,11 @@ int store_checkpoint_before_write(struct store *s)
 	return 0;
 }
 
+static void bg_stop(struct store *s);
+
 void store_ckpt_close(struct store *s)
 {
+	bg_stop(s);	/* a session left open: its thread goes before the store */
 	if (!(s->flags & STORE_RDONLY) && s->env)
 		store_checkpoint(s);
 	if (s->ckpt_reader)
@@ -449,6 +452,21 @@ void store_checkpointer_hold(struct store *s)
 	    !__atomic_load_n(&s->ckpt_background, __ATOMIC_RELAXED))
 		bg_start(s);
 	pthread_mutex_unlock(&s->bg_lock);
+}
+
+/* bg_stop - stop the thread whatever the holds (the store is closing) */
+static void bg_stop(struct store *s)
+{
+	int join;
+
+	pthread_mutex_lock(&s->bg_lock);
+	join = s->bg_running;
+	s->bg_running = 0;
+	s->bg_holds = 0;
+	pthread_cond_broadcast(&s->bg_cond);
+	pthread_mutex_unlock(&s->bg_lock);
+	if (join)
+		pthread_join(s->bg_thread, NULL);
 }
 
 void store_checkpointer_release(struct store *s)
