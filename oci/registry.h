@@ -294,6 +294,21 @@ struct oci_push_result {
 };
 
 /*
+ * oci_pull_all - oci_pull of every platform of REF when it is an image
+ * index (each entry with a platform; buildx's attestations, whose platform
+ * is "unknown/unknown", are left out): each platform's image goes in
+ * untagged, pinned by a session of the call's until NAME:TAG points at the
+ * chosen one (IOPTS->platform, else the host's) and the index, which
+ * reaches them all (gc keeps them; a push sends them all).  Every pull
+ * takes the index by the digest the first request found.  REF naming a
+ * single image: oci_pull.
+ */
+int oci_pull_all(struct store *s, const struct oci_remote_ref *ref,
+		 const char *name, const char *tag,
+		 const struct oci_registry_opts *ropts,
+		 const struct oci_import_opts *iopts, struct oci_digest *m);
+
+/*
  * oci_push - upload image NAME:TAG of S to REF.  What goes is read in one
  * short read transaction.  When the tag came with a multi-platform
  * index, every platform the index lists that the store holds whole

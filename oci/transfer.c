@@ -585,3 +585,111 @@ int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name
 	pthread_mutex_destroy(&p.lock);
 	return rc;
 }
+
+/* ---- every platform ------------------------------------------------------------ */
+
+/* One platform's entry of an index: its manifest and "os/arch[/variant]". */
+struct platform_entry {
+	struct oci_digest digest;
+	char platform[96];
+};
+
+/*
+ * index_platforms - the entries of index BODY that name a platform (not
+ * buildx's attestations, "unknown/unknown"), into *OUT (malloc'd, *N)
+ */
+static int index_platforms(const char *body, size_t len, const char *what,
+			   struct platform_entry **out, unsigned *n)
+{
+	json_error_t jerr;
+	json_t *doc = json_loadb(body, len, 0, &jerr), *ms, *e;
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	ms = doc ? json_object_get(doc, "manifests") : NULL;
+	if (!json_is_array(ms)) {
+		json_decref(doc);
+		return store_error(-EBADMSG, "%s: an image index needs a manifests array", what);
+	}
+	*out = calloc(json_array_size(ms) + 1, sizeof(**out));
+	if (!*out)
+		rc = store_error(-ENOMEM, "out of memory");
+	json_array_foreach(ms, i, e) {
+		struct oci_descriptor d;
+		json_t *pl = json_object_get(e, "platform");
+		const char *os = json_string_value(json_object_get(pl, "os"));
+		const char *arch = json_string_value(json_object_get(pl, "architecture"));
+		const char *var = json_string_value(json_object_get(pl, "variant"));
+
+		if (rc || !os || !arch || !strcmp(os, "unknown") ||
+		    oci_descriptor_parse(e, what, &d) || !oci_mt_is_manifest(d.media_type))
+			continue;
+		(*out)[*n].digest = d.digest;
+		snprintf((*out)[*n].platform, sizeof((*out)[*n].platform), "%.30s/%.30s%s%.30s", os,
+			 arch, var ? "/" : "", var ? var : "");
+		(*n)++;
+	}
+	store_error_clear();
+	json_decref(doc);
+	return rc;
+}
+
+int oci_pull_all(struct store *s, const struct oci_remote_ref *ref, const char *name,
+		 const char *tag, const struct oci_registry_opts *ropts,
+		 const struct oci_import_opts *iopts, struct oci_digest *m)
+{
+	struct oci_remote_ref pinned = *ref;
+	struct oci_registry *r = NULL;
+	struct oci_descriptor top;
+	struct platform_entry *pe = NULL;
+	struct store_ingest *in = NULL;
+	char *body = NULL, hex[OCI_DIGEST_STRLEN + 1], what[REG_HOST_MAX + OCI_NAME_MAX + 96];
+	size_t len = 0;
+	unsigned n = 0;
+	int rc = oci_registry_open(&r, ref->host, ropts);
+
+	if (rc == 0)
+		rc = oci_registry_manifest_get(r, ref->repo,
+					       oci_digest_is_zero(&ref->digest) ?
+						       ref->tag : oci_digest_fmt(hex, &ref->digest),
+					       &body, &len, &top);
+	oci_registry_free(r);
+	if (rc == 0 && !oci_mt_is_index(top.media_type)) {
+		free(body);
+		return oci_pull(s, ref, name, tag, ropts, iopts, m);	/* one image */
+	}
+	snprintf(what, sizeof(what), "pull of every platform of docker://%s/%s@%s", ref->host,
+		 ref->repo, oci_digest_fmt(hex, &top.digest));
+	if (rc == 0)
+		rc = index_platforms(body, len, what, &pe, &n);
+	free(body);
+	/* every pull below takes the very index, even if the tag moves */
+	pinned.digest = top.digest;
+	/* what each platform's pull publishes untagged stays until the tag's
+	 * index reaches it: pinned first, by a session of this pull's */
+	if (rc == 0)
+		rc = store_ingest_begin(&in, s, what);
+	for (unsigned i = 0; i < n && rc == 0; i++)
+		rc = store_ingest_pin(in, STORE_PIN_BLOB, pe[i].digest.sha256, 32);
+	if (rc == 0)
+		rc = store_ingest_flush(in);
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		struct oci_import_opts io = iopts ? *iopts : (struct oci_import_opts){ 0 };
+
+		io.platform = pe[i].platform;
+		rc = oci_pull(s, &pinned, name, NULL, ropts, &io, NULL);
+		if (rc)
+			rc = store_error(rc, "platform %s: %s", pe[i].platform, store_errmsg());
+	}
+	/* the tag: the chosen platform (its blobs are in by now) and the index */
+	if (rc == 0)
+		rc = oci_pull(s, &pinned, name, tag, ropts, iopts, m);
+	if (in && rc == 0)
+		rc = store_ingest_finish(in, NULL, NULL);
+	else if (in)
+		store_ingest_abort(in);
+	free(pe);
+	return rc;
+}

@@ -35,6 +35,7 @@ struct reg_args {
 	char *pos[4];
 	int npos;
 	int password_stdin;
+	int all;		/* --all: every platform (pull) */
 	char *creds;		/* --creds USER[:PASSWORD], a copy, owned */
 };
 
@@ -116,6 +117,8 @@ static int parse_args(int argc, char **argv, struct reg_args *a, int maxpos)
 				return govc_fail("out of memory");
 		} else if (!strcmp(argv[i], "--password-stdin")) {
 			a->password_stdin = 1;
+		} else if (!strcmp(argv[i], "--all") && !strcmp(argv[0], "pull")) {
+			a->all = 1;
 		} else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
 			a->ro.quiet = 1;
 		} else if (bad) {
@@ -329,6 +332,8 @@ int cmd_pull(int argc, char **argv)
 		"not speak TLS, or with --tls-verify=false.\n"
 		"\n"
 		"  --platform OS/ARCH[/VARIANT]  from a multi-platform image (default: the host's)\n"
+		"  --all                 every platform of a multi-platform image: NAME:TAG\n"
+		"                        shows the --platform one, and a push sends them all\n"
 		"  -j, --jobs N          layers downloaded at once (default 6, or $GOVC_PULL_JOBS);\n"
 		"                        layers are indexed as they come in\n"
 		"\n"
@@ -363,7 +368,7 @@ int cmd_pull(int argc, char **argv)
 	rs = rows_begin(&a, &pp);
 	rc = store_open(&s, a.pos[0], 0);
 	if (rc == 0)
-		rc = oci_pull(s, &ref, name, tag, &a.ro, &io, &m);
+		rc = (a.all ? oci_pull_all : oci_pull)(s, &ref, name, tag, &a.ro, &io, &m);
 	rows_end(rs);
 	rs = NULL;
 	if (rc) {

@@ -9,13 +9,15 @@
 # registry mounts every blob from the first (POST ?mount=, no blob bytes
 # sent), anonymous and through a token realm; a user whose token may not
 # read the first repository gets a refused mount and uploads instead.
+# `pull --all` brings every platform: the tag shows the host's, gc keeps
+# the others, and a push sends the very index.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry.sh"
 command -v openssl >/dev/null || skip_all "openssl is not installed"
 setup
 reg_trap
-plan 24
+plan 29
 HERE=${GOVC_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration
 MK=$HERE/mkimage.py
 export PYTHONDONTWRITEBYTECODE=1
@@ -133,3 +135,20 @@ check "  ... the mount was refused (401), then the blobs were uploaded" \
 	       test \"\$(grep -c '\"PUT /v2/carol/app/blobs/uploads/[^ ]* HTTP/1.1\" 201 ' '$T/reg-tok/registry.log')\" = 5"
 check "  ... and the image is there, the same digest" \
 	sh -c "test \"\$(skopeo inspect --raw --tls-verify=false --creds 'carol:$PW' docker://$C/carol/app:1 | sha256sum | cut -c1-64)\" = '$(echo "$INDEX" | cut -c8-)'"
+
+# 25-29: pull --all brings every platform: the tag shows the host's, gc
+# keeps the others (the index reaches them), and a push sends the index
+"$GOVC" init "$T/store3" >/dev/null
+check "pull --all of the index into a fresh store" \
+	"$GOVC" pull -q --all "$T/store3" "docker://$A/test/multi:1" all:1
+check "  ... the tag shows the host's platform" \
+	sh -c "'$GOVC' images --no-trunc '$T/store3' | grep -q '^all  *1  *$HOSTMAN'"
+check "  ... after a gc, a push sends the very index" \
+	sh -c "'$GOVC' gc '$T/store3' >/dev/null &&
+	       '$GOVC' push -q '$T/store3' all:1 'docker://$B/four/multi:1' 2> '$T/push5.err' &&
+	       test \"\$(skopeo inspect --raw --tls-verify=false docker://$B/four/multi:1 | sha256sum | cut -c1-64)\" = '$(echo "$INDEX" | cut -c8-)' &&
+	       test ! -s '$T/push5.err'"
+check "  ... and fsck passes" "$GOVC" fsck "$T/store3"
+check "pull --all of a single image (a manifest by digest) is a plain pull" \
+	sh -c "'$GOVC' pull -q --all '$T/store3' 'docker://$A/test/multi@$OTHERMAN' single:1 &&
+	       '$GOVC' images --no-trunc '$T/store3' | grep -q '^single  *1  *$OTHERMAN'"
