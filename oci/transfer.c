@@ -72,7 +72,7 @@ struct pull_job {
 	struct oci_digest diff_id;
 	int has_diff_id;
 	char what[200];		/* for messages */
-	char label[64];		/* for progress: "layer 2/5 sha256:0123456789ab" */
+	char label[96];		/* for progress: "[PLATFORM ]layer 2/5 sha256:0123456789ab" */
 	unsigned row;		/* set before the threads start */
 	enum job_state state;	/* protected by pull.lock */
 	int rc;			/* protected by pull.lock; once DONE */
@@ -90,6 +90,7 @@ struct pull {
 	char *top_body;			/* owned */
 	size_t top_len;
 	char location[REG_HOST_MAX + OCI_NAME_MAX + 16];
+	const char *label_prefix;	/* rows' labels start with it, or NULL */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -201,6 +202,17 @@ void oci_short_label(char *out, size_t len, const char *kind, unsigned i, unsign
 		snprintf(out, len, "%s %u/%u %.19s", kind, i, n, hex);
 	else
 		snprintf(out, len, "%s %.19s", kind, hex);
+}
+
+/* pull_label - oci_short_label, after P's label prefix (a platform) */
+static void pull_label(const struct pull *p, char *out, size_t len, const char *kind,
+		       unsigned i, unsigned n, const struct oci_digest *d)
+{
+	char label[64];
+
+	oci_short_label(label, sizeof(label), kind, i, n, d);
+	snprintf(out, len, "%.24s%s%s", p->label_prefix ? p->label_prefix : "",
+		 p->label_prefix ? " " : "", label);
 }
 
 int oci_locations_record(struct store *s, const char *host, const char *repo,
@@ -367,7 +379,7 @@ static int reg_prefetch(void *arg, struct store_ingest *in, const struct oci_des
 		}
 		snprintf(j->what, sizeof(j->what), "layer %u (%s) of %.100s", i + 1,
 			 oci_digest_fmt(hex, &d[i].digest), p->location);
-		oci_short_label(j->label, sizeof(j->label), "layer", i + 1, n, &d[i].digest);
+		pull_label(p, j->label, sizeof(j->label), "layer", i + 1, n, &d[i].digest);
 		p->njobs++;
 	}
 	store_txn_abort(t);
@@ -457,7 +469,7 @@ static int reg_put_blob(void *arg, struct store_ingest *in, const struct oci_des
 {
 	struct pull *p = arg;
 	struct pull_job *j = job_find(p, &d->digest);
-	char hex[OCI_DIGEST_STRLEN + 1], label[64], *body;
+	char hex[OCI_DIGEST_STRLEN + 1], label[96], *body;
 	struct oci_descriptor got;
 	struct oci_row_mover mover;
 	size_t len;
@@ -477,8 +489,8 @@ static int reg_put_blob(void *arg, struct store_ingest *in, const struct oci_des
 		return rc;
 	}
 	/* the config, or a layer of a manifest never prefetched */
-	oci_short_label(label, sizeof(label), strncmp(what, "config", 6) ? "blob" : "config", 0, 0,
-			&d->digest);
+	pull_label(p, label, sizeof(label), strncmp(what, "config", 6) ? "blob" : "config", 0, 0,
+		   &d->digest);
 	oci_row_start(&mover, &p->rows, oci_rows_new(&p->rows), label, d->size);
 	rc = oci_registry_blob_fetch(p->r, p->repo, d, in, what);
 	oci_rows_report(&p->rows, mover.row, label, d->size, rc ? 0 : d->size,
@@ -537,9 +549,11 @@ static void pull_record(struct store *s, const struct oci_remote_ref *ref,
 	store_error_clear();
 }
 
-int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name,
-	     const char *tag, const struct oci_registry_opts *ropts,
-	     const struct oci_import_opts *iopts, struct oci_digest *m)
+/* pull_one - oci_pull, its rows' labels after LABEL_PREFIX (may be NULL) */
+static int pull_one(struct store *s, const struct oci_remote_ref *ref, const char *name,
+		    const char *tag, const struct oci_registry_opts *ropts,
+		    const struct oci_import_opts *iopts, struct oci_digest *m,
+		    const char *label_prefix)
 {
 	struct pull p;
 	struct oci_source src = { NULL, &p, p.location, reg_put_blob, reg_prefetch,
@@ -551,6 +565,7 @@ int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name
 	memset(&p, 0, sizeof(p));
 	p.s = s;
 	p.repo = ref->repo;
+	p.label_prefix = label_prefix;
 	p.jobs_max = oci_jobs_wanted(ropts, REG_JOBS_ENV);
 	oci_rows_init(&p.rows, ropts ? ropts->progress : NULL);
 	pthread_mutex_init(&p.lock, NULL);
@@ -584,6 +599,13 @@ int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name
 	pthread_cond_destroy(&p.cond);
 	pthread_mutex_destroy(&p.lock);
 	return rc;
+}
+
+int oci_pull(struct store *s, const struct oci_remote_ref *ref, const char *name,
+	     const char *tag, const struct oci_registry_opts *ropts,
+	     const struct oci_import_opts *iopts, struct oci_digest *m)
+{
+	return pull_one(s, ref, name, tag, ropts, iopts, m, NULL);
 }
 
 /* ---- every platform ------------------------------------------------------------ */
@@ -679,7 +701,7 @@ int oci_pull_all(struct store *s, const struct oci_remote_ref *ref, const char *
 		struct oci_import_opts io = iopts ? *iopts : (struct oci_import_opts){ 0 };
 
 		io.platform = pe[i].platform;
-		rc = oci_pull(s, &pinned, name, NULL, ropts, &io, NULL);
+		rc = pull_one(s, &pinned, name, NULL, ropts, &io, NULL, pe[i].platform);
 		if (rc)
 			rc = store_error(rc, "platform %s: %s", pe[i].platform, store_errmsg());
 	}

@@ -23,7 +23,7 @@
 #define PASSWORD_MAX 4096
 #define ROWS_MAX 600		/* progress rows kept (layers + config + manifests) */
 #define ROW_TEXT 200
-#define LABEL_MAX 64		/* a row's label kept */
+#define LABEL_MAX 64		/* a row's label kept (cut there) */
 #define LABEL_W 32		/* the label column, at least */
 #define NOTE_MAX 96		/* "mounted from REPO", cut */
 #define DRAW_EVERY_MS 200	/* a terminal's rows are redrawn this often at most */

@@ -17,7 +17,7 @@ set -eu
 command -v openssl >/dev/null || skip_all "openssl is not installed"
 setup
 reg_trap
-plan 29
+plan 30
 HERE=${GOVC_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration
 MK=$HERE/mkimage.py
 export PYTHONDONTWRITEBYTECODE=1
@@ -152,3 +152,9 @@ check "  ... and fsck passes" "$GOVC" fsck "$T/store3"
 check "pull --all of a single image (a manifest by digest) is a plain pull" \
 	sh -c "'$GOVC' pull -q --all '$T/store3' 'docker://$A/test/multi@$OTHERMAN' single:1 &&
 	       '$GOVC' images --no-trunc '$T/store3' | grep -q '^single  *1  *$OTHERMAN'"
+HOSTARCH=$(python3 "$MK" arch host)
+"$GOVC" init "$T/store4" >/dev/null
+check "pull --all off a terminal: each platform's layer row names its platform" \
+	sh -c "'$GOVC' pull --all '$T/store4' 'docker://$A/test/multi:1' all:1 > /dev/null 2> '$T/all.err' &&
+	       grep -q '^  linux/$OTHER layer 1/1 sha256:' '$T/all.err' &&
+	       grep -q '^  linux/$HOSTARCH layer 1/2 sha256:' '$T/all.err'"
