@@ -245,25 +245,28 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 # ---- the runs -------------------------------------------------------------------
 # results: WORKLOAD SCENARIO BUILDER SECONDS, one a line, in $B/results
 : > "$B/results"
+# scenarios WORKLOAD BUILDER FRESH BUILD TOUCH: BUILD timed cold (FRESH
+# before each run), with no change (after a warm-up) and after a one-file
+# change (TOUCH before each run), into $B/results
+scenarios() {
+	t=$(measure "$3" "$4")
+	echo "$1 cold $2 $t" >> "$B/results"
+	t=$(WARMUP=1 measure "" "$4")
+	echo "$1 no-change $2 $t" >> "$B/results"
+	t=$(measure "$5" "$4")
+	echo "$1 one-file $2 $t" >> "$B/results"
+}
 for w in $WORKLOADS; do
 	f=$(changed "$w")
 	echo "($w: govc)"
-	t=$(measure "sh $B/govc-fresh.sh $w" "sh $B/govc-build.sh $w")
-	echo "$w cold govc $t" >> "$B/results"
-	t=$(WARMUP=1 measure "" "sh $B/govc-build.sh $w")
-	echo "$w no-change govc $t" >> "$B/results"
-	t=$(measure "sh $B/govc-touch.sh $w $f" "sh $B/govc-build.sh $w")
-	echo "$w one-file govc $t" >> "$B/results"
+	scenarios "$w" govc "sh $B/govc-fresh.sh $w" "sh $B/govc-build.sh $w" \
+		"sh $B/govc-touch.sh $w $f"
 	d1=$("$GOVC" build -q "$B/store-$w" "$w")
 	rm -rf "$B/store-$w"
 	for d in $DRIVERS; do
 		echo "($w: buildah $d)"
-		t=$(measure "sh $B/ba-fresh.sh $w $d" "sh $B/ba-build.sh $w $d")
-		echo "$w cold buildah-$d $t" >> "$B/results"
-		t=$(WARMUP=1 measure "" "sh $B/ba-build.sh $w $d")
-		echo "$w no-change buildah-$d $t" >> "$B/results"
-		t=$(measure "sh $B/ba-touch.sh $w $f" "sh $B/ba-build.sh $w $d")
-		echo "$w one-file buildah-$d $t" >> "$B/results"
+		scenarios "$w" "buildah-$d" "sh $B/ba-fresh.sh $w $d" "sh $B/ba-build.sh $w $d" \
+			"sh $B/ba-touch.sh $w $f"
 		ba_wipe "$d"
 	done
 	echo "($w: govc's last image $d1)"
