@@ -397,8 +397,9 @@ int fs_run(const struct fs_options *o)
 	rc = fs_nodes_init(&fs);
 	if (rc == 0)
 		rc = store_images_new(&fs.images);
-	if (rc == 0)	/* the watcher thread takes the checkpoints */
-		store_checkpoint_in_background(fs.store);
+	if (rc == 0)	/* checkpoints in a thread of their own, for the
+			 * store's life (store_free stops it) */
+		store_checkpointer_hold(fs.store);
 	if (rc == 0) {
 		char what[4200];
 		snprintf(what, sizeof(what), "the mount at %s", o->mountpoint);

@@ -272,10 +272,6 @@ static void *watcher(void *arg)
 			gen = now_gen;
 			follow(fs, &seen);
 		}
-		/* the last writes become a checkpoint within a second, even
-		 * when no further write comes to trigger it */
-		if (store_checkpoint_due(fs->store))
-			fprintf(stderr, "govc: checkpoint: %s\n", store_errmsg());
 		/* builds that ended are reaped, due ones started */
 		fs_builds_poll(fs);
 		/* what something uses of images is pinned against gc (once

@@ -344,7 +344,7 @@ int store_checkpoint_due(struct store *s)
 	 * the file by every image rmi'd and gc'd beside it).  An idle process
 	 * drops it, and takes a checkpoint before its next write
 	 * (store_checkpoint_before_write).  One that writes replaces it soon
-	 * (CKPT_NEWER_MS; the daemon in its watcher thread) and keeps it
+	 * (CKPT_NEWER_MS; the daemon in its checkpointer thread) and keeps it
 	 * meanwhile: dropping it would make its next write wait for that
 	 * checkpoint's sync of all the other process wrote (400 ms on a
 	 * mount beside a pull).  Keeping it is safe: a reader protects the
@@ -403,10 +403,13 @@ void store_ckpt_close(struct store *s)
 }
 
 /* checkpointer - store_checkpointer_hold's thread: store_checkpoint_due
- * every CKPT_TICK_MS until it is told to stop (bg_running cleared) */
+ * every CKPT_TICK_MS until it is told to stop (bg_running cleared); the
+ * last writes become a checkpoint within a second even when no further
+ * write comes to trigger it */
 static void *checkpointer(void *arg)
 {
 	struct store *s = arg;
+	int failing = 0;
 
 	pthread_mutex_lock(&s->bg_lock);
 	while (s->bg_running) {
@@ -422,8 +425,15 @@ static void *checkpointer(void *arg)
 		if (!s->bg_running)
 			break;
 		pthread_mutex_unlock(&s->bg_lock);
-		if (store_checkpoint_due(s))
-			store_error_clear();	/* as after a commit: the next tick retries */
+		if (store_checkpoint_due(s)) {
+			/* said once (the daemon's log); the next tick retries */
+			if (!failing)
+				fprintf(stderr, "govc: checkpoint: %s\n", store_errmsg());
+			failing = 1;
+			store_error_clear();
+		} else {
+			failing = 0;
+		}
 		pthread_mutex_lock(&s->bg_lock);
 	}
 	pthread_mutex_unlock(&s->bg_lock);
@@ -433,12 +443,20 @@ static void *checkpointer(void *arg)
 /* bg_start - start the thread (bg_lock held); commits stop checkpointing */
 static void bg_start(struct store *s)
 {
-	s->bg_running = 1;
-	if (pthread_create(&s->bg_thread, NULL, checkpointer, s)) {
-		s->bg_running = 0;
-		return;
-	}
-	__atomic_store_n(&s->ckpt_background, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->bg_running, 1, __ATOMIC_RELAXED);
+	if (pthread_create(&s->bg_thread, NULL, checkpointer, s))
+		__atomic_store_n(&s->bg_running, 0, __ATOMIC_RELAXED);
+}
+
+/* bg_stopped - tell the thread to stop (bg_lock held); 1 if it ran, and
+ * the caller is to join it */
+static int bg_stopped(struct store *s)
+{
+	int ran = s->bg_running;
+
+	__atomic_store_n(&s->bg_running, 0, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&s->bg_cond);
+	return ran;
 }
 
 void store_checkpointer_hold(struct store *s)
@@ -446,10 +464,8 @@ void store_checkpointer_hold(struct store *s)
 	if ((s->flags & STORE_RDONLY) || disabled())
 		return;
 	pthread_mutex_lock(&s->bg_lock);
-	/* not where another thread does it already (the daemon's watcher,
-	 * or ours while a release joins it: that release restarts it) */
-	if (s->bg_holds++ == 0 && !s->bg_running &&
-	    !__atomic_load_n(&s->ckpt_background, __ATOMIC_RELAXED))
+	/* (while a release joins the thread, that release restarts it) */
+	if (s->bg_holds++ == 0 && !s->bg_running && !s->bg_joining)
 		bg_start(s);
 	pthread_mutex_unlock(&s->bg_lock);
 }
@@ -460,10 +476,8 @@ static void bg_stop(struct store *s)
 	int join;
 
 	pthread_mutex_lock(&s->bg_lock);
-	join = s->bg_running;
-	s->bg_running = 0;
 	s->bg_holds = 0;
-	pthread_cond_broadcast(&s->bg_cond);
+	join = bg_stopped(s);
 	pthread_mutex_unlock(&s->bg_lock);
 	if (join)
 		pthread_join(s->bg_thread, NULL);
@@ -476,19 +490,16 @@ void store_checkpointer_release(struct store *s)
 	if ((s->flags & STORE_RDONLY) || disabled())
 		return;
 	pthread_mutex_lock(&s->bg_lock);
-	join = --s->bg_holds == 0 && s->bg_running;
-	if (join) {
-		s->bg_running = 0;
-		pthread_cond_broadcast(&s->bg_cond);
-	}
+	join = s->bg_holds && --s->bg_holds == 0 && bg_stopped(s);
+	if (join)
+		s->bg_joining = 1;
 	pthread_mutex_unlock(&s->bg_lock);
 	if (!join)
 		return;
 	pthread_join(s->bg_thread, NULL);
 	pthread_mutex_lock(&s->bg_lock);
+	s->bg_joining = 0;
 	if (s->bg_holds && !s->bg_running)
 		bg_start(s);	/* held again meanwhile */
-	if (!s->bg_running)	/* commits checkpoint again */
-		__atomic_store_n(&s->ckpt_background, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->bg_lock);
 }

@@ -566,9 +566,9 @@ int store_txn_commit(struct store_txn *t)
 		return store_mdb_error(rc, "committing to the store");
 	if (write) {
 		__atomic_add_fetch(&s->gen_seen, 1, __ATOMIC_RELAXED);
-		/* a daemon checkpoints from its own thread; a command here
-		 * (a failed one is retried at the next commit) */
-		if (!__atomic_load_n(&s->ckpt_background, __ATOMIC_RELAXED))
+		/* here, unless a checkpointer thread does it (a failed one is
+		 * retried at the next commit) */
+		if (!__atomic_load_n(&s->bg_running, __ATOMIC_RELAXED))
 			store_checkpoint_due(s);
 	}
 	return 0;
@@ -1024,9 +1024,4 @@ int store_compact(const char *dir, uint64_t *before, uint64_t *after)
 	if (after)
 		*after = stat(to, &st) == 0 ? (uint64_t)st.st_size : 0;
 	return rc;
-}
-
-void store_checkpoint_in_background(struct store *s)
-{
-	__atomic_store_n(&s->ckpt_background, 1, __ATOMIC_RELAXED);
 }

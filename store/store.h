@@ -77,11 +77,18 @@ int store_checkpoint(struct store *s);
 int store_checkpoint_due(struct store *s);
 
 /*
- * store_checkpoint_in_background - from now on commits do not checkpoint
- * themselves: a thread of the caller's calls store_checkpoint_due often
- * (the daemon's watcher, every 100 ms), so no request waits on a sync.
+ * store_checkpointer_hold - while at least one hold is taken, a thread of
+ * the store's calls store_checkpoint_due every 100 ms and commits do not
+ * checkpoint themselves, so no writer waits while the disk is synced (the
+ * daemon holds one for its whole run, ingest sessions while they are
+ * open).  A no-op if the thread cannot start (commits then go on
+ * checkpointing).  store_checkpointer_release - drop a hold; the last one
+ * stops the thread, and store_free stops it whatever the holds.  A
+ * failing checkpoint is reported on stderr once, when it starts failing.
+ * Threads: any.
  */
-void store_checkpoint_in_background(struct store *s);
+void store_checkpointer_hold(struct store *s);
+void store_checkpointer_release(struct store *s);
 
 enum store_txn_flags {
 	STORE_TXN_WRITE = 1 << 0,

@@ -70,14 +70,15 @@ struct store {
 	int64_t ckpt_failed_ms;		/* when a checkpoint last failed */
 	int ckpt_newer;			/* another process's is newer */
 	uint64_t gen_seen;		/* atomic: write commits of this process */
-	int ckpt_background;		/* atomic: a thread calls _due, not commits */
 	/* the checkpointer thread (store_checkpointer_hold): protected by
 	 * bg_lock, which is taken before ckpt_lock, never after */
 	pthread_mutex_t bg_lock;
 	pthread_cond_t bg_cond;
 	pthread_t bg_thread;
 	unsigned bg_holds;
-	int bg_running;			/* the thread runs (and set ckpt_background) */
+	int bg_running;			/* the thread runs: commits leave checkpoints
+					 * to it (read atomically there) */
+	int bg_joining;			/* a release is joining it */
 	/* the writers' turnstile (store.c, STORE_TXN_BULK): two descriptors
 	 * of STORE/writers (-1: none), and the process's writers waiting to
 	 * begin, protected by turn_lock (a leaf lock) */
@@ -113,18 +114,6 @@ void store_turnstile_leave(struct store *s);
  */
 void store_map_release(struct store *s);
 
-/*
- * store_checkpointer_hold - while at least one hold is taken, a thread of
- * its own calls store_checkpoint_due every CKPT_TICK_MS and commits do not
- * checkpoint themselves: for long work in several threads (ingest
- * sessions), so that no writer waits while the disk is synced, and the
- * disk is written while the work goes on.  A no-op where a thread already
- * does it (the daemon's watcher), or if the thread cannot start (commits
- * then go on checkpointing).  store_checkpointer_release - drop a hold;
- * the last one stops the thread.  Threads: any.
- */
-void store_checkpointer_hold(struct store *s);
-void store_checkpointer_release(struct store *s);
 
 struct store_txn {
 	struct store *s;
