@@ -25,7 +25,6 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -312,30 +311,22 @@ static int base_name(const char *ref, char *name, char *tag)
  */
 static int platform_check(json_t *config, const char *platform, const char *ref)
 {
-	const char *os = json_string_value(json_object_get(config, "os"));
-	const char *arch = json_string_value(json_object_get(config, "architecture"));
-	const char *variant = json_string_value(json_object_get(config, "variant"));
-	char want[128], *wos, *warch, *wvar;
+	struct oci_platform want, have;
+	char got[3 * OCI_PLATFORM_PART_MAX + 3];
+	int rc = oci_platform_parse(&want, platform);
 
-	snprintf(want, sizeof(want), "%s", platform);
-	wos = want;
-	warch = strchr(wos, '/');
-	if (!warch || !warch[1])
-		return store_error(-EINVAL, "--platform=%s is not OS/ARCH[/VARIANT] (e.g. linux/arm64)",
-				   platform);
-	*warch++ = '\0';
-	wvar = strchr(warch, '/');
-	if (wvar)
-		*wvar++ = '\0';
-	os = os ? os : "linux";
-	arch = arch ? arch : "";
-	if (!strcmp(os, wos) && !strcmp(arch, warch) &&
-	    (!wvar || !variant || !strcmp(variant, wvar)))
+	if (rc)
+		return store_error(rc, "--platform=%s: %s", platform, store_errmsg());
+	oci_platform_from(config, &have);
+	if (!have.os[0])
+		strcpy(have.os, "linux");
+	if (oci_platform_match(&want, &have))
 		return 0;
+	oci_platform_fmt(&have, got, sizeof(got));
 	return store_error(-ENOEXEC,
-			   "the store's %s is %s/%s%s%s, not %s (the store keeps one platform per tag: "
+			   "the store's %s is %s, not %s (the store keeps one platform per tag: "
 			   "govc pull --platform %s into another name, and build FROM that)",
-			   ref, os, arch, variant ? "/" : "", variant ? variant : "", platform, platform);
+			   ref, got, platform, platform);
 }
 
 static int base_load(struct build *b, const char *ref, const char *platform, struct base *ib,
@@ -1298,25 +1289,13 @@ static int do_run(struct build *b, struct stage *st, const struct bld_insn *in)
 
 /* ---- stages ------------------------------------------------------------------------------------ */
 
-static const char *host_arch(void)
-{
-	struct utsname u;
-	if (uname(&u) == 0) {
-		if (!strcmp(u.machine, "aarch64"))
-			return "arm64";
-		if (!strcmp(u.machine, "i686") || !strcmp(u.machine, "i386"))
-			return "386";
-		if (!strcmp(u.machine, "x86_64"))
-			return "amd64";
-	}
-	return "amd64";
-}
-
 static int stage_base(struct build *b, const struct bld_stage *sp, struct stage *st)
 {
+	struct oci_platform host;	/* a config's architecture, unless the base says */
 	struct base ib;
 	int rc;
 
+	oci_platform_host(&host);
 	memset(st->key, 0, sizeof(st->key));
 	if (sp->base == BLD_BASE_STAGE) {
 		struct stage *from = &b->stages[sp->base_stage];
@@ -1329,7 +1308,7 @@ static int stage_base(struct build *b, const struct bld_stage *sp, struct stage 
 		return 0;
 	}
 	if (sp->base == BLD_BASE_SCRATCH) {
-		st->img = json_pack("{s:s, s:s, s:{}}", "architecture", host_arch(), "os", "linux",
+		st->img = json_pack("{s:s, s:s, s:{}}", "architecture", host.arch, "os", "linux",
 				    "config");
 		return st->img ? 0 : store_error(-ENOMEM, "out of memory");
 	}
@@ -1344,7 +1323,7 @@ static int stage_base(struct build *b, const struct bld_stage *sp, struct stage 
 	if (st->img && !json_object_get(st->img, "os"))
 		json_object_set_new(st->img, "os", json_string("linux"));
 	if (st->img && !json_object_get(st->img, "architecture"))
-		json_object_set_new(st->img, "architecture", json_string(host_arch()));
+		json_object_set_new(st->img, "architecture", json_string(host.arch));
 	/* the config object is the stage's own from here on */
 	if (st->img && json_object_get(st->img, "config"))
 		json_object_set_new(st->img, "config",

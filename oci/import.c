@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,17 +27,12 @@
 #include "store/ingest.h"
 
 #define INDEX_DEPTH_MAX 2	/* an index may name an index, once */
-#define PLATFORM_PART_MAX 32
-
-struct platform {
-	char os[PLATFORM_PART_MAX], arch[PLATFORM_PART_MAX], variant[PLATFORM_PART_MAX];
-};
 
 struct imp {
 	struct store_ingest *in;
 	const struct oci_source *src;
 	const struct oci_import_opts *opts;
-	struct platform want;
+	struct oci_platform want;
 	int want_given;
 	struct oci_digest index;	/* the index we came through, or zero */
 	/* the image imported, recorded at publication */
@@ -58,58 +52,6 @@ static struct store_txn *txn(struct imp *im, int *rc)
 
 	*rc = store_ingest_txn(im->in, &t);
 	return t;
-}
-
-static int platform_parse(struct platform *p, const char *s)
-{
-	char buf[3 * PLATFORM_PART_MAX];
-	char *arch, *variant;
-
-	memset(p, 0, sizeof(*p));
-	if (strlen(s) >= sizeof(buf))
-		goto bad;
-	strcpy(buf, s);
-	arch = strchr(buf, '/');
-	if (!arch)
-		goto bad;
-	*arch++ = '\0';
-	variant = strchr(arch, '/');
-	if (variant)
-		*variant++ = '\0';
-	if (!*buf || !*arch || strlen(buf) >= PLATFORM_PART_MAX || strlen(arch) >= PLATFORM_PART_MAX ||
-	    (variant && (!*variant || strlen(variant) >= PLATFORM_PART_MAX)))
-		goto bad;
-	strcpy(p->os, buf);
-	strcpy(p->arch, arch);
-	if (variant)
-		strcpy(p->variant, variant);
-	return 0;
-bad:
-	return store_error(-EINVAL, "platform '%.100s' is not OS/ARCH[/VARIANT] (e.g. linux/amd64)", s);
-}
-
-static void platform_host(struct platform *p)
-{
-	static const struct {
-		const char *machine, *arch, *variant;
-	} map[] = {
-		{ "x86_64", "amd64", "" },   { "aarch64", "arm64", "" },	{ "armv7l", "arm", "v7" },
-		{ "armv6l", "arm", "v6" },   { "i686", "386", "" },		{ "i386", "386", "" },
-		{ "ppc64le", "ppc64le", "" }, { "s390x", "s390x", "" },	{ "riscv64", "riscv64", "" },
-	};
-	struct utsname u;
-
-	memset(p, 0, sizeof(*p));
-	strcpy(p->os, "linux");
-	strcpy(p->arch, "amd64");
-	if (uname(&u) < 0)
-		return;
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		if (!strcmp(u.machine, map[i].machine)) {
-			strcpy(p->arch, map[i].arch);
-			strcpy(p->variant, map[i].variant);
-		}
-	}
 }
 
 /* ---- blobs from the source ---------------------------------------------- */
@@ -319,41 +261,17 @@ out:
 
 /* ---- image indexes ------------------------------------------------------ */
 
-static int platform_of(json_t *desc, struct platform *p)
-{
-	json_t *pl = json_object_get(desc, "platform");
-	json_t *os = pl ? json_object_get(pl, "os") : NULL;
-	json_t *arch = pl ? json_object_get(pl, "architecture") : NULL;
-	json_t *variant = pl ? json_object_get(pl, "variant") : NULL;
-
-	memset(p, 0, sizeof(*p));
-	if (!json_is_string(os) || !json_is_string(arch))
-		return 0;
-	snprintf(p->os, sizeof(p->os), "%s", json_string_value(os));
-	snprintf(p->arch, sizeof(p->arch), "%s", json_string_value(arch));
-	if (json_is_string(variant))
-		snprintf(p->variant, sizeof(p->variant), "%s", json_string_value(variant));
-	return 1;
-}
-
-static int platform_match(const struct platform *want, const struct platform *have)
-{
-	if (strcmp(want->os, have->os) || strcmp(want->arch, have->arch))
-		return 0;
-	return !want->variant[0] || !have->variant[0] || !strcmp(want->variant, have->variant);
-}
-
 /* choose - the index entry for the wanted platform, or -1 with a message */
 static int choose(struct imp *im, json_t *manifests, const char *what)
 {
-	struct platform amd64 = { "linux", "amd64", "" }, p;
+	struct oci_platform amd64 = { "linux", "amd64", "" }, p;
 	char seen[512] = "";
 	int exact = -1, fallback = -1, candidates = 0, last = -1;
 	size_t i;
 	json_t *d;
 
 	json_array_foreach(manifests, i, d) {
-		int has = platform_of(d, &p);
+		int has = oci_platform_from(json_object_get(d, "platform"), &p);
 
 		if (has && !strcmp(p.os, "unknown"))
 			continue;	/* attestations and the like */
@@ -362,9 +280,9 @@ static int choose(struct imp *im, json_t *manifests, const char *what)
 		if (has && strlen(seen) + 40 < sizeof(seen))
 			snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s%s/%s%s%s",
 				 seen[0] ? ", " : "", p.os, p.arch, p.variant[0] ? "/" : "", p.variant);
-		if (has && exact < 0 && platform_match(&im->want, &p))
+		if (has && exact < 0 && oci_platform_match(&im->want, &p))
 			exact = (int)i;
-		if (has && fallback < 0 && platform_match(&amd64, &p))
+		if (has && fallback < 0 && oci_platform_match(&amd64, &p))
 			fallback = (int)i;
 	}
 	if (exact >= 0)
@@ -492,12 +410,12 @@ int oci_import(struct store *s, const struct oci_source *src, const struct oci_d
 	im.name = name;
 	im.tag = tag;
 	if (opts && opts->platform) {
-		rc = platform_parse(&im.want, opts->platform);
+		rc = oci_platform_parse(&im.want, opts->platform);
 		if (rc)
 			return rc;
 		im.want_given = 1;
 	} else {
-		platform_host(&im.want);
+		oci_platform_host(&im.want);
 	}
 	snprintf(what, sizeof(what), "image %s in %s", oci_digest_fmt(hex, &top->digest),
 		 src->location);

@@ -108,6 +108,26 @@ struct oci_source {
 		     const struct oci_descriptor *d);
 };
 
+/*
+ * Platforms (platform.c).  oci_platform_parse - "OS/ARCH[/VARIANT]"; -EINVAL
+ * with a message.  oci_platform_host - this machine's (uname's machine
+ * mapped to OCI's names; linux/amd64 if unknown).  oci_platform_from - the
+ * "os", "architecture" and "variant" of OBJ (an index entry's "platform",
+ * or an image config; NULL gives nothing): 1 if it has os and
+ * architecture.  oci_platform_match - HAVE is WANT (a variant matters only
+ * when both have one).  oci_platform_fmt - "os/arch[/variant]".
+ */
+#define OCI_PLATFORM_PART_MAX 32
+struct oci_platform {
+	char os[OCI_PLATFORM_PART_MAX], arch[OCI_PLATFORM_PART_MAX],
+		variant[OCI_PLATFORM_PART_MAX];
+};
+int oci_platform_parse(struct oci_platform *p, const char *s);
+void oci_platform_host(struct oci_platform *p);
+int oci_platform_from(json_t *obj, struct oci_platform *p);
+int oci_platform_match(const struct oci_platform *want, const struct oci_platform *have);
+void oci_platform_fmt(const struct oci_platform *p, char *out, size_t len);
+
 struct oci_import_opts {
 	const char *platform;	/* "os/arch[/variant]"; NULL: the host's */
 	/* progress (may be NULL): one call per blob as it starts, one when

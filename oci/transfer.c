@@ -640,17 +640,14 @@ static int index_platforms(const char *body, size_t len, const char *what,
 		rc = store_error(-ENOMEM, "out of memory");
 	json_array_foreach(ms, i, e) {
 		struct oci_descriptor d;
-		json_t *pl = json_object_get(e, "platform");
-		const char *os = json_string_value(json_object_get(pl, "os"));
-		const char *arch = json_string_value(json_object_get(pl, "architecture"));
-		const char *var = json_string_value(json_object_get(pl, "variant"));
+		struct oci_platform pl;
 
-		if (rc || !os || !arch || !strcmp(os, "unknown") ||
-		    oci_descriptor_parse(e, what, &d) || !oci_mt_is_manifest(d.media_type))
+		if (rc || !oci_platform_from(json_object_get(e, "platform"), &pl) ||
+		    !strcmp(pl.os, "unknown") || oci_descriptor_parse(e, what, &d) ||
+		    !oci_mt_is_manifest(d.media_type))
 			continue;
 		(*out)[*n].digest = d.digest;
-		snprintf((*out)[*n].platform, sizeof((*out)[*n].platform), "%.30s/%.30s%s%.30s", os,
-			 arch, var ? "/" : "", var ? var : "");
+		oci_platform_fmt(&pl, (*out)[*n].platform, sizeof((*out)[*n].platform));
 		(*n)++;
 	}
 	store_error_clear();

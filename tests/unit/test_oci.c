@@ -1292,10 +1292,53 @@ static void test_gc_beside_import(void **state)
 	free_layers(ls, 3);
 }
 
+/* platforms (oci/platform.c): what --platform, an index entry and a
+ * config say, and when one is another */
+static void test_platforms(void **state)
+{
+	struct oci_platform want, have;
+	char buf[100];
+	json_t *cfg = json_pack("{s:s, s:s, s:s}", "os", "linux", "architecture", "arm",
+				"variant", "v7");
+
+	(void)state;
+	assert_int_equal(oci_platform_parse(&want, "linux/arm64"), 0);
+	assert_string_equal(want.os, "linux");
+	assert_string_equal(want.arch, "arm64");
+	assert_string_equal(want.variant, "");
+	assert_int_equal(oci_platform_parse(&want, "linux/arm/v7"), 0);
+	assert_string_equal(want.variant, "v7");
+	assert_int_equal(oci_platform_parse(&want, "linux"), -EINVAL);
+	assert_int_equal(oci_platform_parse(&want, "linux/"), -EINVAL);
+	assert_int_equal(oci_platform_parse(&want, "/amd64"), -EINVAL);
+	assert_int_equal(oci_platform_parse(&want, "linux/arm/"), -EINVAL);
+	assert_non_null(strstr(store_errmsg(), "OS/ARCH[/VARIANT]"));
+
+	assert_int_equal(oci_platform_from(cfg, &have), 1);
+	oci_platform_fmt(&have, buf, sizeof(buf));
+	assert_string_equal(buf, "linux/arm/v7");
+	assert_int_equal(oci_platform_parse(&want, "linux/arm/v7"), 0);
+	assert_true(oci_platform_match(&want, &have));
+	assert_int_equal(oci_platform_parse(&want, "linux/arm"), 0);
+	assert_true(oci_platform_match(&want, &have));	/* no variant asked */
+	assert_int_equal(oci_platform_parse(&want, "linux/arm/v6"), 0);
+	assert_false(oci_platform_match(&want, &have));
+	assert_int_equal(oci_platform_parse(&want, "linux/arm64"), 0);
+	assert_false(oci_platform_match(&want, &have));
+	assert_int_equal(oci_platform_from(NULL, &have), 0);
+	assert_int_equal(oci_platform_from(json_object_get(cfg, "nothing"), &have), 0);
+
+	oci_platform_host(&have);
+	assert_string_equal(have.os, "linux");
+	assert_true(have.arch[0] != '\0');
+	json_decref(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_platforms),
 		cmocka_unit_test_setup_teardown(test_union, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_layer_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replaced_entries, setup, teardown),
